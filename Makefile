@@ -1,0 +1,50 @@
+# loanflow — the README's two commands are `make run` and `make test`; each sets itself up.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+
+.PHONY: run run-services test test-fast lint migrate services install clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -r requirements-dev.txt
+	@rm -f $(VENV)/.installed-*; touch $@
+
+install: $(STAMP)
+
+## The whole system in one process: SQLite, in-process broker, gateway on http://127.0.0.1:8000
+run: install
+	$(BIN)/python -m common.cli embedded --host $(HOST) --port $(PORT)
+
+## The same code as separate processes on RabbitMQ + PostgreSQL (gunicorn, dramatiq, relays, gateway)
+run-services: install services
+	set -a; . deploy/local/services.env; set +a; \
+	export LOANFLOW_STAFF_TOKEN=$${LOANFLOW_STAFF_TOKEN:-$$($(BIN)/python -c 'from common.embedded import ensure_secret as e; print(e("LOANFLOW_STAFF_TOKEN"))')}; \
+	export LOANFLOW_SECRET_KEY=$${LOANFLOW_SECRET_KEY:-$$($(BIN)/python -c 'from common.embedded import ensure_secret as e; print(e("LOANFLOW_SECRET_KEY"))')}; \
+	echo "Staff token: $$LOANFLOW_STAFF_TOKEN"; \
+	$(BIN)/python -m common.cli migrate && PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/honcho start -f Procfile
+
+## Start RabbitMQ and PostgreSQL if they are down, create the databases
+services:
+	bash deploy/local/ensure_services.sh
+
+## Every test: unit, integration (real PostgreSQL), end to end (real processes on RabbitMQ + PostgreSQL)
+test: install services
+	$(BIN)/python -m pytest -q
+
+## Only the tests that need no server
+test-fast: install
+	$(BIN)/python -m pytest -q tests/unit
+
+lint: install
+	$(BIN)/ruff check .
+
+migrate: install
+	$(BIN)/python -m common.cli migrate
+
+clean:
+	rm -rf var .pytest_cache

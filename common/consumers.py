@@ -1,0 +1,135 @@
+"""Dramatiq actors generated from the message catalogue, each applying a handler exactly once.
+
+For every message a service consumes, :func:`register_actors` declares the actor
+``"<service>.<message>"`` on the service's queue. The actor body is always the same, which is
+why it lives here and not in five copies: open a unit of work, skip a message already applied,
+run the handler, record the message id, commit. Retries, time limits and dead-lettering come
+from Dramatiq's middleware; what a service does when a message is given up comes from its
+``on_give_up`` handlers (see :class:`GiveUpHandlers`).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import dramatiq
+from dramatiq import Broker, Middleware
+from dramatiq.middleware import CurrentMessage
+
+from common.contracts import consumed_by
+from common.envelope import Envelope
+from common.runtime import Handler, Runtime, TwoPhase
+from common.uow import DuplicateMessage
+
+log = logging.getLogger(__name__)
+
+#: Messages applied and skipped as duplicates, per actor (read by metrics and tests).
+DUPLICATES: dict[str, int] = {}
+
+
+def _duplicate(actor_name: str, message_id: str) -> bool:
+    DUPLICATES[actor_name] = DUPLICATES.get(actor_name, 0) + 1
+    log.info("duplicate message skipped", extra={"message_id": message_id, "actor": actor_name})
+    return False
+
+
+def apply_once(
+    runtime: Runtime, handler: Handler | TwoPhase, actor_name: str, message_id: str, wire: dict
+) -> bool:
+    """Apply one message in one transaction unless it was applied before.
+
+    Returns:
+      True if the handler ran and committed, False if the message was a duplicate.
+    """
+    envelope = Envelope.from_wire(message_id, wire)
+    prepared: Any = None
+    if isinstance(handler, TwoPhase):
+        with runtime.uow() as uow:
+            if uow.already_processed(message_id):
+                return _duplicate(actor_name, message_id)
+        prepared = handler.prepare(envelope)
+    with runtime.uow() as uow:
+        if uow.already_processed(message_id):
+            return _duplicate(actor_name, message_id)
+        if isinstance(handler, TwoPhase):
+            handler.apply(envelope, uow, prepared)
+        else:
+            handler(envelope, uow)
+        uow.mark_processed(message_id, actor_name, envelope.application_id, envelope.correlation_id)
+        try:
+            uow.commit()
+        except DuplicateMessage:
+            return _duplicate(actor_name, message_id)
+    return True
+
+
+def _make_actor_fn(runtime: Runtime, handler: Handler | TwoPhase, actor_name: str) -> Any:
+    def consume(wire: dict) -> None:
+        message = CurrentMessage.get_current_message()
+        if message is None:  # pragma: no cover - CurrentMessage is always installed
+            raise RuntimeError("CurrentMessage middleware missing")
+        apply_once(runtime, handler, actor_name, message.message_id, wire)
+
+    consume.__name__ = actor_name.replace(".", "_")
+    consume.__qualname__ = consume.__name__
+    return consume
+
+
+def register_actors(runtime: Runtime, broker: Broker) -> dict[str, dramatiq.Actor]:
+    """Declare one actor per message ``runtime``'s service consumes; returns them by name."""
+    definition = runtime.definition
+    handlers = definition.handlers(runtime)
+    all_options = definition.actor_options(runtime.settings)
+    actors: dict[str, dramatiq.Actor] = {}
+    for spec in consumed_by(definition.name):
+        if spec.name not in handlers:
+            raise LookupError(f"{definition.name} consumes {spec.name} but has no handler for it")
+        actor_name = spec.actor_name(definition.name)
+        options = all_options.get(spec.name, {})
+        actors[actor_name] = dramatiq.actor(
+            _make_actor_fn(runtime, handlers[spec.name], actor_name),
+            actor_name=actor_name,
+            queue_name=definition.name,
+            broker=broker,
+            **options,
+        )
+    if definition.on_give_up is not None:
+        broker.add_middleware(GiveUpHandlers(runtime, definition.on_give_up(runtime)))
+    runtime.broker = broker
+    return actors
+
+
+class GiveUpHandlers(Middleware):
+    """Runs a service's ``on_give_up`` handler when Dramatiq gives up on one of its messages.
+
+    Dramatiq marks a message failed when its retries are spent or it raised an exception the
+    actor ``throws`` (permanent). The service must then say so through its outbox (e.g. the
+    credit service publishes ``CreditCheckFailed``), otherwise the saga would wait for an answer
+    that never comes. The give-up handler runs in its own unit of work and is deduplicated on
+    ``"<message id>:gave-up"``; if it cannot commit, the original message is left un-acked and
+    redelivered, so the failure is never lost.
+    """
+
+    def __init__(self, runtime: Runtime, handlers: dict[str, Handler]) -> None:
+        self.runtime = runtime
+        self.handlers = handlers
+
+    def after_process_message(
+        self, broker: Broker, message: Any, *, result: Any = None, exception: BaseException | None = None
+    ) -> None:
+        if exception is None or not message.failed:
+            return
+        actor_name = message.actor_name
+        if not actor_name.startswith(self.runtime.name + "."):
+            return
+        wire = message.args[0] if message.args else None
+        if not isinstance(wire, dict):
+            return
+        handler = self.handlers.get(wire.get("type", ""))
+        if handler is None:
+            return
+
+        error = f"{type(exception).__name__}: {exception}"[:300]
+        wire = {**wire, "data": {**(wire.get("data") or {}), "_error": error}}
+        apply_once(self.runtime, handler, actor_name + ":gave-up", message.message_id + ":gave-up", wire)

@@ -1,0 +1,70 @@
+"""Engines and sessions for a service's own database (PostgreSQL, or SQLite when embedded).
+
+Two details matter for correctness, not speed:
+
+- On PostgreSQL, ``pool_pre_ping`` lets a process survive a database restart without being
+  restarted itself: a dead pooled connection is replaced instead of failing a request.
+- On SQLite, every transaction starts with ``BEGIN IMMEDIATE``. pysqlite's default deferred
+  transactions let two threads read the same row and then race to write it; taking the write
+  lock up front serialises writers, which is what ``SELECT … FOR UPDATE`` does on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import sessionmaker
+from sqlalchemy.pool import NullPool
+
+
+def is_sqlite(url: str) -> bool:
+    """True for SQLite URLs (the embedded default)."""
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def make_engine(url: str, *, pool_size: int = 5, max_overflow: int = 10) -> Engine:
+    """Build the engine of one service database with the settings each backend needs."""
+    if is_sqlite(url):
+        return _sqlite_engine(url)
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        pool_recycle=1800,
+        connect_args={"connect_timeout": 5},
+    )
+
+
+def _sqlite_engine(url: str) -> Engine:
+    database = make_url(url).database
+    if database and database != ":memory:":
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    # NullPool: a fresh connection per checkout is cheap for SQLite and avoids sharing one
+    # connection between threads; the file and WAL journal hold the state.
+    engine = create_engine(url, poolclass=NullPool, connect_args={"timeout": 30, "check_same_thread": False})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not pysqlite, emit BEGIN, so we can make it IMMEDIATE below.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def make_session_factory(engine: Engine) -> sessionmaker:
+    """Sessions that keep loaded objects usable after commit (views serialise them afterwards)."""
+    return sessionmaker(bind=engine, expire_on_commit=False, autoflush=True)

@@ -1,0 +1,142 @@
+"""The gateway: one base URL in front of the five services run as separate processes.
+
+Routes ``/<service>/…`` to that service's upstream without rewriting the path, streams responses
+(so Server-Sent Events pass through unbuffered) and proxies WebSockets both ways. Built on
+aiohttp because one event loop holds thousands of idle live connections cheaply, which a
+thread-per-connection WSGI proxy cannot. In compose and Kubernetes an nginx or an Ingress plays
+the same role; this one needs no install for the README's process-per-service command.
+
+Upstreams come from ``LOANFLOW_UPSTREAM_<SERVICE>`` (e.g. ``LOANFLOW_UPSTREAM_LOAN=http://127.0.0.1:8001``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+
+import aiohttp
+from aiohttp import WSMsgType, web
+
+from common.logs import configure_logging
+from common.settings import SERVICES
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PORTS = {"loan": 8001, "credit": 8002, "property": 8003, "decision": 8004, "notify": 8005}
+#: Headers that describe one hop, not the message (RFC 9110 §7.6.1); never forwarded.
+HOP_BY_HOP = frozenset({
+    "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
+    "transfer-encoding", "upgrade", "host", "content-length",
+})
+#: Paths that belong to a service but do not start with its name.
+EXTRA_ROUTES = {"tasks": "notify"}
+
+
+def upstreams() -> dict[str, str]:
+    """``{prefix: base URL}`` from the environment, defaulting to the ports of the Procfile."""
+    routes = {
+        name: os.environ.get(f"LOANFLOW_UPSTREAM_{name.upper()}", f"http://127.0.0.1:{DEFAULT_PORTS[name]}")
+        for name in SERVICES
+    }
+    for prefix, service in EXTRA_ROUTES.items():
+        routes[prefix] = routes[service]
+    return routes
+
+
+def _forward_headers(request: web.Request) -> dict[str, str]:
+    headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
+    peer = request.remote or ""
+    headers["X-Forwarded-For"] = ", ".join(filter(None, [request.headers.get("X-Forwarded-For"), peer]))
+    headers["X-Forwarded-Proto"] = request.scheme
+    headers["X-Forwarded-Host"] = request.host
+    return headers
+
+
+async def _proxy_http(request: web.Request, base: str) -> web.StreamResponse:
+    session: aiohttp.ClientSession = request.app["session"]
+    body = await request.read() if request.can_read_body else None
+    try:
+        upstream = await session.request(
+            request.method, base + request.rel_url.raw_path_qs, headers=_forward_headers(request),
+            data=body, allow_redirects=False,
+        )
+    except (TimeoutError, aiohttp.ClientError):
+        return web.json_response({"code": 502, "status": "Bad Gateway", "message": "Service unreachable."},
+                                 status=502)
+    async with upstream:
+        response = web.StreamResponse(status=upstream.status, reason=upstream.reason)
+        for key, value in upstream.headers.items():
+            if key.lower() not in HOP_BY_HOP:
+                response.headers.add(key, value)
+        await response.prepare(request)
+        try:
+            async for chunk in upstream.content.iter_any():
+                await response.write(chunk)
+        except (aiohttp.ClientError, ConnectionResetError):
+            pass  # one side went away mid-stream (an SSE client leaving is normal)
+        return response
+
+
+async def _proxy_ws(request: web.Request, base: str) -> web.StreamResponse:
+    session: aiohttp.ClientSession = request.app["session"]
+    headers = {k: v for k, v in request.headers.items()
+               if k.lower() in ("origin", "cookie", "authorization", "x-forwarded-for")}
+    try:
+        upstream = await session.ws_connect(base.replace("http", "ws", 1) + request.rel_url.raw_path_qs,
+                                            headers=headers, max_msg_size=1 << 20, heartbeat=None)
+    except aiohttp.WSServerHandshakeError as error:
+        return web.json_response({"code": error.status, "message": "WebSocket refused."}, status=error.status)
+    except (TimeoutError, aiohttp.ClientError):
+        return web.json_response({"code": 502, "message": "Service unreachable."}, status=502)
+    client = web.WebSocketResponse(max_msg_size=1 << 20)
+    await client.prepare(request)
+
+    async def pump(source: object, sink: object) -> None:
+        async for message in source:  # type: ignore[attr-defined]
+            if message.type == WSMsgType.TEXT:
+                await sink.send_str(message.data)  # type: ignore[attr-defined]
+            elif message.type == WSMsgType.BINARY:
+                await sink.send_bytes(message.data)  # type: ignore[attr-defined]
+            else:
+                break
+        await sink.close(code=getattr(source, "close_code", None) or 1000)  # type: ignore[attr-defined]
+
+    await asyncio.gather(pump(client, upstream), pump(upstream, client), return_exceptions=True)
+    return client
+
+
+async def handle(request: web.Request) -> web.StreamResponse:
+    prefix = request.path.lstrip("/").split("/", 1)[0]
+    base = request.app["upstreams"].get(prefix)
+    if base is None:
+        if request.path == "/":
+            raise web.HTTPFound("/loan/docs")
+        return web.json_response({"code": 404, "status": "Not Found", "message": "No service answers this path."},
+                                 status=404)
+    if request.headers.get("Upgrade", "").lower() == "websocket":
+        return await _proxy_ws(request, base)
+    return await _proxy_http(request, base)
+
+
+def build_app() -> web.Application:
+    """The aiohttp application of the gateway."""
+    app = web.Application(client_max_size=int(os.environ.get("LOANFLOW_MAX_BODY_BYTES", 64 * 1024)) + 1024)
+    app["upstreams"] = upstreams()
+
+    async def session_context(app: web.Application):  # type: ignore[no-untyped-def]
+        timeout = aiohttp.ClientTimeout(total=None, connect=5, sock_read=None)
+        app["session"] = aiohttp.ClientSession(timeout=timeout, auto_decompress=False,
+                                               connector=aiohttp.TCPConnector(limit=512))
+        yield
+        await app["session"].close()
+
+    app.cleanup_ctx.append(session_context)
+    app.router.add_route("*", "/{tail:.*}", handle)
+    return app
+
+
+def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
+    """Run the gateway until interrupted."""
+    configure_logging("gateway")
+    web.run_app(build_app(), host=host, port=port, access_log=None, print=None)

@@ -1,0 +1,110 @@
+"""Configuration read from the environment, once, into one immutable object per service.
+
+Why one object: every entrypoint (gunicorn app, Dramatiq worker, outbox relay, embedded runner)
+builds its dependencies from the same ``Settings``, so a test can construct one by hand instead
+of monkeypatching the environment.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+#: The five services, in pipeline order. Their names are also their URL prefixes and queue names.
+SERVICES: tuple[str, ...] = ("loan", "credit", "property", "decision", "notify")
+
+#: Where the embedded default keeps its SQLite files and generated secrets.
+DEFAULT_VAR_DIR = Path(os.environ.get("LOANFLOW_VAR_DIR", Path.cwd() / "var"))
+
+
+def _env(name: str, default: str = "") -> str:
+    return os.environ.get(name, default).strip()
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = _env(name)
+    return int(raw) if raw else default
+
+
+def _env_float(name: str, default: float) -> float:
+    raw = _env(name)
+    return float(raw) if raw else default
+
+
+def default_database_url(service: str, var_dir: Path = DEFAULT_VAR_DIR) -> str:
+    """The embedded default: one SQLite file per service, so each still owns its database."""
+    return f"sqlite:///{var_dir / f'{service}.db'}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a service process needs to know about its surroundings.
+
+    Environment variables (all optional; the defaults give the embedded mode):
+
+    - ``<SERVICE>_DATABASE_URL`` (e.g. ``LOAN_DATABASE_URL``): SQLAlchemy URL of this service's
+      own database; default a SQLite file under ``var/``.
+    - ``BROKER_URL``: ``amqp://…`` for RabbitMQ; empty means the in-process stub broker.
+    - ``LOANFLOW_STAFF_TOKEN``: bearer token of loan officers and operators.
+    - ``LOANFLOW_SECRET_KEY``: signs applicant access tokens; every service must share it.
+    - ``BUREAU_URL``: base URL of the credit bureau (the simulator in demos and tests).
+    """
+
+    service: str
+    database_url: str
+    broker_url: str = ""
+    staff_token: str = ""
+    secret_key: str = ""
+    bureau_url: str = "http://127.0.0.1:8090"
+    #: Largest request body accepted by any endpoint, in bytes (413 beyond).
+    max_body_bytes: int = 64 * 1024
+    #: Outbox relay: rows per batch and idle polling interval in seconds.
+    relay_batch_size: int = 100
+    relay_poll_interval: float = 0.2
+    #: Dramatiq consumer prefetch per worker thread (bounded so a crash redelivers little).
+    prefetch: int = 4
+    #: Seconds a saga step (credit check, valuation, decision) may take before the application FAILs.
+    step_timeout_seconds: int = 120
+    #: Seconds an applicant has to answer a request for information before the application EXPIREs.
+    info_timeout_seconds: int = 7 * 24 * 3600
+    #: Retries of a saga step (credit check, valuation, decision) before it fails for good, and
+    #: the bounds of the exponential backoff with jitter between them (milliseconds).
+    step_max_retries: int = 6
+    min_backoff_ms: int = 500
+    max_backoff_ms: int = 15_000
+    #: Artificial duration of a property valuation (an appraiser's work), for demos.
+    valuation_delay_ms: int = 0
+
+    @property
+    def embedded(self) -> bool:
+        """True when no broker server is configured: messages stay in this process."""
+        return not self.broker_url
+
+    @classmethod
+    def from_env(cls, service: str) -> Settings:
+        """Read the settings of ``service`` from the process environment."""
+        if service not in SERVICES and service != "gateway":
+            raise ValueError(f"unknown service {service!r}")
+        return cls(
+            service=service,
+            database_url=_env(f"{service.upper()}_DATABASE_URL") or default_database_url(service),
+            broker_url=_env("BROKER_URL"),
+            staff_token=_env("LOANFLOW_STAFF_TOKEN"),
+            secret_key=_env("LOANFLOW_SECRET_KEY"),
+            bureau_url=_env("BUREAU_URL", "http://127.0.0.1:8090"),
+            max_body_bytes=_env_int("LOANFLOW_MAX_BODY_BYTES", 64 * 1024),
+            relay_batch_size=_env_int("LOANFLOW_RELAY_BATCH", 100),
+            relay_poll_interval=_env_float("LOANFLOW_RELAY_POLL_SECONDS", 0.2),
+            prefetch=_env_int("LOANFLOW_PREFETCH", 4),
+            step_timeout_seconds=_env_int("LOANFLOW_STEP_TIMEOUT_SECONDS", 120),
+            info_timeout_seconds=_env_int("LOANFLOW_INFO_TIMEOUT_SECONDS", 7 * 24 * 3600),
+            step_max_retries=_env_int("LOANFLOW_STEP_MAX_RETRIES", 6),
+            min_backoff_ms=_env_int("LOANFLOW_MIN_BACKOFF_MS", 500),
+            max_backoff_ms=_env_int("LOANFLOW_MAX_BACKOFF_MS", 15_000),
+            valuation_delay_ms=_env_int("VALUATION_DELAY_MS", 0),
+        )
+
+    def with_overrides(self, **changes: object) -> Settings:
+        """A copy with some fields changed (tests and the embedded runner use it)."""
+        return replace(self, **changes)  # type: ignore[arg-type]

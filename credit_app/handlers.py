@@ -1,0 +1,119 @@
+"""credit_app's message handlers: run a credit check, cancel an inquiry (compensation).
+
+The bureau call happens in ``prepare``, outside the database transaction (see
+:class:`common.runtime.TwoPhase`); it is idempotent because the bureau deduplicates inquiries on
+our reference, the application id. Cancelling is idempotent too: the first cancellation wins,
+later ones change nothing and publish nothing.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from common.clock import utcnow
+from common.envelope import Envelope
+from common.runtime import Handler, Runtime, TwoPhase
+from common.uow import UnitOfWork
+from credit_app.adapters.bureau import BureauClient, BureauReport
+from credit_app.adapters.orm import CreditInquiry
+from credit_app.domain.scoring import BureauRecord, CreditAssessment, assess
+
+
+def assessment_payload(assessment: CreditAssessment) -> dict[str, Any]:
+    """The assessment as JSON-simple values (what CreditChecked carries)."""
+    return {
+        "score": assessment.score,
+        "payment_incidents": assessment.payment_incidents,
+        "open_credits": assessment.open_credits,
+        "monthly_income": str(assessment.monthly_income),
+        "monthly_debts": str(assessment.monthly_debts),
+        "debt_to_income": str(assessment.debt_to_income),
+        "bureau_found": assessment.bureau_found,
+    }
+
+
+def message_handlers(runtime: Runtime) -> dict[str, Handler | TwoPhase]:
+    """``{message name: handler}`` for everything credit_app consumes."""
+    bureau: BureauClient = runtime.adapters.setdefault("bureau", BureauClient(runtime.settings.bureau_url))
+
+    def prepare_check(envelope: Envelope) -> BureauReport | None:
+        with runtime.uow() as uow:
+            if uow.session.get(CreditInquiry, envelope.application_id) is not None:
+                return None  # already checked, or cancelled before it ran: do not ask the bureau
+        applicant = envelope.data["applicant"]
+        return bureau.inquire(envelope.application_id or "", applicant["full_name"], applicant["birth_date"])
+
+    def apply_check(envelope: Envelope, uow: UnitOfWork, report: BureauReport | None) -> None:
+        inquiry = uow.session.get(CreditInquiry, envelope.application_id, with_for_update=True)
+        if inquiry is not None:
+            if inquiry.status == "CANCELLED" and report is not None:
+                bureau.cancel(report.inquiry_id)  # the cancellation overtook this check: undo it
+            return
+        if report is None:
+            return
+        applicant = envelope.data["applicant"]
+        assessment = assess(
+            BureauRecord(report.found, report.payment_incidents, report.open_credits, report.open_credits_monthly),
+            Decimal(applicant["monthly_income"]),
+            Decimal(applicant["monthly_debts"]),
+            applicant["employment_status"],
+        )
+        uow.session.add(
+            CreditInquiry(
+                application_id=envelope.application_id,
+                correlation_id=envelope.correlation_id,
+                status="COMPLETED",
+                bureau_inquiry_id=report.inquiry_id,
+                bureau_found=assessment.bureau_found,
+                score=assessment.score,
+                payment_incidents=assessment.payment_incidents,
+                open_credits=assessment.open_credits,
+                monthly_income=assessment.monthly_income,
+                monthly_debts=assessment.monthly_debts,
+                debt_to_income=min(assessment.debt_to_income, Decimal("999999.9999")),
+                completed_at=utcnow(),
+            )
+        )
+        _publish(uow, envelope, "CreditChecked", {
+            "inquiry_id": report.inquiry_id,
+            "assessment": assessment_payload(assessment),
+            "round": envelope.data["round"],
+        })
+
+    def cancel(envelope: Envelope, uow: UnitOfWork) -> None:
+        inquiry = uow.session.get(CreditInquiry, envelope.application_id, with_for_update=True)
+        reason = envelope.data["reason"]
+        if inquiry is not None and inquiry.status == "CANCELLED":
+            return
+        if inquiry is None:
+            inquiry = CreditInquiry(application_id=envelope.application_id, correlation_id=envelope.correlation_id)
+            uow.session.add(inquiry)
+        elif inquiry.bureau_inquiry_id:
+            bureau.cancel(inquiry.bureau_inquiry_id)
+        inquiry.status = "CANCELLED"
+        inquiry.cancelled_at = utcnow()
+        inquiry.cancel_reason = reason
+        _publish(uow, envelope, "CreditInquiryCancelled", {"inquiry_id": inquiry.bureau_inquiry_id, "reason": reason})
+
+    return {"CheckCredit": TwoPhase(prepare_check, apply_check), "CancelCreditInquiry": cancel}
+
+
+def give_up_handlers(runtime: Runtime) -> dict[str, Handler]:
+    """What to publish when Dramatiq gives up on a credit check (retries spent, or rejected)."""
+
+    def check_failed(envelope: Envelope, uow: UnitOfWork) -> None:
+        error = envelope.data.get("_error", "")
+        rejected = error.startswith("BureauRejected")
+        _publish(uow, envelope, "CreditCheckFailed", {
+            "code": "CREDIT_CHECK_REJECTED" if rejected else "CREDIT_CHECK_UNAVAILABLE",
+            "message": "The credit bureau refused the inquiry." if rejected
+            else "The credit bureau could not be reached; the credit check was abandoned.",
+            "round": envelope.data["round"],
+        })
+
+    return {"CheckCredit": check_failed}
+
+
+def _publish(uow: UnitOfWork, envelope: Envelope, name: str, payload: dict[str, Any]) -> None:
+    uow.publish(name, payload, application_id=envelope.application_id, correlation_id=envelope.correlation_id)

@@ -1,0 +1,38 @@
+"""credit_app as a service: its schema, API and message handlers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from common.broker import compensation_options, step_options
+from common.runtime import ServiceDefinition
+from common.settings import Settings
+
+
+def _actor_options(settings: Settings) -> dict[str, dict[str, Any]]:
+    from credit_app.adapters.bureau import BureauRejected
+
+    return {
+        "CheckCredit": step_options(settings, throws=(BureauRejected,)),
+        "CancelCreditInquiry": compensation_options(settings),
+    }
+
+
+def definition() -> ServiceDefinition:
+    """credit_app owns credit inquiries: checks at the bureau, and their cancellation."""
+    from credit_app.adapters.orm import Base, OutboxMessage, ProcessedMessage
+    from credit_app.handlers import give_up_handlers, message_handlers
+    from credit_app.resources.inquiries.routes import blp
+
+    return ServiceDefinition(
+        name="credit",
+        base=Base,
+        outbox_model=OutboxMessage,
+        processed_model=ProcessedMessage,
+        blueprints=[blp],
+        handlers=message_handlers,
+        package_dir=Path(__file__).parent,
+        actor_options=_actor_options,
+        on_give_up=give_up_handlers,
+    )

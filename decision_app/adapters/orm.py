@@ -1,0 +1,41 @@
+"""decision_app's tables: every decision with its inputs, rule results and policy version."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Integer, String, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from common.clock import UTCDateTime, utcnow
+from common.outbox import OutboxMixin, ProcessedMessageMixin, new_id
+
+
+class Base(DeclarativeBase):
+    """decision_app's schema (its own database)."""
+
+
+class OutboxMessage(OutboxMixin, Base):
+    pass
+
+
+class ProcessedMessage(ProcessedMessageMixin, Base):
+    pass
+
+
+class DecisionRecord(Base):
+    """One decision round of an application; a round is decided once (unique constraint)."""
+
+    __tablename__ = "decisions"
+    __table_args__ = (UniqueConstraint("application_id", "round", name="uq_decisions_application_round"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    application_id: Mapped[str] = mapped_column(String(36), index=True)
+    correlation_id: Mapped[str | None] = mapped_column(String(64))
+    round: Mapped[int] = mapped_column(Integer)
+    outcome: Mapped[str] = mapped_column(String(20), index=True)
+    policy_version: Mapped[str] = mapped_column(String(32))
+    #: The whole explained decision (reasons, offer, inputs, rule results), as published.
+    explanation: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,1 @@
+"""decision_app's domain: the lending policy, free of HTTP and SQL."""

@@ -1,0 +1,215 @@
+"""The lending policy: approve with an offer, reject with reasons, or ask for more information.
+
+Every rule is evaluated (no short circuit), so a rejection lists every reason at once, and the
+decision records its inputs, each rule's result and the policy version: a decision explains
+itself to the applicant, the officer and the auditor alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
+
+from common.finance import loan_cost, to_cents
+from common.jsonable import jsonable
+
+SELF_EMPLOYED_ITEMS: tuple[tuple[str, str], ...] = (
+    ("declared_income_year_1", "Net income declared to the tax office for last year (EUR)."),
+    ("declared_income_year_2", "Net income declared to the tax office for the year before (EUR)."),
+)
+
+
+@dataclass(frozen=True)
+class PolicyConfig:
+    """Every threshold of the policy; ``version`` is recorded with each decision."""
+
+    version: str = "2026.11"
+    max_debt_to_income: Decimal = Decimal("0.35")
+    max_duration_months: int = 300
+    max_loan_to_value: Decimal = Decimal("1.00")
+    min_credit_score: int = 600
+    #: (longest duration in months, annual rate): the first bracket that fits applies.
+    rate_grid: tuple[tuple[int, Decimal], ...] = (
+        (120, Decimal("0.0320")),
+        (180, Decimal("0.0340")),
+        (240, Decimal("0.0355")),
+        (300, Decimal("0.0370")),
+    )
+    #: Borrower insurance, annual, on the initial capital; counted in the debt-to-income.
+    insurance_rate: Decimal = Decimal("0.0030")
+    info_for_self_employed: bool = True
+
+    def rate_for(self, months: int) -> Decimal:
+        """The grid's rate for ``months`` (beyond the grid: the last bracket's, for the DTI only)."""
+        return next((rate for limit, rate in self.rate_grid if months <= limit), self.rate_grid[-1][1])
+
+
+@dataclass(frozen=True)
+class LoanRequest:
+    amount: Decimal
+    duration_months: int
+    employment_status: str
+    monthly_income: Decimal
+    monthly_debts: Decimal
+
+
+@dataclass(frozen=True)
+class CreditFacts:
+    score: int
+    payment_incidents: int
+    monthly_debts: Decimal
+    monthly_income: Decimal
+
+
+@dataclass(frozen=True)
+class PropertyFacts:
+    estimated_value: Decimal
+    loan_to_value: Decimal
+
+
+@dataclass(frozen=True)
+class Reason:
+    code: str
+    message: str
+
+
+@dataclass(frozen=True)
+class RuleResult:
+    rule: str
+    passed: bool
+    value: str
+    threshold: str
+
+
+@dataclass(frozen=True)
+class InformationRequest:
+    name: str
+    description: str
+    type: str = "decimal"
+
+
+@dataclass(frozen=True)
+class Offer:
+    amount: Decimal
+    duration_months: int
+    annual_rate: Decimal
+    monthly_payment: Decimal
+    monthly_insurance: Decimal
+    total_interest: Decimal
+    total_cost: Decimal
+
+
+@dataclass(frozen=True)
+class Decision:
+    outcome: str
+    reasons: tuple[Reason, ...] = ()
+    offer: Offer | None = None
+    requested_information: tuple[InformationRequest, ...] = ()
+    inputs: dict[str, str] = field(default_factory=dict)
+    rules: tuple[RuleResult, ...] = ()
+    policy_version: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-simple form (Decimals as strings), as published in ``DecisionMade``."""
+        return jsonable(asdict(self))
+
+
+def _percent(ratio: Decimal) -> str:
+    return f"{(ratio * 100).quantize(Decimal('0.1'), ROUND_HALF_UP)} %"
+
+
+def _decimal(value: Any) -> Decimal | None:
+    try:
+        number = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return None
+    return number if number.is_finite() else None
+
+
+def validate_information(requested: Sequence[str], supplied: Mapping[str, Any]) -> dict[str, str]:
+    """Field errors of supplied answers (missing, not a non-negative amount, not requested)."""
+    errors = {str(key): "This information was not requested." for key in supplied if key not in requested}
+    for name in requested:
+        number = _decimal(supplied.get(name)) if name in supplied else None
+        if name not in supplied:
+            errors[name] = "Missing data for required field."
+        elif number is None or number < 0:
+            errors[name] = "Must be a non-negative amount in euros."
+    return errors
+
+
+def _income_used(request: LoanRequest, credit: CreditFacts, information: Mapping[str, Any] | None) -> Decimal | None:
+    """Monthly income the policy counts; None while a self-employed income is unverified.
+
+    For the self-employed, lenders use the mean of the last two declared years, not a
+    declaration of monthly income.
+    """
+    if request.employment_status != "self_employed":
+        return credit.monthly_income
+    names = [name for name, _ in SELF_EMPLOYED_ITEMS]
+    if information and not validate_information(names, {k: information[k] for k in names if k in information}):
+        total = sum((Decimal(str(information[name])) for name in names), Decimal(0))
+        return to_cents(total / len(names) / 12)
+    return None
+
+
+def decide(
+    request: LoanRequest,
+    credit: CreditFacts,
+    property: PropertyFacts,
+    information: Mapping[str, Any] | None = None,
+    config: PolicyConfig = PolicyConfig(),
+) -> Decision:
+    """Apply the policy to an evaluated application."""
+    rate = config.rate_for(request.duration_months)
+    cost = loan_cost(request.amount, rate, request.duration_months)
+    insurance = to_cents(request.amount * config.insurance_rate / 12)
+    income = _income_used(request, credit, information)
+    if income is None and not config.info_for_self_employed:
+        income = credit.monthly_income
+    reasons: list[Reason] = []
+    rules: list[RuleResult] = []
+
+    def rule(name: str, passed: bool, value: str, threshold: str, reason: Reason) -> None:
+        rules.append(RuleResult(name, passed, value, threshold))
+        if not passed:
+            reasons.append(reason)
+
+    rule("duration", request.duration_months <= config.max_duration_months, str(request.duration_months),
+         str(config.max_duration_months),
+         Reason("DURATION_TOO_LONG", f"A loan over {request.duration_months} months is longer than our maximum of "
+                f"{config.max_duration_months} months ({config.max_duration_months // 12} years)."))
+    ltv_limit = to_cents(config.max_loan_to_value * property.estimated_value)
+    rule("loan_to_value", request.amount <= ltv_limit, str(property.loan_to_value), str(config.max_loan_to_value),
+         Reason("LOAN_TO_VALUE_TOO_HIGH", f"The loan ({request.amount} €) is more than the estimated value of the "
+                f"property ({property.estimated_value} €)."))
+    rule("payment_incidents", credit.payment_incidents == 0, str(credit.payment_incidents), "0",
+         Reason("PAYMENT_INCIDENT", "The credit bureau records a payment incident in your name."))
+    rule("credit_score", credit.score >= config.min_credit_score, str(credit.score), str(config.min_credit_score),
+         Reason("CREDIT_SCORE_TOO_LOW", f"Your credit score ({credit.score}) is below our minimum of "
+                f"{config.min_credit_score}."))
+    dti: Decimal | None = None
+    if income is not None:
+        monthly = credit.monthly_debts + cost.monthly_payment + insurance
+        dti = (monthly / income).quantize(Decimal("0.0001"), ROUND_HALF_UP) if income > 0 else Decimal("9.9999")
+        rule("debt_to_income", dti <= config.max_debt_to_income, str(dti), str(config.max_debt_to_income),
+             Reason("DEBT_TO_INCOME_TOO_HIGH", f"Your monthly repayments would be {_percent(dti)} of your income; "
+                    f"the maximum is {_percent(config.max_debt_to_income)}."))
+    inputs = {
+        "credit_score": str(credit.score),
+        "loan_to_value": str(property.loan_to_value),
+        "debt_to_income": str(dti) if dti is not None else "unknown",
+        "monthly_income_used": str(income) if income is not None else "unverified",
+        "annual_rate": str(rate),
+    }
+    common = {"inputs": inputs, "rules": tuple(rules), "policy_version": config.version}
+    if reasons:
+        return Decision("REJECTED", reasons=tuple(reasons), **common)
+    if income is None:
+        items = tuple(InformationRequest(name, text) for name, text in SELF_EMPLOYED_ITEMS)
+        return Decision("INFO_REQUESTED", requested_information=items, **common)
+    offer = Offer(request.amount, request.duration_months, rate, cost.monthly_payment, insurance,
+                  cost.total_interest, cost.total_cost)
+    return Decision("APPROVED", offer=offer, **common)

@@ -1,0 +1,1 @@
+"""The ``/decision`` resources: decisions and the policy."""

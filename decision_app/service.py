@@ -1,0 +1,32 @@
+"""decision_app as a service: its schema, API and message handler."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from common.broker import step_options
+from common.runtime import ServiceDefinition
+from common.settings import Settings
+
+
+def _actor_options(settings: Settings) -> dict[str, dict[str, Any]]:
+    return {"MakeDecision": step_options(settings)}
+
+
+def definition() -> ServiceDefinition:
+    """decision_app owns decisions and the policy."""
+    from decision_app.adapters.orm import Base, OutboxMessage, ProcessedMessage
+    from decision_app.handlers import message_handlers
+    from decision_app.resources.decisions.routes import blp
+
+    return ServiceDefinition(
+        name="decision",
+        base=Base,
+        outbox_model=OutboxMessage,
+        processed_model=ProcessedMessage,
+        blueprints=[blp],
+        handlers=message_handlers,
+        package_dir=Path(__file__).parent,
+        actor_options=_actor_options,
+    )

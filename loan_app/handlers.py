@@ -1,0 +1,168 @@
+"""loan_app's use cases: HTTP commands and the saga's message handlers.
+
+Each function runs inside a unit of work that the caller opened and commits; each loads the
+application with its row locked, asks the aggregate to change, and saves it with the messages it
+recorded. Views and actors only translate their input and call these.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from common.clock import utcnow
+from common.envelope import Envelope
+from common.outbox import new_id
+from common.runtime import Handler, Runtime
+from common.settings import Settings
+from common.uow import UnitOfWork
+from loan_app.adapters import repository
+from loan_app.domain.model import Application, Deadlines
+
+
+class NotFound(LookupError):
+    """No such application (or not one the caller may see)."""
+
+
+def deadlines(settings: Settings) -> Deadlines:
+    return Deadlines(
+        step=timedelta(seconds=settings.step_timeout_seconds),
+        information=timedelta(seconds=settings.info_timeout_seconds),
+    )
+
+
+# --- HTTP commands ---------------------------------------------------------------------------
+
+
+def submit(uow: UnitOfWork, data: dict[str, Any]) -> Application:
+    """Accept a validated application; the saga starts when ``ApplicationSubmitted`` comes back.
+
+    The application id doubles as the correlation id that every service logs and records.
+    """
+    application_id = new_id()
+    loan = data["loan"]
+    with uow:
+        application = Application(
+            id=application_id,
+            applicant=data["applicant"],
+            property=data["property"],
+            amount=Decimal(loan["amount"]),
+            duration_months=int(loan["duration_months"]),
+            correlation_id=application_id,
+            now=utcnow(),
+        )
+        repository.save(uow, application)
+        uow.commit()
+    return application
+
+
+def get(uow: UnitOfWork, application_id: str) -> Application:
+    """One application (raises NotFound)."""
+    with uow:
+        application = repository.get(uow.session, application_id)
+        if application is None:
+            raise NotFound(application_id)
+        return application
+
+
+def requested_items(uow: UnitOfWork, application_id: str) -> list[dict[str, Any]]:
+    """What the application currently asks the applicant for (empty unless INFO_REQUESTED)."""
+    application = get(uow, application_id)
+    return list(application.requested_information or []) if application.status == "INFO_REQUESTED" else []
+
+
+def supply_information(
+    uow: UnitOfWork, application_id: str, answers: dict[str, str], settings: Settings
+) -> Application:
+    """The applicant answers a request for information (raises InvalidTransition if none)."""
+    with uow:
+        application = _load(uow, application_id)
+        application.supply_information(answers, utcnow(), deadlines(settings))
+        repository.save(uow, application)
+        uow.commit()
+    return application
+
+
+def withdraw(uow: UnitOfWork, application_id: str) -> Application:
+    """The applicant withdraws (raises InvalidTransition once the application has ended)."""
+    with uow:
+        application = _load(uow, application_id)
+        application.withdraw(utcnow())
+        repository.save(uow, application)
+        uow.commit()
+    return application
+
+
+def expire_overdue(runtime: Runtime) -> int:
+    """Periodic: end every application whose wait passed its deadline; returns how many."""
+    ended = 0
+    with runtime.uow() as uow:
+        ids = repository.overdue_ids(uow.session, utcnow())
+    for application_id in ids:
+        with runtime.uow() as uow:
+            application = repository.get(uow.session, application_id, for_update=True)
+            if application is not None and application.expire_if_overdue(utcnow()):
+                repository.save(uow, application)
+                uow.commit()
+                ended += 1
+    return ended
+
+
+def _load(uow: UnitOfWork, application_id: str) -> Application:
+    application = repository.get(uow.session, application_id, for_update=True)
+    if application is None:
+        raise NotFound(application_id)
+    return application
+
+
+# --- message handlers ------------------------------------------------------------------------
+
+
+def message_handlers(runtime: Runtime) -> dict[str, Handler]:
+    """``{message name: handler}`` for everything loan_app consumes."""
+    limits = deadlines(runtime.settings)
+
+    def apply(envelope: Envelope, uow: UnitOfWork, change: Any) -> None:
+        application = repository.get(uow.session, envelope.application_id or "", for_update=True)
+        if application is None:  # not ours (or purged): nothing to change
+            return
+        change(application)
+        repository.save(uow, application)
+
+    def on_submitted(envelope: Envelope, uow: UnitOfWork) -> None:
+        apply(envelope, uow, lambda a: a.start_evaluation(utcnow(), limits))
+
+    def on_credit_checked(envelope: Envelope, uow: UnitOfWork) -> None:
+        data = envelope.data
+        apply(envelope, uow, lambda a: a.record_credit(data["round"], data["inquiry_id"], data["assessment"],
+                                                       utcnow(), limits))
+
+    def on_property_valued(envelope: Envelope, uow: UnitOfWork) -> None:
+        data = envelope.data
+        apply(envelope, uow, lambda a: a.record_valuation(data["round"], data["valuation"], utcnow(), limits))
+
+    def on_decision_made(envelope: Envelope, uow: UnitOfWork) -> None:
+        data = envelope.data
+        apply(envelope, uow, lambda a: a.record_decision(data["round"], data["decision"], utcnow(), limits))
+
+    def failed(step: str) -> Handler:
+        def on_failed(envelope: Envelope, uow: UnitOfWork) -> None:
+            data = envelope.data
+            apply(envelope, uow, lambda a: a.step_failed(step, data["code"], data["message"], utcnow()))
+
+        return on_failed
+
+    def on_cancelled(envelope: Envelope, uow: UnitOfWork) -> None:
+        detail = {"inquiry_id": envelope.data["inquiry_id"], "reason": envelope.data["reason"]}
+        apply(envelope, uow, lambda a: a.record_compensation("credit", detail, utcnow()))
+
+    return {
+        "ApplicationSubmitted": on_submitted,
+        "CreditChecked": on_credit_checked,
+        "CreditCheckFailed": failed("credit"),
+        "PropertyValued": on_property_valued,
+        "PropertyValuationFailed": failed("valuation"),
+        "DecisionMade": on_decision_made,
+        "CreditInquiryCancelled": on_cancelled,
+    }

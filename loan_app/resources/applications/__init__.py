@@ -1,0 +1,1 @@
+"""The ``/loan/applications`` resource."""

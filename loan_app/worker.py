@@ -1,0 +1,5 @@
+"""Dramatiq entrypoint of loan_app: ``dramatiq loan_app.worker``."""
+
+from common.entrypoints import worker_broker
+
+broker = worker_broker("loan")

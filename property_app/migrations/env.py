@@ -1,0 +1,5 @@
+"""Alembic environment of property_app (shared logic in common.migrations)."""
+
+from common.migrations import run_env
+
+run_env()

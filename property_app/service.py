@@ -1,0 +1,33 @@
+"""property_app as a service: its schema, API and message handler."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from common.broker import step_options
+from common.runtime import ServiceDefinition
+from common.settings import Settings
+
+
+def _actor_options(settings: Settings) -> dict[str, dict[str, Any]]:
+    return {"ValueProperty": step_options(settings)}
+
+
+def definition() -> ServiceDefinition:
+    """property_app owns valuations."""
+    from property_app.adapters.orm import Base, OutboxMessage, ProcessedMessage
+    from property_app.handlers import give_up_handlers, message_handlers
+    from property_app.resources.valuations.routes import blp
+
+    return ServiceDefinition(
+        name="property",
+        base=Base,
+        outbox_model=OutboxMessage,
+        processed_model=ProcessedMessage,
+        blueprints=[blp],
+        handlers=message_handlers,
+        package_dir=Path(__file__).parent,
+        actor_options=_actor_options,
+        on_give_up=give_up_handlers,
+    )

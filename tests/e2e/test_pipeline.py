@@ -1,0 +1,117 @@
+"""End to end: applications driven through the gateway to every outcome, on real processes.
+
+Every service runs as in production (gunicorn, dramatiq workers, outbox relays, the bureau
+simulator, the gateway), on RabbitMQ and PostgreSQL. Outcomes are checked from the outside.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+import requests
+
+from tests.conftest import STAFF_TOKEN
+from tests.e2e.conftest import TERMINAL, Client
+from tests.support.payloads import application
+from tests.support.stack import Stack
+
+pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.rabbitmq]
+
+
+def codes(body: dict) -> set[str]:
+    return {reason["code"] for reason in body["decision"]["reasons"]}
+
+
+def test_approval_with_an_exact_offer(client: Client) -> None:
+    accepted = client.submit(application())
+    body = client.wait_for(accepted, TERMINAL)
+    assert body["status"] == "APPROVED", body
+    offer = body["decision"]["offer"]
+    assert Decimal(offer["total_cost"]) == Decimal("200000.00") + Decimal(offer["total_interest"])
+    assert Decimal(offer["monthly_payment"]) > 0
+    assert [h["status"] for h in body["history"]] == ["SUBMITTED", "EVALUATING", "DECIDING", "APPROVED"]
+    assert body["credit"]["score"] >= 600
+    assert body["valuation"]["estimated_value"]
+
+
+@pytest.mark.parametrize(
+    ("changes", "code"),
+    [
+        ({"applicant": {"monthly_income": "1800.00"}}, "DEBT_TO_INCOME_TOO_HIGH"),
+        ({"loan": {"duration_months": 360}}, "DURATION_TOO_LONG"),
+        ({"property": {"surface_m2": "20"}, "loan": {"amount": "400000"},
+          "applicant": {"monthly_income": "20000.00"}}, "LOAN_TO_VALUE_TOO_HIGH"),
+        ({"applicant": {"full_name": "Paul Defaut", "birth_date": "1975-03-12"}}, "PAYMENT_INCIDENT"),
+        ({"applicant": {"full_name": "Claire Retard", "birth_date": "1982-07-24"}}, "CREDIT_SCORE_TOO_LOW"),
+    ],
+)
+def test_each_rejection_reason(client: Client, changes: dict, code: str) -> None:
+    body = client.wait_for(client.submit(application(**changes)), TERMINAL)
+    assert body["status"] == "REJECTED", body
+    assert code in codes(body)
+    assert all(reason["message"] for reason in body["decision"]["reasons"])
+
+
+def test_self_employed_are_asked_for_income_then_approved(client: Client) -> None:
+    accepted = client.submit(application(applicant={"employment_status": "self_employed"}))
+    body = client.wait_for(accepted, TERMINAL | {"INFO_REQUESTED"})
+    assert body["status"] == "INFO_REQUESTED", body
+    names = {item["name"] for item in body["requested_information"]}
+    assert names == {"declared_income_year_1", "declared_income_year_2"}
+    bad = client.post(accepted, "information", {"declared_income_year_1": "lots"})
+    assert bad.status_code == 422
+    assert set(bad.json()["errors"]["json"]) == {"declared_income_year_1", "declared_income_year_2"}
+    answer = client.post(accepted, "information", {"declared_income_year_1": "64000",
+                                                    "declared_income_year_2": "60000"})
+    assert answer.status_code == 200, answer.text
+    body = client.wait_for(accepted, TERMINAL)
+    assert body["status"] == "APPROVED", body
+    statuses = [h["status"] for h in body["history"]]
+    assert statuses == ["SUBMITTED", "EVALUATING", "DECIDING", "INFO_REQUESTED", "EVALUATING", "DECIDING",
+                        "APPROVED"]
+
+
+def test_withdrawal_during_evaluation(client: Client) -> None:
+    accepted = client.submit(application())
+    response = client.post(accepted, "withdraw")
+    assert response.status_code == 200
+    body = client.wait_for(accepted, TERMINAL)
+    assert body["status"] == "WITHDRAWN"
+    assert client.post(accepted, "withdraw").status_code == 409
+
+
+def test_unknown_location_fails_and_cancels_the_credit_inquiry(client: Client, stack: Stack) -> None:
+    accepted = client.submit(application(property={"postcode": "98000", "city": "Nowhere"}))
+    body = client.wait_for(accepted, TERMINAL)
+    assert body["status"] == "FAILED"
+    assert body["failure"]["code"] == "VALUATION_UNAVAILABLE"
+    staff = {"Authorization": f"Bearer {STAFF_TOKEN}"}
+    inquiry = requests.get(f"{stack.gateway}/credit/inquiries/{accepted['id']}", headers=staff, timeout=5)
+    for _ in range(50):
+        if inquiry.status_code == 200 and inquiry.json()["status"] == "CANCELLED":
+            break
+        inquiry = requests.get(f"{stack.gateway}/credit/inquiries/{accepted['id']}", headers=staff, timeout=5)
+    assert inquiry.json()["status"] == "CANCELLED"
+
+
+def test_notify_logged_every_transition_in_order(client: Client, stack: Stack) -> None:
+    accepted = client.submit(application())
+    body = client.wait_for(accepted, TERMINAL)
+    auth = {"Authorization": f"Bearer {accepted['access_token']}"}
+    url = f"{stack.gateway}/notify/applications/{accepted['id']}/notifications"
+    logged: list[str] = []
+    for _ in range(50):
+        logged = [n["status"] for n in requests.get(url, headers=auth, timeout=5).json()]
+        if len(logged) == len(body["history"]):
+            break
+    assert logged == [h["status"] for h in body["history"]]
+
+
+def test_every_service_serves_its_contract(stack: Stack) -> None:
+    for service in ("loan", "credit", "property", "decision", "notify"):
+        assert requests.get(f"{stack.gateway}/{service}/health", timeout=5).status_code == 200
+        assert requests.get(f"{stack.gateway}/{service}/ready", timeout=5).json()["checks"]["broker"] is True
+        assert requests.get(f"{stack.gateway}/{service}/openapi.json", timeout=5).json()["paths"]
+        assert requests.get(f"{stack.gateway}/{service}/docs", timeout=5).status_code == 200
+        assert "loanflow_http_requests_total" in requests.get(f"{stack.gateway}/{service}/metrics", timeout=5).text

@@ -1,0 +1,109 @@
+"""The saga in loan_app: messages applied through the real consumer path on real PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from common.runtime import Runtime
+from loan_app import handlers
+from loan_app.service import definition
+from tests.conftest import make_settings
+from tests.support.databases import truncate_all
+from tests.support.messages import deliver, sent_types
+from tests.support.payloads import application
+
+ASSESSMENT = {"score": 720, "payment_incidents": 0, "open_credits": 0, "monthly_income": "5200.00",
+              "monthly_debts": "0.00", "debt_to_income": "0.0000", "bureau_found": True}
+VALUATION = {"estimated_value": "360000.00", "price_per_m2": "4800.00", "loan_to_value": "0.5556",
+             "reference": "city:Lyon", "adjustments": []}
+
+
+@pytest.fixture
+def rt(pg_urls: dict[str, str]) -> Iterator[Runtime]:
+    truncate_all("loan", pg_urls["loan"])
+    runtime = Runtime(definition(), make_settings("loan", pg_urls["loan"]))
+    yield runtime
+    runtime.dispose()
+
+
+def submitted(rt: Runtime, body: dict[str, Any] | None = None) -> str:
+    application_id = handlers.submit(rt.uow(), body or application()).id
+    deliver(rt, "ApplicationSubmitted", application_id, {"summary": {}, "contact": {}})
+    return application_id
+
+
+def status(rt: Runtime, application_id: str) -> str:
+    return handlers.get(rt.uow(), application_id).status
+
+
+def test_submission_starts_both_steps_in_parallel(rt: Runtime) -> None:
+    application_id = submitted(rt)
+    assert status(rt, application_id) == "EVALUATING"
+    types = sent_types(rt, application_id)
+    assert "CheckCredit" in types and "ValueProperty" in types
+
+
+def test_decision_requested_only_when_both_steps_are_done(rt: Runtime) -> None:
+    application_id = submitted(rt)
+    deliver(rt, "CreditChecked", application_id, {"inquiry_id": "b-1", "assessment": ASSESSMENT, "round": 1})
+    assert status(rt, application_id) == "EVALUATING"
+    deliver(rt, "PropertyValued", application_id, {"valuation": VALUATION, "round": 1})
+    assert status(rt, application_id) == "DECIDING"
+    assert sent_types(rt, application_id).count("MakeDecision") == 1
+
+
+def test_duplicate_and_stale_messages_change_nothing(rt: Runtime) -> None:
+    application_id = submitted(rt)
+    data = {"inquiry_id": "b-1", "assessment": ASSESSMENT, "round": 1}
+    assert deliver(rt, "CreditChecked", application_id, data, message_id="m-1") is True
+    assert deliver(rt, "CreditChecked", application_id, data, message_id="m-1") is False
+    # A decision before DECIDING (reordered) is ignored; so is one for another round.
+    deliver(rt, "DecisionMade", application_id, {"decision": {"outcome": "APPROVED"}, "round": 1})
+    assert status(rt, application_id) == "EVALUATING"
+    deliver(rt, "PropertyValued", application_id, {"valuation": VALUATION, "round": 1})
+    deliver(rt, "DecisionMade", application_id, {"decision": {"outcome": "APPROVED"}, "round": 7})
+    assert status(rt, application_id) == "DECIDING"
+    deliver(rt, "DecisionMade", application_id, {"decision": {"outcome": "REJECTED", "reasons": []}, "round": 1})
+    deliver(rt, "DecisionMade", application_id, {"decision": {"outcome": "APPROVED"}, "round": 1})
+    assert status(rt, application_id) == "REJECTED"
+    history = [h.to_status for h in handlers.get(rt.uow(), application_id).history]
+    assert history == ["SUBMITTED", "EVALUATING", "DECIDING", "REJECTED"]
+
+
+def test_information_loop_resumes_with_a_new_round(rt: Runtime) -> None:
+    application_id = submitted(rt, application(applicant={"employment_status": "self_employed"}))
+    deliver(rt, "CreditChecked", application_id, {"inquiry_id": "b-1", "assessment": ASSESSMENT, "round": 1})
+    deliver(rt, "PropertyValued", application_id, {"valuation": VALUATION, "round": 1})
+    requested = [{"name": "declared_income_year_1", "description": "…", "type": "decimal"}]
+    deliver(rt, "DecisionMade", application_id,
+            {"decision": {"outcome": "INFO_REQUESTED", "requested_information": requested}, "round": 1})
+    assert status(rt, application_id) == "INFO_REQUESTED"
+    handlers.supply_information(rt.uow(), application_id, {"declared_income_year_1": "60000.00"}, rt.settings)
+    app = handlers.get(rt.uow(), application_id)
+    assert app.status == "DECIDING" and app.round == 2
+    assert [h.to_status for h in app.history][-3:] == ["INFO_REQUESTED", "EVALUATING", "DECIDING"]
+
+
+def test_failed_valuation_fails_the_application_and_cancels_the_credit_inquiry(rt: Runtime) -> None:
+    application_id = submitted(rt)
+    deliver(rt, "CreditChecked", application_id, {"inquiry_id": "b-1", "assessment": ASSESSMENT, "round": 1})
+    deliver(rt, "PropertyValuationFailed", application_id,
+            {"code": "VALUATION_UNAVAILABLE", "message": "No reference price.", "round": 1})
+    app = handlers.get(rt.uow(), application_id)
+    assert app.status == "FAILED"
+    assert app.failure == {"code": "VALUATION_UNAVAILABLE", "message": "No reference price."}
+    assert "CancelCreditInquiry" in sent_types(rt, application_id)
+    deliver(rt, "CreditInquiryCancelled", application_id, {"inquiry_id": "b-1", "reason": "failed"})
+    assert handlers.get(rt.uow(), application_id).credit["cancelled"] is True
+
+
+def test_overdue_steps_fail_and_unanswered_requests_expire(rt: Runtime) -> None:
+    rt.settings = rt.settings.with_overrides(step_timeout_seconds=0, info_timeout_seconds=0)
+    waiting = submitted(rt)
+    assert handlers.expire_overdue(rt) == 1
+    app = handlers.get(rt.uow(), waiting)
+    assert app.status == "FAILED" and app.failure["code"] == "STEP_TIMEOUT"
+    assert handlers.expire_overdue(rt) == 0  # exactly once

@@ -1,0 +1,41 @@
+"""The message catalogue and the information-answer checks."""
+
+from __future__ import annotations
+
+import pytest
+
+from common.contracts import CATALOGUE, InvalidPayload, UnknownMessage, consumed_by, spec_for, validate_payload
+from loan_app.domain.information import check_answers
+
+
+def test_commands_are_imperative_with_one_consumer_events_past_tense() -> None:
+    for spec in CATALOGUE.values():
+        if spec.kind == "command":
+            assert len(spec.consumers) == 1, spec.name
+        else:
+            assert spec.name.endswith(("ed", "Failed", "Made")), spec.name
+
+
+def test_actor_names_and_consumers() -> None:
+    assert spec_for("CheckCredit").actor_name("credit") == "credit.check_credit"
+    assert {s.name for s in consumed_by("credit")} == {"CheckCredit", "CancelCreditInquiry"}
+    assert {s.name for s in consumed_by("notify")} == {"ApplicationSubmitted", "ApplicationStatusChanged"}
+    with pytest.raises(UnknownMessage):
+        spec_for("Nope")
+
+
+def test_payload_must_carry_its_declared_keys() -> None:
+    with pytest.raises(InvalidPayload):
+        validate_payload(spec_for("CreditChecked"), {"inquiry_id": "x"})
+
+
+def test_answers_are_checked_against_what_was_requested() -> None:
+    requested = [{"name": "declared_income_year_1", "type": "decimal"}, {"name": "note", "type": "string"}]
+    clean, errors = check_answers(requested, {"declared_income_year_1": "1000.5", "note": " hi ", "extra": 1})
+    assert clean == {"declared_income_year_1": "1000.50", "note": "hi"}
+    assert errors == {"extra": ["This information was not requested."]}
+    _, errors = check_answers(requested, {"declared_income_year_1": "-3"})
+    assert set(errors) == {"declared_income_year_1", "note"}
+    for bad in ("NaN", "Infinity", True, "1e999"):
+        _, errors = check_answers(requested[:1], {"declared_income_year_1": bad})
+        assert "declared_income_year_1" in errors, bad
