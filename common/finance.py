@@ -74,8 +74,8 @@ def amortization_schedule(principal: Decimal, annual_rate: Decimal, months: int,
         interest = to_cents(balance * rate)
         part = balance if number == months else min(payment - interest, balance)
         balance = balance - part
-        rows.append(Installment(number, add_months(first_due_date, number - 1), interest + part, interest, part,
-                                balance))
+        due = add_months(first_due_date, number - 1)
+        rows.append(Installment(number, due, interest + part, interest, part, balance))
     return rows
 
 

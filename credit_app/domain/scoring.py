@@ -24,6 +24,11 @@ class BureauRecord:
     open_credits_monthly: Decimal
 
 
+#: What an applicant unknown to the bureau counts as.
+UNKNOWN_TO_BUREAU = BureauRecord(found=False, payment_incidents=0, open_credits=0,
+                                 open_credits_monthly=Decimal(0))
+
+
 @dataclass(frozen=True)
 class CreditAssessment:
     """The result of a credit check, as the decision service receives it."""
@@ -71,6 +76,13 @@ def debt_to_income(monthly_debts: Decimal, monthly_income: Decimal) -> Decimal:
     return min(NO_INCOME_DTI, (monthly_debts / monthly_income).quantize(Decimal("0.0001"), ROUND_HALF_UP))
 
 
+def _check(income: Decimal, debts: Decimal, employment_status: str, config: ScoringConfig) -> None:
+    if income < 0 or debts < 0:
+        raise ValueError("monthly income and debts must not be negative")
+    if employment_status not in dict(config.employment):
+        raise ValueError(f"unknown employment status {employment_status!r}")
+
+
 def assess(
     record: BureauRecord,
     monthly_income: Decimal,
@@ -83,8 +95,12 @@ def assess(
     Monthly debts are the larger of what the applicant declared and what the bureau reports:
     the bureau is authoritative on the credits it knows, but an applicant may owe elsewhere
     (family, abroad). Taking the maximum rather than the sum avoids counting the same credit
-    twice when the applicant declared it honestly.
+    twice when the applicant declared it honestly. A record with ``found=False`` contributes
+    nothing: an applicant unknown to the bureau is scored on the declared finances alone.
     """
+    _check(monthly_income, monthly_debts, employment_status, config)
+    if not record.found:
+        record = UNKNOWN_TO_BUREAU
     debts = max(monthly_debts, record.open_credits_monthly)
     ratio = debt_to_income(debts, monthly_income)
     score = config.base - config.per_incident * record.payment_incidents

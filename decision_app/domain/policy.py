@@ -100,6 +100,18 @@ class Offer:
     total_interest: Decimal
     total_cost: Decimal
 
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-simple form (Decimals as strings)."""
+        return jsonable(asdict(self))
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Offer:
+        """The inverse of :meth:`to_dict` (for consumers of ``DecisionMade``)."""
+        money = ("amount", "annual_rate", "monthly_payment", "monthly_insurance", "total_interest",
+                 "total_cost")
+        return cls(duration_months=int(data["duration_months"]),
+                   **{name: Decimal(str(data[name])) for name in money})
+
 
 @dataclass(frozen=True)
 class Decision:
@@ -117,7 +129,9 @@ class Decision:
 
 
 def _percent(ratio: Decimal) -> str:
-    return f"{(ratio * 100).quantize(Decimal('0.1'), ROUND_HALF_UP)} %"
+    """``Decimal("0.4123")`` → ``"41.2 %"``; whole numbers without a decimal: ``"35 %"``."""
+    text = str((ratio * 100).quantize(Decimal("0.1"), ROUND_HALF_UP))
+    return f"{text.removesuffix('.0')} %"
 
 
 def _decimal(value: Any) -> Decimal | None:
@@ -128,10 +142,16 @@ def _decimal(value: Any) -> Decimal | None:
     return number if number.is_finite() else None
 
 
-def validate_information(requested: Sequence[str], supplied: Mapping[str, Any]) -> dict[str, str]:
-    """Field errors of supplied answers (missing, not a non-negative amount, not requested)."""
-    errors = {str(key): "This information was not requested." for key in supplied if key not in requested}
-    for name in requested:
+def validate_information(requested: Sequence[InformationRequest | str], supplied: Mapping[str, Any]
+                         ) -> dict[str, str]:
+    """Field errors of supplied answers (missing, not a non-negative amount, not requested).
+
+    ``requested`` is the decision's ``requested_information`` or just the item names; an empty
+    result means the answers are acceptable (the HTTP layer answers 422 with the errors otherwise).
+    """
+    names = [item.name if isinstance(item, InformationRequest) else item for item in requested]
+    errors = {str(key): "This information was not requested." for key in supplied if key not in names}
+    for name in names:
         number = _decimal(supplied.get(name)) if name in supplied else None
         if name not in supplied:
             errors[name] = "Missing data for required field."
@@ -140,7 +160,8 @@ def validate_information(requested: Sequence[str], supplied: Mapping[str, Any]) 
     return errors
 
 
-def _income_used(request: LoanRequest, credit: CreditFacts, information: Mapping[str, Any] | None) -> Decimal | None:
+def _income_used(request: LoanRequest, credit: CreditFacts, information: Mapping[str, Any] | None
+                 ) -> Decimal | None:
     """Monthly income the policy counts; None while a self-employed income is unverified.
 
     For the self-employed, lenders use the mean of the last two declared years, not a
@@ -149,10 +170,56 @@ def _income_used(request: LoanRequest, credit: CreditFacts, information: Mapping
     if request.employment_status != "self_employed":
         return credit.monthly_income
     names = [name for name, _ in SELF_EMPLOYED_ITEMS]
-    if information and not validate_information(names, {k: information[k] for k in names if k in information}):
-        total = sum((Decimal(str(information[name])) for name in names), Decimal(0))
+    answers = {name: information[name] for name in names if information and name in information}
+    if answers and not validate_information(names, answers):
+        total = sum((Decimal(str(answers[name])) for name in names), Decimal(0))
         return to_cents(total / len(names) / 12)
     return None
+
+
+#: Debt-to-income reported when no income is counted (instead of a division by zero).
+NO_INCOME_DTI = Decimal("9.9999")
+
+
+def _debt_to_income(monthly: Decimal, income: Decimal) -> tuple[Decimal, Decimal]:
+    """(exact ratio, ratio to 4 decimals): rules compare the exact one, so 35.004 % fails at 35 %."""
+    if income <= 0:
+        return NO_INCOME_DTI, NO_INCOME_DTI
+    ratio = monthly / income
+    return ratio, min(NO_INCOME_DTI, ratio.quantize(Decimal("0.0001"), ROUND_HALF_UP))
+
+
+def _hard_rules(request: LoanRequest, credit: CreditFacts, estate: PropertyFacts, config: PolicyConfig
+                ) -> list[tuple[RuleResult, Reason]]:
+    """The rules that do not depend on the income counted."""
+    months, limit = request.duration_months, config.max_duration_months
+    ltv_limit = to_cents(config.max_loan_to_value * estate.estimated_value)
+    ltv_text = ("the estimated value of the property" if config.max_loan_to_value == 1
+                else f"{_percent(config.max_loan_to_value)} of the estimated value of the property")
+    return [
+        (RuleResult("duration", months <= limit, str(months), str(limit)),
+         Reason("DURATION_TOO_LONG", f"A loan over {months} months is longer than our maximum of "
+                f"{limit} months ({limit // 12} years).")),
+        (RuleResult("loan_to_value", request.amount <= ltv_limit, str(estate.loan_to_value),
+                    str(config.max_loan_to_value)),
+         Reason("LOAN_TO_VALUE_TOO_HIGH", f"The loan ({request.amount} €) is more than {ltv_text} "
+                f"({estate.estimated_value} €).")),
+        (RuleResult("payment_incidents", credit.payment_incidents == 0, str(credit.payment_incidents), "0"),
+         Reason("PAYMENT_INCIDENT", "The credit bureau records a payment incident in your name.")),
+        (RuleResult("credit_score", credit.score >= config.min_credit_score, str(credit.score),
+                    str(config.min_credit_score)),
+         Reason("CREDIT_SCORE_TOO_LOW", f"Your credit score ({credit.score}) is below our minimum of "
+                f"{config.min_credit_score}.")),
+    ]
+
+
+def _dti_rule(monthly: Decimal, income: Decimal, config: PolicyConfig) -> tuple[RuleResult, Reason, Decimal]:
+    exact, shown = _debt_to_income(monthly, income)
+    limit = config.max_debt_to_income
+    result = RuleResult("debt_to_income", exact <= limit, str(shown), str(limit))
+    reason = Reason("DEBT_TO_INCOME_TOO_HIGH", f"Your monthly repayments would be {_percent(shown)} of your "
+                    f"income; the maximum is {_percent(limit)}.")
+    return result, reason, shown
 
 
 def decide(
@@ -162,41 +229,24 @@ def decide(
     information: Mapping[str, Any] | None = None,
     config: PolicyConfig = PolicyConfig(),
 ) -> Decision:
-    """Apply the policy to an evaluated application."""
+    """Apply the policy to an evaluated application.
+
+    A self-employed applicant without two declared years is asked for them (INFO_REQUESTED)
+    unless a rule that does not depend on income already rejects the application.
+    """
     rate = config.rate_for(request.duration_months)
     cost = loan_cost(request.amount, rate, request.duration_months)
     insurance = to_cents(request.amount * config.insurance_rate / 12)
     income = _income_used(request, credit, information)
     if income is None and not config.info_for_self_employed:
         income = credit.monthly_income
-    reasons: list[Reason] = []
-    rules: list[RuleResult] = []
-
-    def rule(name: str, passed: bool, value: str, threshold: str, reason: Reason) -> None:
-        rules.append(RuleResult(name, passed, value, threshold))
-        if not passed:
-            reasons.append(reason)
-
-    rule("duration", request.duration_months <= config.max_duration_months, str(request.duration_months),
-         str(config.max_duration_months),
-         Reason("DURATION_TOO_LONG", f"A loan over {request.duration_months} months is longer than our maximum of "
-                f"{config.max_duration_months} months ({config.max_duration_months // 12} years)."))
-    ltv_limit = to_cents(config.max_loan_to_value * property.estimated_value)
-    rule("loan_to_value", request.amount <= ltv_limit, str(property.loan_to_value), str(config.max_loan_to_value),
-         Reason("LOAN_TO_VALUE_TOO_HIGH", f"The loan ({request.amount} €) is more than the estimated value of the "
-                f"property ({property.estimated_value} €)."))
-    rule("payment_incidents", credit.payment_incidents == 0, str(credit.payment_incidents), "0",
-         Reason("PAYMENT_INCIDENT", "The credit bureau records a payment incident in your name."))
-    rule("credit_score", credit.score >= config.min_credit_score, str(credit.score), str(config.min_credit_score),
-         Reason("CREDIT_SCORE_TOO_LOW", f"Your credit score ({credit.score}) is below our minimum of "
-                f"{config.min_credit_score}."))
+    checks = _hard_rules(request, credit, property, config)
     dti: Decimal | None = None
     if income is not None:
         monthly = credit.monthly_debts + cost.monthly_payment + insurance
-        dti = (monthly / income).quantize(Decimal("0.0001"), ROUND_HALF_UP) if income > 0 else Decimal("9.9999")
-        rule("debt_to_income", dti <= config.max_debt_to_income, str(dti), str(config.max_debt_to_income),
-             Reason("DEBT_TO_INCOME_TOO_HIGH", f"Your monthly repayments would be {_percent(dti)} of your income; "
-                    f"the maximum is {_percent(config.max_debt_to_income)}."))
+        result, reason, dti = _dti_rule(monthly, income, config)
+        checks.append((result, reason))
+    reasons = tuple(reason for result, reason in checks if not result.passed)
     inputs = {
         "credit_score": str(credit.score),
         "loan_to_value": str(property.loan_to_value),
@@ -204,9 +254,10 @@ def decide(
         "monthly_income_used": str(income) if income is not None else "unverified",
         "annual_rate": str(rate),
     }
-    common = {"inputs": inputs, "rules": tuple(rules), "policy_version": config.version}
+    common: dict[str, Any] = {"inputs": inputs, "rules": tuple(result for result, _ in checks),
+                              "policy_version": config.version}
     if reasons:
-        return Decision("REJECTED", reasons=tuple(reasons), **common)
+        return Decision("REJECTED", reasons=reasons, **common)
     if income is None:
         items = tuple(InformationRequest(name, text) for name, text in SELF_EMPLOYED_ITEMS)
         return Decision("INFO_REQUESTED", requested_information=items, **common)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 from pathlib import Path
@@ -75,20 +75,25 @@ class ReferencePrices:
     """Prices by (département, normalised city); city ``""`` is the département's fallback."""
 
     rows: dict[tuple[str, str], tuple[Decimal, Decimal]]
+    #: The table's spelling of each city, for the ``reference`` ("city:Saint-Étienne").
+    names: dict[tuple[str, str], str] = field(default_factory=dict)
 
     @classmethod
     def load(cls, path: Path = PRICES_FILE) -> ReferencePrices:
         with path.open(encoding="utf-8") as handle:
-            return cls({
-                (row["department"], normalise(row["city"])): (Decimal(row["apartment_m2"]), Decimal(row["house_m2"]))
-                for row in csv.DictReader(handle)
-            })
+            records = list(csv.DictReader(handle))
+        keyed = [((row["department"], normalise(row["city"])), row) for row in records]
+        return cls(
+            {key: (Decimal(row["apartment_m2"]), Decimal(row["house_m2"])) for key, row in keyed},
+            {key: row["city"] for key, row in keyed if row["city"]},
+        )
 
     def price(self, postcode: str, city: str, kind: str) -> tuple[Decimal, str]:
         """The price per m² and which row gave it; raises ValuationUnavailable."""
         department = department_of(postcode)
         column = 0 if kind == "apartment" else 1
-        for key, reference in (((department, normalise(city)), f"city:{city.strip()}"),
+        city_key = (department, normalise(city))
+        for key, reference in ((city_key, f"city:{self.names.get(city_key, city.strip())}"),
                                ((department, ""), f"department:{department}")):
             if key in self.rows:
                 return self.rows[key][column], reference
@@ -128,6 +133,8 @@ def value_property(
         raise ValueError("kind is apartment or house")
     if surface_m2 <= 0:
         raise ValueError("surface must be positive")
+    if loan_amount < 0:
+        raise ValueError("loan amount must not be negative")
     price, reference = (table or default_prices()).price(postcode, city, kind)
     adjustments = _adjustments(kind, surface_m2, config)
     factor = Decimal(1)

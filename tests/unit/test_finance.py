@@ -46,7 +46,8 @@ def test_schedule_totals_match_the_offer(seed: int) -> None:
     assert abs(schedule[-1].payment - cost.monthly_payment) <= Decimal("1.00") + months * Decimal("0.01")
 
 
-@pytest.mark.parametrize(("principal", "rate", "months"), [(0, "0.01", 12), (1000, "-0.01", 12), (1000, "0.01", 0)])
+@pytest.mark.parametrize(("principal", "rate", "months"),
+                         [(0, "0.01", 12), (1000, "-0.01", 12), (1000, "0.01", 0)])
 def test_invalid_inputs_are_refused(principal: int, rate: str, months: int) -> None:
     with pytest.raises(ValueError):
         loan_cost(Decimal(principal), Decimal(rate), months)

@@ -23,7 +23,8 @@ def request(**changes: object) -> LoanRequest:
 
 
 def credit(**changes: object) -> CreditFacts:
-    base = {"score": 720, "payment_incidents": 0, "monthly_debts": Decimal("0"), "monthly_income": Decimal("5200")}
+    base = {"score": 720, "payment_incidents": 0, "monthly_debts": Decimal("0"),
+            "monthly_income": Decimal("5200")}
     return CreditFacts(**{**base, **changes})  # type: ignore[arg-type]
 
 
@@ -49,7 +50,8 @@ def test_approval_carries_an_exact_offer() -> None:
 
 
 def test_each_reason_alone() -> None:
-    assert codes(decide(request(), credit(monthly_income=Decimal("2000")), PROPERTY)) == {"DEBT_TO_INCOME_TOO_HIGH"}
+    low_income = credit(monthly_income=Decimal("2000"))
+    assert codes(decide(request(), low_income, PROPERTY)) == {"DEBT_TO_INCOME_TOO_HIGH"}
     assert codes(decide(request(duration_months=301), credit(), PROPERTY)) == {"DURATION_TOO_LONG"}
     low_value = PropertyFacts(estimated_value=Decimal("150000"), loan_to_value=Decimal("1.3333"))
     assert codes(decide(request(), credit(), low_value)) == {"LOAN_TO_VALUE_TOO_HIGH"}
@@ -67,7 +69,8 @@ def test_all_failed_rules_are_reported_with_readable_sentences() -> None:
 
 
 def test_boundaries_pass() -> None:
-    assert decide(request(duration_months=300), credit(monthly_income=Decimal("10000")), PROPERTY).outcome == "APPROVED"
+    high_income = credit(monthly_income=Decimal("10000"))
+    assert decide(request(duration_months=300), high_income, PROPERTY).outcome == "APPROVED"
     exact = PropertyFacts(estimated_value=Decimal("200000"), loan_to_value=Decimal("1.0000"))
     assert decide(request(), credit(), exact).outcome == "APPROVED"
     assert decide(request(), credit(score=600), PROPERTY).outcome == "APPROVED"
