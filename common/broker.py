@@ -34,6 +34,43 @@ MAX_BACKOFF_MS = 60_000
 MAX_RETRIES = 8
 
 
+#: RabbitMQ's default consumer timeout (ms). Dramatiq holds a delayed retry un-acked in the
+#: worker until it is due; a delay longer than this makes RabbitMQ close the channel (dramatiq
+#: #827), so longer backoffs are refused at start.
+RABBITMQ_CONSUMER_TIMEOUT_MS = 30 * 60 * 1000
+#: Compensations back off at most this long between attempts.
+COMPENSATION_MAX_BACKOFF_MS = 5 * 60_000
+
+
+class SafeRetries(Retries):
+    """Dramatiq's Retries, except that a retry is never lost when re-enqueueing it fails.
+
+    Upstream, ``Retries.after_process_message`` re-enqueues a failed message with a delay; if
+    that publish raises (broker connection lost), Dramatiq logs the error and then **acks** the
+    message: it is gone (dramatiq PR #545). Here the publish is tried again with a short
+    backoff, and if the broker still refuses, the message is marked failed, so it is nacked to
+    the dead-letter queue and parked (``common.tasks.Supervision``) instead of vanishing.
+    """
+
+    #: Seconds to wait between the attempts to re-enqueue a retry.
+    REENQUEUE_WAITS: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0)
+
+    def after_process_message(self, broker: Broker, message: dramatiq.Message, *, result: object = None,
+                              exception: BaseException | None = None) -> None:
+        for wait in (*self.REENQUEUE_WAITS, None):
+            try:
+                super().after_process_message(broker, message, result=result, exception=exception)
+                return
+            except Exception as error:
+                if wait is None:
+                    message.options["retry_enqueue_error"] = f"{type(error).__name__}: {error}"[:300]
+                    message.fail()  # type: ignore[attr-defined]
+                    return
+                # Undo the bookkeeping of the failed attempt so that it is not counted twice.
+                message.options["retries"] = max(0, int(message.options.get("retries", 1)) - 1)
+                time.sleep(wait)
+
+
 def _middleware() -> list[dramatiq.Middleware]:
     return [
         AgeLimit(),
@@ -41,13 +78,25 @@ def _middleware() -> list[dramatiq.Middleware]:
         ShutdownNotifications(),
         Callbacks(),
         Pipelines(),
-        Retries(min_backoff=MIN_BACKOFF_MS, max_backoff=MAX_BACKOFF_MS, max_retries=MAX_RETRIES),
+        SafeRetries(min_backoff=MIN_BACKOFF_MS, max_backoff=MAX_BACKOFF_MS, max_retries=MAX_RETRIES),
         CurrentMessage(),
     ]
 
 
+def check_retry_settings(settings: Settings) -> None:
+    """Refuse a configuration whose retry delays would outlive RabbitMQ's consumer timeout."""
+    for name, value in (("LOANFLOW_MAX_BACKOFF_MS", settings.max_backoff_ms),
+                        ("compensation backoff", COMPENSATION_MAX_BACKOFF_MS)):
+        if value >= RABBITMQ_CONSUMER_TIMEOUT_MS:
+            raise ValueError(f"{name}={value} ms is not below RabbitMQ's consumer timeout "
+                             f"({RABBITMQ_CONSUMER_TIMEOUT_MS} ms): delayed retries would be redelivered")
+    if settings.min_backoff_ms > settings.max_backoff_ms:
+        raise ValueError("LOANFLOW_MIN_BACKOFF_MS is above LOANFLOW_MAX_BACKOFF_MS")
+
+
 def build_broker(settings: Settings) -> Broker:
     """The broker for this process, set as Dramatiq's global one (the CLI looks there)."""
+    check_retry_settings(settings)
     broker: Broker
     if settings.embedded:
         broker = StubBroker(middleware=_middleware())
@@ -102,4 +151,4 @@ def step_options(settings: Settings, *, throws: tuple[type[BaseException], ...] 
 
 def compensation_options(settings: Settings) -> dict[str, object]:
     """Dramatiq options of a compensation: retried until it succeeds (``max_retries=None``)."""
-    return {"max_retries": None, "min_backoff": settings.min_backoff_ms, "max_backoff": 5 * 60_000}
+    return {"max_retries": None, "min_backoff": settings.min_backoff_ms, "max_backoff": COMPENSATION_MAX_BACKOFF_MS}

@@ -14,12 +14,13 @@ import logging
 from typing import Any
 
 import dramatiq
-from dramatiq import Broker, Middleware
-from dramatiq.middleware import CurrentMessage
+from dramatiq import Broker
+from dramatiq.middleware import CurrentMessage, Retries
 
 from common.contracts import consumed_by
 from common.envelope import Envelope
 from common.runtime import Handler, Runtime, TwoPhase
+from common.tasks import Supervision
 from common.uow import DuplicateMessage
 
 log = logging.getLogger(__name__)
@@ -94,42 +95,10 @@ def register_actors(runtime: Runtime, broker: Broker) -> dict[str, dramatiq.Acto
             broker=broker,
             **options,
         )
-    if definition.on_give_up is not None:
-        broker.add_middleware(GiveUpHandlers(runtime, definition.on_give_up(runtime)))
+    supervision = next((m for m in broker.middleware if isinstance(m, Supervision)), None)
+    if supervision is None:
+        supervision = Supervision()
+        broker.add_middleware(supervision, before=Retries)
+    supervision.register(runtime, definition.on_give_up(runtime) if definition.on_give_up else {})
     runtime.broker = broker
     return actors
-
-
-class GiveUpHandlers(Middleware):
-    """Runs a service's ``on_give_up`` handler when Dramatiq gives up on one of its messages.
-
-    Dramatiq marks a message failed when its retries are spent or it raised an exception the
-    actor ``throws`` (permanent). The service must then say so through its outbox (e.g. the
-    credit service publishes ``CreditCheckFailed``), otherwise the saga would wait for an answer
-    that never comes. The give-up handler runs in its own unit of work and is deduplicated on
-    ``"<message id>:gave-up"``; if it cannot commit, the original message is left un-acked and
-    redelivered, so the failure is never lost.
-    """
-
-    def __init__(self, runtime: Runtime, handlers: dict[str, Handler]) -> None:
-        self.runtime = runtime
-        self.handlers = handlers
-
-    def after_process_message(
-        self, broker: Broker, message: Any, *, result: Any = None, exception: BaseException | None = None
-    ) -> None:
-        if exception is None or not message.failed:
-            return
-        actor_name = message.actor_name
-        if not actor_name.startswith(self.runtime.name + "."):
-            return
-        wire = message.args[0] if message.args else None
-        if not isinstance(wire, dict):
-            return
-        handler = self.handlers.get(wire.get("type", ""))
-        if handler is None:
-            return
-
-        error = f"{type(exception).__name__}: {exception}"[:300]
-        wire = {**wire, "data": {**(wire.get("data") or {}), "_error": error}}
-        apply_once(self.runtime, handler, actor_name + ":gave-up", message.message_id + ":gave-up", wire)

@@ -11,15 +11,18 @@ import importlib
 import logging
 import threading
 import time
+from typing import Any
 
 from dramatiq import Broker
 from flask import Flask
 
 from common.broker import build_broker
 from common.consumers import register_actors
+from common.deadletters import drain_dead_letter_queue
 from common.logs import configure_logging
 from common.migrations import upgrade
 from common.relay import OutboxRelay
+from common.retention import purge_expired
 from common.runtime import Runtime, ServiceDefinition
 from common.settings import Settings
 
@@ -67,8 +70,13 @@ def migrate(name: str, settings: Settings | None = None) -> None:
     upgrade(load_definition(name), settings.database_url)
 
 
+#: Maintenance every service runs in its relay process: (interval in seconds, job).
+COMMON_PERIODIC: list[tuple[float, Any]] = [(5.0, drain_dead_letter_queue), (300.0, purge_expired)]
+
+
 def start_background(rt: Runtime, broker: Broker, stop: threading.Event) -> list[threading.Thread]:
     """Start the outbox relay and the periodic jobs of one service as daemon threads."""
+    rt.broker = broker
     relay = OutboxRelay(
         rt.session_factory,
         rt.definition.outbox_model,
@@ -78,7 +86,7 @@ def start_background(rt: Runtime, broker: Broker, stop: threading.Event) -> list
         wakeup=rt.wakeup.wait,
     )
     threads = [threading.Thread(target=relay.run_forever, args=(stop,), name=f"{rt.name}-relay", daemon=True)]
-    for interval, job in rt.definition.periodic:
+    for interval, job in [*rt.definition.periodic, *COMMON_PERIODIC]:
         threads.append(
             threading.Thread(
                 target=_every, args=(interval, job, rt, stop), name=f"{rt.name}-{job.__name__}", daemon=True

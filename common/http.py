@@ -104,7 +104,9 @@ def create_service_app(rt: Runtime, *, title: str, description: str) -> Flask:
     )
     app.extensions["loanflow.runtime"] = rt
     api = Api(app)
-    for blueprint in rt.definition.blueprints:
+    from common.operations_api import operations_blueprint
+
+    for blueprint in [*rt.definition.blueprints, operations_blueprint(name)]:
         api.register_blueprint(blueprint)
     _add_operational_routes(app, rt)
     _add_error_handlers(app)

@@ -33,6 +33,9 @@ class OutboxMixin:
     __tablename__ = "outbox"
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    #: The Dramatiq message id when it is not the row id: a dead letter replayed by an operator
+    #: keeps its original id, so that consumers still deduplicate it.
+    message_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     #: Shared by the rows of one event sent to several consumers.
     event_id: Mapped[str] = mapped_column(String(36))
     message_type: Mapped[str] = mapped_column(String(64))

@@ -36,8 +36,9 @@ def to_message(row: object) -> dramatiq.Message:
     """The Dramatiq message for one outbox row (the row id is the message id)."""
     payload = dict(row.payload)  # type: ignore[attr-defined]
     occurred_at = payload.pop("occurred_at")
+    message_id = row.message_id or row.id  # type: ignore[attr-defined]
     envelope = Envelope(
-        message_id=row.id,  # type: ignore[attr-defined]
+        message_id=message_id,
         event_id=row.event_id,  # type: ignore[attr-defined]
         type=row.message_type,  # type: ignore[attr-defined]
         application_id=row.application_id,  # type: ignore[attr-defined]
@@ -51,7 +52,7 @@ def to_message(row: object) -> dramatiq.Message:
         args=(envelope.to_wire(),),
         kwargs={},
         options={"correlation_id": row.correlation_id, "application_id": row.application_id},  # type: ignore[attr-defined]
-        message_id=row.id,  # type: ignore[attr-defined]
+        message_id=message_id,
         message_timestamp=int(row.created_at.timestamp() * 1000),  # type: ignore[attr-defined]
     )
 

@@ -20,6 +20,7 @@ from sqlalchemy.orm import DeclarativeBase, sessionmaker
 from common.db import make_engine, make_session_factory
 from common.envelope import Envelope
 from common.settings import Settings
+from common.tables import CommonTables
 from common.uow import UnitOfWork, Wakeup
 
 #: ``handler(envelope, uow)``: applies one message inside an open unit of work.
@@ -47,7 +48,7 @@ class ServiceDefinition:
     Parameters:
       name: the service name (URL prefix and queue name).
       base: its declarative base; ``base.metadata`` is its schema.
-      outbox_model / processed_model: its mapped outbox and processed-message classes.
+      tables: its mapped shared tables (outbox, processed ids, attempts, dead letters, audit).
       blueprints: the flask-smorest blueprints of its API.
       handlers: builds ``{message name: handler}`` for the messages it consumes, given the
         runtime (so handlers can be bound to adapters such as the bureau client).
@@ -59,14 +60,21 @@ class ServiceDefinition:
 
     name: str
     base: type[DeclarativeBase]
-    outbox_model: type
-    processed_model: type
+    tables: CommonTables
     blueprints: list[Any]
     handlers: Callable[[Runtime], dict[str, Handler | TwoPhase]]
     package_dir: Path
     actor_options: Callable[[Settings], dict[str, dict[str, Any]]] = lambda _settings: {}
     periodic: list[tuple[float, Periodic]] = field(default_factory=list)
     on_give_up: Callable[[Runtime], dict[str, Handler]] | None = None
+
+    @property
+    def outbox_model(self) -> type:
+        return self.tables.outbox
+
+    @property
+    def processed_model(self) -> type:
+        return self.tables.processed
 
 
 class Runtime:

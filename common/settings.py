@@ -75,6 +75,12 @@ class Settings:
     max_backoff_ms: int = 15_000
     #: Artificial duration of a property valuation (an appraiser's work), for demos.
     valuation_delay_ms: int = 0
+    #: Retention: sent outbox rows, and processed-message ids. Deduplication stays safe as long
+    #: as an id outlives every copy of its message: the relay no longer re-publishes a row once
+    #: it is marked sent, so keeping processed ids well beyond the outbox window (and beyond the
+    #: age of any dead letter an operator may replay) is enough.
+    outbox_retention_days: int = 7
+    processed_retention_days: int = 30
 
     @property
     def embedded(self) -> bool:
@@ -103,7 +109,14 @@ class Settings:
             min_backoff_ms=_env_int("LOANFLOW_MIN_BACKOFF_MS", 500),
             max_backoff_ms=_env_int("LOANFLOW_MAX_BACKOFF_MS", 15_000),
             valuation_delay_ms=_env_int("VALUATION_DELAY_MS", 0),
+            outbox_retention_days=_env_int("LOANFLOW_OUTBOX_RETENTION_DAYS", 7),
+            processed_retention_days=_env_int("LOANFLOW_PROCESSED_RETENTION_DAYS", 30),
         )
+
+    def __post_init__(self) -> None:
+        if self.processed_retention_days <= self.outbox_retention_days:
+            raise ValueError("processed ids must be kept longer than sent outbox rows, or a late "
+                             "duplicate could be applied twice")
 
     def with_overrides(self, **changes: object) -> Settings:
         """A copy with some fields changed (tests and the embedded runner use it)."""

@@ -50,11 +50,11 @@ class UnitOfWork:
         self.processed_model = processed_model
         self._on_commit = on_commit
         self.session: Session
-        self._staged = 0
+        self.staged_rows = 0
 
     def __enter__(self) -> UnitOfWork:
         self.session = self._session_factory()
-        self._staged = 0
+        self.staged_rows = 0
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -89,7 +89,7 @@ class UnitOfWork:
                     created_at=created,
                 )
             )
-            self._staged += 1
+            self.staged_rows += 1
         return event_id
 
     def already_processed(self, message_id: str) -> bool:
@@ -127,9 +127,9 @@ class UnitOfWork:
             if self.processed_model.__tablename__ in str(error.orig):
                 raise DuplicateMessage(str(error.orig)) from None
             raise
-        if self._staged and self._on_commit is not None:
+        if self.staged_rows and self._on_commit is not None:
             self._on_commit()
-        self._staged = 0
+        self.staged_rows = 0
 
 
 class Wakeup:

@@ -21,15 +21,14 @@ def _actor_options(settings: Settings) -> dict[str, dict[str, Any]]:
 
 def definition() -> ServiceDefinition:
     """credit_app owns credit inquiries: checks at the bureau, and their cancellation."""
-    from credit_app.adapters.orm import Base, OutboxMessage, ProcessedMessage
+    from credit_app.adapters.orm import TABLES, Base
     from credit_app.handlers import give_up_handlers, message_handlers
     from credit_app.resources.inquiries.routes import blp
 
     return ServiceDefinition(
         name="credit",
         base=Base,
-        outbox_model=OutboxMessage,
-        processed_model=ProcessedMessage,
+        tables=TABLES,
         blueprints=[blp],
         handlers=message_handlers,
         package_dir=Path(__file__).parent,

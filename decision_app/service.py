@@ -16,15 +16,14 @@ def _actor_options(settings: Settings) -> dict[str, dict[str, Any]]:
 
 def definition() -> ServiceDefinition:
     """decision_app owns decisions and the policy."""
-    from decision_app.adapters.orm import Base, OutboxMessage, ProcessedMessage
+    from decision_app.adapters.orm import TABLES, Base
     from decision_app.handlers import message_handlers
     from decision_app.resources.decisions.routes import blp
 
     return ServiceDefinition(
         name="decision",
         base=Base,
-        outbox_model=OutboxMessage,
-        processed_model=ProcessedMessage,
+        tables=TABLES,
         blueprints=[blp],
         handlers=message_handlers,
         package_dir=Path(__file__).parent,

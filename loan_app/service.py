@@ -9,15 +9,14 @@ from common.runtime import ServiceDefinition
 
 def definition() -> ServiceDefinition:
     """loan_app owns applications, their state machine and history, and runs the saga."""
-    from loan_app.adapters.orm import Base, OutboxMessage, ProcessedMessage
+    from loan_app.adapters.orm import TABLES, Base
     from loan_app.handlers import expire_overdue, message_handlers
     from loan_app.resources.applications.routes import blp
 
     return ServiceDefinition(
         name="loan",
         base=Base,
-        outbox_model=OutboxMessage,
-        processed_model=ProcessedMessage,
+        tables=TABLES,
         blueprints=[blp],
         handlers=message_handlers,
         package_dir=Path(__file__).parent,

@@ -9,15 +9,14 @@ from common.runtime import ServiceDefinition
 
 def definition() -> ServiceDefinition:
     """notify_app owns notifications and the channels that deliver them."""
-    from notify_app.adapters.orm import Base, OutboxMessage, ProcessedMessage
+    from notify_app.adapters.orm import TABLES, Base
     from notify_app.handlers import message_handlers
     from notify_app.resources.notifications.routes import blp
 
     return ServiceDefinition(
         name="notify",
         base=Base,
-        outbox_model=OutboxMessage,
-        processed_model=ProcessedMessage,
+        tables=TABLES,
         blueprints=[blp],
         handlers=message_handlers,
         package_dir=Path(__file__).parent,

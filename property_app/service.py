@@ -16,15 +16,14 @@ def _actor_options(settings: Settings) -> dict[str, dict[str, Any]]:
 
 def definition() -> ServiceDefinition:
     """property_app owns valuations."""
-    from property_app.adapters.orm import Base, OutboxMessage, ProcessedMessage
+    from property_app.adapters.orm import TABLES, Base
     from property_app.handlers import give_up_handlers, message_handlers
     from property_app.resources.valuations.routes import blp
 
     return ServiceDefinition(
         name="property",
         base=Base,
-        outbox_model=OutboxMessage,
-        processed_model=ProcessedMessage,
+        tables=TABLES,
         blueprints=[blp],
         handlers=message_handlers,
         package_dir=Path(__file__).parent,

@@ -9,19 +9,15 @@ from sqlalchemy import Boolean, Integer, Numeric, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from common.clock import UTCDateTime, utcnow
-from common.outbox import OutboxMixin, ProcessedMessageMixin
+from common.tables import define_common_tables
 
 
 class Base(DeclarativeBase):
     """credit_app's schema (its own database)."""
 
 
-class OutboxMessage(OutboxMixin, Base):
-    pass
-
-
-class ProcessedMessage(ProcessedMessageMixin, Base):
-    pass
+TABLES = define_common_tables(Base)
+OutboxMessage = TABLES.outbox
 
 
 class CreditInquiry(Base):

@@ -9,19 +9,16 @@ from sqlalchemy import JSON, Integer, String, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from common.clock import UTCDateTime, utcnow
-from common.outbox import OutboxMixin, ProcessedMessageMixin, new_id
+from common.outbox import new_id
+from common.tables import define_common_tables
 
 
 class Base(DeclarativeBase):
     """decision_app's schema (its own database)."""
 
 
-class OutboxMessage(OutboxMixin, Base):
-    pass
-
-
-class ProcessedMessage(ProcessedMessageMixin, Base):
-    pass
+TABLES = define_common_tables(Base)
+OutboxMessage = TABLES.outbox
 
 
 class DecisionRecord(Base):

@@ -13,7 +13,7 @@ from sqlalchemy import JSON, Column, ForeignKey, Integer, Numeric, String, Table
 from sqlalchemy.orm import DeclarativeBase, relationship
 
 from common.clock import UTCDateTime
-from common.outbox import OutboxMixin, ProcessedMessageMixin
+from common.tables import define_common_tables
 from loan_app.domain.model import Application, Transition
 
 
@@ -21,12 +21,8 @@ class Base(DeclarativeBase):
     """loan_app's schema (its own database)."""
 
 
-class OutboxMessage(OutboxMixin, Base):
-    pass
-
-
-class ProcessedMessage(ProcessedMessageMixin, Base):
-    pass
+TABLES = define_common_tables(Base)
+OutboxMessage = TABLES.outbox
 
 
 applications = Table(

@@ -9,19 +9,15 @@ from sqlalchemy import JSON, Integer, String, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from common.clock import UTCDateTime, utcnow
-from common.outbox import OutboxMixin, ProcessedMessageMixin
+from common.tables import define_common_tables
 
 
 class Base(DeclarativeBase):
     """notify_app's schema (its own database)."""
 
 
-class OutboxMessage(OutboxMixin, Base):
-    pass
-
-
-class ProcessedMessage(ProcessedMessageMixin, Base):
-    pass
+TABLES = define_common_tables(Base)
+OutboxMessage = TABLES.outbox
 
 
 class Recipient(Base):
