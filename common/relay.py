@@ -17,6 +17,7 @@ so at-least-once publishing plus idempotent consumers gives an effect applied on
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -30,6 +31,10 @@ from common.clock import utcnow
 from common.envelope import Envelope
 
 log = logging.getLogger(__name__)
+
+#: Fault-injection hook for the crash tests (never set in production): the relay process exits
+#: right after the broker confirmed a message and before the row is marked sent.
+FAULT_EXIT_AFTER_PUBLISH = "LOANFLOW_FAULT_EXIT_AFTER_PUBLISH"
 
 
 def to_message(row: object) -> dramatiq.Message:
@@ -106,6 +111,9 @@ class OutboxRelay:
                     row.last_error = f"{type(error).__name__}: {error}"[:500]
                     log.warning("outbox publish failed; will retry", extra={"error": row.last_error})
                     break
+                if os.environ.get(FAULT_EXIT_AFTER_PUBLISH):
+                    log.warning("fault injection: exiting after publish, before marking the row sent")
+                    os._exit(17)
                 row.sent_at = utcnow()
                 sent += 1
         self.published_total += sent

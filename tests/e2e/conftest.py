@@ -4,49 +4,21 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
-from tests.conftest import SECRET_KEY, STAFF_TOKEN
-from tests.support.databases import reset_database
-from tests.support.stack import SERVICES, Stack, reset_vhost
+from tests.support.stack import Stack, launched
 
-VHOST = "loanflow_test_e2e"
 TERMINAL = {"APPROVED", "REJECTED", "WITHDRAWN", "FAILED", "EXPIRED"}
-
-
-def stack_env(urls: dict[str, str]) -> dict[str, str]:
-    env = {f"{name.upper()}_DATABASE_URL": url for name, url in urls.items()}
-    env.update(
-        BROKER_URL=f"amqp://guest:guest@127.0.0.1:5672/{VHOST}",
-        LOANFLOW_STAFF_TOKEN=STAFF_TOKEN,
-        LOANFLOW_SECRET_KEY=SECRET_KEY,
-        LOANFLOW_STEP_MAX_RETRIES="3",
-        LOANFLOW_MIN_BACKOFF_MS="100",
-        LOANFLOW_MAX_BACKOFF_MS="1000",
-        LOANFLOW_RELAY_POLL_SECONDS="0.05",
-        BUREAU_LATENCY_MS="20",
-    )
-    return env
 
 
 @pytest.fixture(scope="session")
 def stack(servers: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """Every Procfile process, started once for the e2e session, stopped at the end."""
-    urls = {name: reset_database(name, prefix="loanflow_e2e") for name in SERVICES}
-    reset_vhost(VHOST)
-    logs: Path = tmp_path_factory.mktemp("stack-logs")
-    running = Stack(stack_env(urls), logs)
-    running.env["PROMETHEUS_MULTIPROC_DIR"] = str(tmp_path_factory.mktemp("prometheus"))
-    running.start()
-    try:
-        running.wait_ready()
+    with launched("loanflow_e2e", "loanflow_test_e2e", 10_000, tmp_path_factory.mktemp("e2e-logs")) as (running, _):
         yield running
-    finally:
-        running.stop()
 
 
 class Client:

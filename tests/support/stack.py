@@ -14,6 +14,7 @@ import shlex
 import signal
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import requests
@@ -117,3 +118,36 @@ class Stack:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"not ready: {url}")
             time.sleep(0.3)
+
+
+@contextlib.contextmanager
+def launched(prefix: str, vhost: str, offset: int, log_dir: Path, **env: str) -> Iterator[tuple[Stack, dict[str, str]]]:
+    """A fresh system: new databases ``<prefix>_<service>``, an empty vhost, every Procfile process.
+
+    Yields the stack and the database URLs; stops every process on exit, whatever happened.
+    """
+    from tests.conftest import SECRET_KEY, STAFF_TOKEN
+    from tests.support.databases import reset_database
+
+    urls = {name: reset_database(name, prefix=prefix) for name in SERVICES}
+    reset_vhost(vhost)
+    base = {f"{name.upper()}_DATABASE_URL": url for name, url in urls.items()}
+    base.update(
+        BROKER_URL=f"amqp://guest:guest@127.0.0.1:5672/{vhost}",
+        LOANFLOW_STAFF_TOKEN=STAFF_TOKEN,
+        LOANFLOW_SECRET_KEY=SECRET_KEY,
+        LOANFLOW_STEP_MAX_RETRIES="3",
+        LOANFLOW_MIN_BACKOFF_MS="100",
+        LOANFLOW_MAX_BACKOFF_MS="1000",
+        LOANFLOW_RELAY_POLL_SECONDS="0.05",
+        BUREAU_LATENCY_MS="20",
+        PROMETHEUS_MULTIPROC_DIR=str(log_dir / "prometheus"),
+    )
+    (log_dir / "prometheus").mkdir(exist_ok=True)
+    running = Stack({**base, **env}, log_dir, offset=offset)
+    running.start()
+    try:
+        running.wait_ready()
+        yield running, urls
+    finally:
+        running.stop()

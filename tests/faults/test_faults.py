@@ -1,0 +1,155 @@
+"""Fault injection on the real stack: crashes, outages, duplicates, a failing bureau, a burst.
+
+Each test breaks something while applications are in flight, heals it, and then checks the
+invariants from the outside (tests/support/invariants.py): every accepted application reached
+exactly one terminal state, every service's data agrees, and the applicant was told of each
+change exactly once.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+
+import dramatiq
+import pytest
+from dramatiq.brokers.rabbitmq import RabbitmqBroker
+from sqlalchemy import create_engine, text
+
+from common.relay import FAULT_EXIT_AFTER_PUBLISH, to_message
+from tests.faults.conftest import System, rabbitmq
+from tests.support import invariants
+from tests.support.payloads import application
+
+pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.rabbitmq]
+
+
+def people(count: int, **changes: dict) -> list[dict]:
+    return [application(**changes) for _ in range(count)]
+
+
+def test_worker_killed_mid_task_is_redelivered(system: System) -> None:
+    system.bureau_faults(latency_ms=2500)
+    try:
+        ids = system.submit_many(people(6))
+        time.sleep(2.0)  # the credit worker is now inside bureau calls
+        system.stack.kill("credit_worker")  # kill -9, the whole process group
+    finally:
+        system.bureau_faults(latency_ms=20)
+    system.stack.start("credit_worker")
+    statuses = invariants.check(system.urls, ids)
+    assert set(statuses.values()) == {"APPROVED"}
+
+
+def test_rabbitmq_stopped_while_applications_are_in_flight(system: System) -> None:
+    before = system.submit_many(people(15))
+    rabbitmq("stop_app")
+    try:
+        during = system.submit_many(people(10))  # the API still answers 202: the outbox keeps them
+        time.sleep(3)
+    finally:
+        rabbitmq("start_app")
+    statuses = invariants.check(system.urls, before + during)
+    assert set(statuses.values()) == {"APPROVED"}
+
+
+def _allow_connections(url: str, allowed: bool) -> None:
+    database = url.rsplit("/", 1)[1]
+    engine = create_engine(url.rsplit("/", 1)[0] + "/postgres", isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.execute(text(f'ALTER DATABASE "{database}" WITH ALLOW_CONNECTIONS {str(allowed).lower()}'))
+        if not allowed:
+            connection.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :d"),
+                               {"d": database})
+    engine.dispose()
+
+
+def test_one_service_database_unavailable_for_a_while(system: System) -> None:
+    ids = system.submit_many(people(4))
+    _allow_connections(system.urls["credit"], False)
+    try:
+        ids += system.submit_many(people(8))
+        time.sleep(5)
+    finally:
+        _allow_connections(system.urls["credit"], True)
+    statuses = invariants.check(system.urls, ids)
+    assert set(statuses.values()) <= {"APPROVED", "FAILED"}
+    assert list(statuses.values()).count("APPROVED") >= 4
+
+
+def test_relay_killed_between_publish_and_mark(system: System) -> None:
+    system.stack.stop("loan_relay")
+    ids = system.submit_many(people(5))
+    system.stack.env[FAULT_EXIT_AFTER_PUBLISH] = "1"
+    try:
+        system.stack.start("loan_relay")
+        assert system.stack.processes["loan_relay"].wait(timeout=30) == 17  # published one, died
+    finally:
+        del system.stack.env[FAULT_EXIT_AFTER_PUBLISH]
+        system.stack.processes.pop("loan_relay", None)
+    system.stack.start("loan_relay")
+    statuses = invariants.check(system.urls, ids)
+    assert set(statuses.values()) == {"APPROVED"}
+    workers = system.log("loan_worker") + system.log("notify_worker")
+    assert "duplicate message skipped" in workers  # the re-published message was absorbed
+
+
+def test_duplicated_and_out_of_order_messages_change_nothing(system: System) -> None:
+    ids = system.submit_many(people(2))
+    invariants.check(system.urls, ids)
+    engine = create_engine(system.urls["credit"])
+    with engine.connect() as connection:
+        row = connection.execute(text("SELECT * FROM outbox WHERE application_id = :a AND "
+                                      "message_type = 'CreditChecked'"), {"a": ids[0]}).mappings().one()
+    engine.dispose()
+
+    class Row:
+        def __init__(self, mapping: dict) -> None:
+            self.__dict__.update(mapping)
+
+    broker = RabbitmqBroker(url=system.stack.env["BROKER_URL"], confirm_delivery=True)
+    message = to_message(Row(dict(row)))
+    broker.enqueue(message)  # the very same message, twice more
+    broker.enqueue(message)
+    late = dramatiq.Message(queue_name="loan", actor_name="loan.decision_made", kwargs={}, options={},
+                            args=({**message.args[0], "type": "DecisionMade",
+                                   "data": {"decision": {"outcome": "REJECTED", "reasons": []}, "round": 1}},))
+    broker.enqueue(late)  # a new, out-of-order decision for an application already approved
+    broker.close()
+    time.sleep(3)
+    statuses = invariants.check(system.urls, ids)
+    assert statuses[ids[0]] == "APPROVED"
+
+
+def test_bureau_down_fails_and_compensates_then_flaky_bureau_succeeds(system: System) -> None:
+    system.bureau_faults(failure_rate=1.0)
+    try:
+        down = system.submit_many(people(3))
+        statuses = invariants.check(system.urls, down)
+    finally:
+        system.bureau_faults(failure_rate=0.3)
+    assert set(statuses.values()) == {"FAILED"}
+    engine = create_engine(system.urls["loan"])
+    with engine.connect() as connection:
+        reasons = {r[0] for r in connection.execute(text("SELECT failure->>'code' FROM applications "
+                                                         "WHERE id = ANY(:ids)"), {"ids": down})}
+    engine.dispose()
+    assert reasons == {"CREDIT_CHECK_UNAVAILABLE"}
+    try:
+        flaky = system.submit_many(people(10))
+        statuses = invariants.check(system.urls, flaky)
+    finally:
+        system.bureau_faults(failure_rate=0.0)
+    assert set(statuses.values()) == {"APPROVED"}
+
+
+def test_burst_with_worker_restarts(system: System) -> None:
+    bodies = people(300)
+    first = system.submit_many(bodies[:150])
+    system.stack.signal("loan_worker", signal.SIGTERM)  # graceful stop under load
+    system.stack.kill("notify_worker")  # and a crash
+    rest = system.submit_many(bodies[150:])
+    system.stack.processes.pop("loan_worker").wait(timeout=60)
+    system.stack.start("loan_worker", "notify_worker")
+    statuses = invariants.check(system.urls, first + rest)
+    assert set(statuses.values()) == {"APPROVED"}
