@@ -4,13 +4,14 @@ For every message a service consumes, :func:`register_actors` declares the actor
 ``"<service>.<message>"`` on the service's queue. The actor body is always the same, which is
 why it lives here and not in five copies: open a unit of work, skip a message already applied,
 run the handler, record the message id, commit. Retries, time limits and dead-lettering come
-from Dramatiq's middleware; what a service does when a message is given up comes from its
-``on_give_up`` handlers (see :class:`GiveUpHandlers`).
+from Dramatiq's middleware; failed attempts, dead letters and the service's ``on_give_up``
+handlers from :class:`common.tasks.Supervision`.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 import dramatiq
@@ -19,6 +20,7 @@ from dramatiq.middleware import CurrentMessage, Retries
 
 from common.contracts import consumed_by
 from common.envelope import Envelope
+from common.logs import correlated
 from common.runtime import Handler, Runtime, TwoPhase
 from common.tasks import Supervision
 from common.uow import DuplicateMessage
@@ -36,7 +38,8 @@ def _duplicate(actor_name: str, message_id: str) -> bool:
 
 
 def apply_once(
-    runtime: Runtime, handler: Handler | TwoPhase, actor_name: str, message_id: str, wire: dict
+    runtime: Runtime, handler: Handler | TwoPhase, actor_name: str, message_id: str, wire: dict,
+    enqueued_ms: int | None = None,
 ) -> bool:
     """Apply one message in one transaction unless it was applied before.
 
@@ -44,6 +47,13 @@ def apply_once(
       True if the handler ran and committed, False if the message was a duplicate.
     """
     envelope = Envelope.from_wire(message_id, wire)
+    with correlated(envelope.correlation_id):
+        return _apply_once(runtime, handler, actor_name, message_id, envelope, enqueued_ms)
+
+
+def _apply_once(runtime: Runtime, handler: Handler | TwoPhase, actor_name: str, message_id: str,
+                envelope: Envelope, enqueued_ms: int | None) -> bool:
+    started = time.time()
     prepared: Any = None
     if isinstance(handler, TwoPhase):
         with runtime.uow() as uow:
@@ -57,11 +67,15 @@ def apply_once(
             handler.apply(envelope, uow, prepared)
         else:
             handler(envelope, uow)
-        uow.mark_processed(message_id, actor_name, envelope.application_id, envelope.correlation_id)
+        finished = time.time()
+        uow.mark_processed(message_id, actor_name, envelope.application_id, envelope.correlation_id,
+                           duration_ms=int((finished - started) * 1000),
+                           latency_ms=int(finished * 1000 - enqueued_ms) if enqueued_ms else None)
         try:
             uow.commit()
         except DuplicateMessage:
             return _duplicate(actor_name, message_id)
+    log.info("message applied", extra={"message_id": message_id, "actor": actor_name, "type": envelope.type})
     return True
 
 
@@ -70,7 +84,7 @@ def _make_actor_fn(runtime: Runtime, handler: Handler | TwoPhase, actor_name: st
         message = CurrentMessage.get_current_message()
         if message is None:  # pragma: no cover - CurrentMessage is always installed
             raise RuntimeError("CurrentMessage middleware missing")
-        apply_once(runtime, handler, actor_name, message.message_id, wire)
+        apply_once(runtime, handler, actor_name, message.message_id, wire, message.message_timestamp)
 
     consume.__name__ = actor_name.replace(".", "_")
     consume.__qualname__ = consume.__name__

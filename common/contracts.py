@@ -65,6 +65,9 @@ CATALOGUE: dict[str, MessageSpec] = {
             ("notify",),
             "seq", "status", "previous_status", "cause", "at", "reasons", "offer", "requested_information",
         ),
+        # notify → itself: background work that follows a logged status change.
+        _command("GenerateDocuments", "notify", "seq"),
+        _command("SendEmail", "notify", "seq"),
     )
 }
 

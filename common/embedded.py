@@ -24,6 +24,7 @@ from werkzeug.serving import make_server
 from common.broker import build_broker
 from common.consumers import register_actors
 from common.entrypoints import load_definition, migrate, start_background, web_app
+from common.gateway import EXTRA_ROUTES
 from common.logs import configure_logging
 from common.runtime import Runtime
 from common.settings import DEFAULT_VAR_DIR, SERVICES, Settings
@@ -82,6 +83,7 @@ class EmbeddedSystem:
         self.threads: list[threading.Thread] = []
         self.worker: dramatiq.Worker | None = None
         self.bureau_server: Any = None
+        self.mailcatcher: Any = None
 
     def build(self) -> WSGIApp:
         settings = {name: Settings.from_env(name) for name in SERVICES}
@@ -92,11 +94,18 @@ class EmbeddedSystem:
         for rt in runtimes.values():
             register_actors(rt, broker)
         self._start_bureau(settings["credit"].bureau_url)
+        if not os.environ.get("SMTP_HOST"):
+            from common.mailcatcher import start as start_mailcatcher
+
+            self.mailcatcher = start_mailcatcher(port=8025, directory=str(DEFAULT_VAR_DIR / "mail"))
+            os.environ.update(SMTP_HOST="127.0.0.1", SMTP_PORT="8025")
         self.worker = dramatiq.Worker(broker, worker_threads=int(os.environ.get("LOANFLOW_WORKER_THREADS", "8")))
         self.worker.start()
         for rt in runtimes.values():
             self.threads += start_background(rt, broker, self.stop)
         apps = {name: web_app(name, settings[name], rt=runtimes[name]) for name in SERVICES}
+        for prefix, service in EXTRA_ROUTES.items():
+            apps[prefix] = apps[service]
         return PrefixDispatcher(apps, _index)
 
     def _start_bureau(self, url: str) -> None:
@@ -116,6 +125,8 @@ class EmbeddedSystem:
             self.worker.stop(timeout=5000)
         if self.bureau_server is not None:
             self.bureau_server.shutdown()
+        if self.mailcatcher is not None:
+            self.mailcatcher.stop()
 
 
 class _Server(BaseApplication):
@@ -156,7 +167,8 @@ def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
         f"\nloanflow (embedded) on {base}\n"
         f"  Swagger UI:   {base}/loan/docs  (and /credit/docs, /property/docs, /decision/docs, /notify/docs)\n"
         f"  Staff token:  {staff}\n"
-        f"  Data:         {DEFAULT_VAR_DIR}\n",
+        f"  Dashboard:    {base}/notify/dashboard  (log in with the staff token)\n"
+        f"  Data:         {DEFAULT_VAR_DIR}  (e-mails sent to applicants: {DEFAULT_VAR_DIR / 'mail'})\n",
         flush=True,
     )
     _Server(f"{host}:{port}").run()

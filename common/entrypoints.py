@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 import threading
 import time
 from typing import Any
@@ -60,6 +61,12 @@ def worker_broker(name: str, settings: Settings | None = None) -> Broker:
     settings = settings or Settings.from_env(name)
     configure_logging(name)
     broker = build_broker(settings)
+    if os.environ.get("dramatiq_prom_port"):  # noqa: SIM112 - the name Dramatiq reads
+        # Dramatiq's own exporter (messages by actor and outcome, durations, in progress), on the
+        # port the Procfile / compose gives each service's workers.
+        from dramatiq.middleware.prometheus import Prometheus
+
+        broker.add_middleware(Prometheus())
     register_actors(Runtime(load_definition(name), settings), broker)
     return broker
 
@@ -119,6 +126,11 @@ def run_relay(name: str, settings: Settings | None = None) -> None:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     threads = start_background(rt, broker, stop)
+    port = os.environ.get("LOANFLOW_METRICS_PORT")
+    if port:
+        from prometheus_client import start_http_server
+
+        start_http_server(int(port), addr=os.environ.get("LOANFLOW_METRICS_HOST", "127.0.0.1"))
     log.info("relay started", extra={"service": name})
     while not stop.is_set():
         stop.wait(1.0)

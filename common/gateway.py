@@ -29,6 +29,8 @@ HOP_BY_HOP = frozenset({
     "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
     "transfer-encoding", "upgrade", "host", "content-length",
 })
+#: Largest WebSocket message relayed either way (the services refuse beyond 64 KiB too: 1009).
+WS_MAX_MESSAGE = 64 * 1024
 #: Paths that belong to a service but do not start with its name.
 EXTRA_ROUTES = {"tasks": "notify"}
 
@@ -81,15 +83,17 @@ async def _proxy_http(request: web.Request, base: str) -> web.StreamResponse:
 async def _proxy_ws(request: web.Request, base: str) -> web.StreamResponse:
     session: aiohttp.ClientSession = request.app["session"]
     headers = {k: v for k, v in request.headers.items()
-               if k.lower() in ("origin", "cookie", "authorization", "x-forwarded-for")}
+               if k.lower() in ("origin", "cookie", "authorization", "x-forwarded-for", "last-event-id")}
+    # The service compares Origin with the host the browser used, which is the gateway's.
+    headers["X-Forwarded-Host"] = request.host
     try:
         upstream = await session.ws_connect(base.replace("http", "ws", 1) + request.rel_url.raw_path_qs,
-                                            headers=headers, max_msg_size=1 << 20, heartbeat=None)
+                                            headers=headers, max_msg_size=WS_MAX_MESSAGE, heartbeat=None)
     except aiohttp.WSServerHandshakeError as error:
         return web.json_response({"code": error.status, "message": "WebSocket refused."}, status=error.status)
     except (TimeoutError, aiohttp.ClientError):
         return web.json_response({"code": 502, "message": "Service unreachable."}, status=502)
-    client = web.WebSocketResponse(max_msg_size=1 << 20)
+    client = web.WebSocketResponse(max_msg_size=WS_MAX_MESSAGE)
     await client.prepare(request)
 
     async def pump(source: object, sink: object) -> None:

@@ -10,10 +10,13 @@ Two leaks are closed here rather than at every call site:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
 import sys
+from collections.abc import Iterator
+from contextvars import ContextVar
 from typing import Any
 
 from pythonjsonlogger.json import JsonFormatter
@@ -21,6 +24,29 @@ from pythonjsonlogger.json import JsonFormatter
 _TOKEN = re.compile(r"(token=)[^&\s\"']+", re.IGNORECASE)
 _BEARER = re.compile(r"(Bearer\s+)[A-Za-z0-9._\-]+")
 _configured = False
+
+#: The correlation id (= application id) of the work this thread is doing, added to every line.
+CORRELATION_ID: ContextVar[str | None] = ContextVar("correlation_id", default=None)
+
+
+@contextlib.contextmanager
+def correlated(correlation_id: str | None) -> Iterator[None]:
+    """Tag every log line written inside the block with ``correlation_id``."""
+    token = CORRELATION_ID.set(correlation_id)
+    try:
+        yield
+    finally:
+        CORRELATION_ID.reset(token)
+
+
+class AddCorrelation(logging.Filter):
+    """Put the current correlation id on the record (the JSON formatter then writes it)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        correlation_id = CORRELATION_ID.get()
+        if correlation_id and not hasattr(record, "correlation_id"):
+            record.correlation_id = correlation_id
+        return True
 
 
 def scrub(text: str) -> str:
@@ -63,6 +89,7 @@ def configure_logging(service: str) -> None:
         )
     )
     handler.addFilter(RedactMessages())
+    handler.addFilter(AddCorrelation())
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(os.environ.get("LOANFLOW_LOG_LEVEL", "INFO").upper())

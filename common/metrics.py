@@ -7,19 +7,28 @@ scrape of any worker reports the whole service.
 
 from __future__ import annotations
 
+import logging
 import os
 import time
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from flask import Flask, Response, g, request
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
+    REGISTRY,
     CollectorRegistry,
     Counter,
     Histogram,
     generate_latest,
 )
 from prometheus_client import multiprocess as prom_multiprocess
+from prometheus_client.metrics_core import Metric
+
+log = logging.getLogger(__name__)
+
+if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # metric files are opened as metrics are created
+    os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
 
 HTTP_REQUESTS = Counter(
     "loanflow_http_requests_total",
@@ -31,6 +40,17 @@ HTTP_LATENCY = Histogram(
     "HTTP request latency, by service and endpoint.",
     ["service", "endpoint"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+
+
+OUTBOX_PUBLISHED = Counter("loanflow_outbox_published_total", "Outbox rows published to the broker.",
+                           ["message_type"])
+OUTBOX_PUBLISH_FAILURES = Counter("loanflow_outbox_publish_failures_total",
+                                  "Publish attempts that failed (broker unreachable), by destination queue.",
+                                  ["queue"])
+OUTBOX_PUBLISH_SECONDS = Histogram(
+    "loanflow_outbox_publish_seconds", "Time from an event's commit to its publication (outbox lag).",
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
 )
 
 
@@ -51,12 +71,32 @@ def install_http_metrics(app: Flask, service: str) -> None:
         return response
 
 
-def metrics_response() -> Any:
-    """The text exposition of this process, or of all processes in multiprocess mode."""
+class StateCollector:
+    """Gauges read from the service's database at scrape time (``collect`` is called by the
+    registry): they describe shared state, so any process, worker or instance reports the same
+    truth, with nothing to merge across processes."""
+
+    def __init__(self, source: Callable[[], Iterable[Metric]]) -> None:
+        self.source = source
+
+    def collect(self) -> Iterable[Metric]:
+        try:
+            yield from self.source()
+        except Exception:  # a scrape must answer even when the database does not
+            log.warning("state metrics unavailable", exc_info=True)
+            return
+
+
+def metrics_response(state: Callable[[], Iterable[Metric]] | None = None) -> Any:
+    """The text exposition of this process (all processes in multiprocess mode), plus ``state``."""
+    registry = CollectorRegistry()
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        registry = CollectorRegistry()
         prom_multiprocess.MultiProcessCollector(registry)
-        payload = generate_latest(registry)
     else:
-        payload = generate_latest()
+        registry = REGISTRY
+    payload = generate_latest(registry)
+    if state is not None:
+        extra = CollectorRegistry()
+        extra.register(StateCollector(state))
+        payload += generate_latest(extra)
     return Response(payload, mimetype=CONTENT_TYPE_LATEST)

@@ -77,12 +77,23 @@ class TaskSchema(ma.Schema):
     application_id = fields.String(allow_none=True)
     state = fields.String(metadata={"description": "succeeded, retrying or dead"})
     processed_at = fields.DateTime(allow_none=True)
+    at = fields.DateTime(allow_none=True, metadata={"description": "Time of the latest attempt or success."})
+    duration_ms = fields.Integer(allow_none=True)
+    latency_ms = fields.Integer(allow_none=True, metadata={"description": "From the event's commit to done."})
     attempts = fields.List(fields.Nested(AttemptSchema))
     dead_letter = fields.Nested(DeadLetterSchema, allow_none=True)
 
 
 class TaskQuerySchema(ma.Schema):
-    application_id = fields.UUID(required=True)
+    application_id = fields.UUID()
+    actor = fields.String(validate=validate.Length(max=128))
+    state = fields.String(validate=validate.OneOf(("succeeded", "retrying", "dead")))
+    since = fields.AwareDateTime(default_timezone=None)
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))
+
+
+class OverviewQuerySchema(ma.Schema):
+    window_minutes = fields.Integer(load_default=60, validate=validate.Range(min=1, max=7 * 24 * 60))
 
 
 def _operator() -> str:
@@ -215,36 +226,144 @@ def operations_blueprint(service: str) -> Blueprint:
         @blp.response(200, TaskSchema(many=True))
         @blp.doc(security=_AUTH)
         def get(self, args: dict[str, Any]) -> Any:
-            """What happened here to every message of an application (staff)."""
+            """Search this service's tasks (staff)
+
+            By application, actor, state (succeeded, retrying, dead) and time; newest first.
+            """
             require_staff()
-            return task_history(str(args["application_id"]))
+            return search_tasks(args)
+
+    @blp.route("/tasks/overview")
+    class TasksOverview(MethodView):
+        @blp.arguments(OverviewQuerySchema, location="query")
+        @blp.response(200)
+        @blp.doc(security=_AUTH)
+        def get(self, args: dict[str, Any]) -> Any:
+            """Queues and actors of this service (staff)
+
+            Queue depth, consumers and unacked messages from RabbitMQ; per actor over the window:
+            succeeded, failed attempts, dead letters, duration and latency percentiles.
+            """
+            require_staff()
+            return overview(args.get("window_minutes", 60))
+
+    @blp.route("/tasks/<string:message_id>")
+    class TaskById(MethodView):
+        @blp.response(200, TaskSchema)
+        @blp.doc(security=_AUTH)
+        def get(self, message_id: str) -> Any:
+            """One task (staff): its every attempt with tracebacks, and its dead letter if any."""
+            require_staff()
+            tasks = search_tasks({"message_id": message_id[:64]})
+            if not tasks:
+                abort(404, message="No such task here.")
+            return tasks[0]
 
     return blp
 
 
-def task_history(application_id: str) -> list[dict[str, Any]]:
-    """Every message of ``application_id`` this service handled or failed, with its attempts."""
+def search_tasks(args: dict[str, Any]) -> list[dict[str, Any]]:
+    """Tasks of this service matching ``args`` (application_id, actor, state, since, message_id).
+
+    A task is a message: succeeded when its processed record exists, otherwise retrying or dead
+    according to its latest failed attempt.
+    """
     t = runtime().definition.tables
+    limit = int(args.get("limit", 100))
+
+    def where(model: Any, time_column: Any) -> list[Any]:
+        clauses = []
+        if args.get("application_id"):
+            clauses.append(model.application_id == str(args["application_id"]))
+        if args.get("actor"):
+            clauses.append(model.actor == args["actor"])
+        if args.get("message_id"):
+            clauses.append(model.message_id == args["message_id"])
+        if args.get("since"):
+            clauses.append(time_column >= args["since"])
+        return clauses
+
     with runtime().session_factory() as session:
-        processed = session.scalars(select(t.processed).where(t.processed.application_id == application_id)).all()
-        attempts = session.scalars(select(t.attempts).where(t.attempts.application_id == application_id)
-                                   .order_by(t.attempts.id)).all()
-        letters = session.scalars(select(t.dead_letters).where(t.dead_letters.application_id == application_id)).all()
+        processed = session.scalars(select(t.processed).where(*where(t.processed, t.processed.processed_at))
+                                    .order_by(t.processed.processed_at.desc()).limit(limit)).all()
+        attempts = session.scalars(select(t.attempts).where(*where(t.attempts, t.attempts.at))
+                                   .order_by(t.attempts.id.desc()).limit(limit * 5)).all()
+        ids = {a.message_id for a in attempts} | {p.message_id for p in processed}
+        done = {p.message_id: p for p in processed}
+        if attempts:  # a failed task may have succeeded later, outside the page of processed rows
+            done.update({p.message_id: p for p in session.scalars(
+                select(t.processed).where(t.processed.message_id.in_([a.message_id for a in attempts])))})
+        letters = {d.message_id: d for d in session.scalars(
+            select(t.dead_letters).where(t.dead_letters.message_id.in_(list(ids))))} if ids else {}
     tasks: dict[str, dict[str, Any]] = {}
-    for row in processed:
-        if row.message_id.endswith(":gave-up"):
-            continue
-        tasks[row.message_id] = {"message_id": row.message_id, "actor": row.actor, "application_id": application_id,
-                                 "state": "succeeded", "processed_at": row.processed_at, "attempts": [],
-                                 "dead_letter": None}
-    for attempt in attempts:
-        task = tasks.setdefault(attempt.message_id, {
-            "message_id": attempt.message_id, "actor": attempt.actor, "application_id": application_id,
-            "state": "retrying", "processed_at": None, "attempts": [], "dead_letter": None})
+    for attempt in reversed(attempts):
+        task = tasks.setdefault(attempt.message_id, _task(attempt.message_id, attempt.actor, attempt.application_id))
         task["attempts"].append(attempt)
-        if attempt.outcome == "dead" and task["state"] != "succeeded":
-            task["state"] = "dead"
-    for letter in letters:
-        if letter.message_id in tasks:
-            tasks[letter.message_id]["dead_letter"] = letter
-    return sorted(tasks.values(), key=lambda task: str(task["processed_at"] or ""))
+        task["state"] = "dead" if attempt.outcome == "dead" else "retrying"
+        task["at"] = attempt.at
+    for message_id, row in done.items():
+        if message_id.endswith(":gave-up"):
+            continue
+        task = tasks.setdefault(message_id, _task(message_id, row.actor, row.application_id))
+        task.update(state="succeeded", processed_at=row.processed_at, at=row.processed_at,
+                    duration_ms=row.duration_ms, latency_ms=row.latency_ms)
+    for message_id, letter in letters.items():
+        if message_id in tasks:
+            tasks[message_id]["dead_letter"] = letter
+    found = [task for task in tasks.values() if args.get("state") in (None, task["state"])]
+    return sorted(found, key=lambda task: str(task["at"]), reverse=True)[:limit]
+
+
+def _task(message_id: str, actor: str, application_id: str | None) -> dict[str, Any]:
+    return {"message_id": message_id, "actor": actor, "application_id": application_id, "state": "retrying",
+            "processed_at": None, "at": None, "duration_ms": None, "latency_ms": None, "attempts": [],
+            "dead_letter": None}
+
+
+def _percentile(values: list[int], share: float) -> int | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+def overview(window_minutes: int = 60) -> dict[str, Any]:
+    """Queues (from the broker) and, per actor over the window: throughput, failures, percentiles."""
+    from datetime import timedelta
+
+    from common.clock import utcnow
+    from common.queue_stats import queue_stats
+
+    rt = runtime()
+    t = rt.definition.tables
+    since = utcnow() - timedelta(minutes=window_minutes)
+    with rt.session_factory() as session:
+        done = session.execute(select(t.processed.actor, t.processed.duration_ms, t.processed.latency_ms)
+                               .where(t.processed.processed_at >= since).limit(20_000)).all()
+        failed = dict(session.execute(select(t.attempts.actor, func.count()).where(t.attempts.at >= since)
+                                      .group_by(t.attempts.actor)).all())
+        parked = dict(session.execute(select(t.dead_letters.actor, func.count())
+                                      .where(t.dead_letters.status == PARKED).group_by(t.dead_letters.actor)).all())
+    actors: dict[str, dict[str, Any]] = {}
+    for actor, duration, latency in done:
+        if actor.endswith(":gave-up"):
+            continue
+        entry = actors.setdefault(actor, {"durations": [], "latencies": []})
+        entry["durations"].append(duration or 0)
+        entry["latencies"].append(latency or 0)
+    names = sorted(set(actors) | set(failed) | set(parked))
+    return {
+        "service": rt.name,
+        "window_minutes": window_minutes,
+        "queues": queue_stats(rt.name, rt.settings.broker_url, rt.broker),
+        "actors": [{
+            "actor": name,
+            "succeeded": len(actors.get(name, {}).get("durations", [])),
+            "per_minute": round(len(actors.get(name, {}).get("durations", [])) / window_minutes, 2),
+            "failed_attempts": failed.get(name, 0),
+            "dead_letters": parked.get(name, 0),
+            **{f"{kind}_p{int(share * 100)}_ms": _percentile(actors.get(name, {}).get(key, []), share)
+               for kind, key in (("duration", "durations"), ("latency", "latencies"))
+               for share in (0.5, 0.95, 0.99)},
+        } for name in names],
+    }

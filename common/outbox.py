@@ -75,3 +75,7 @@ class ProcessedMessageMixin:
     application_id: Mapped[str | None] = mapped_column(String(36), index=True)
     correlation_id: Mapped[str | None] = mapped_column(String(64))
     processed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    #: Time the handler took, and time since the message's event was committed (the whole wait:
+    #: outbox, broker, queue, handler). The task dashboard computes its percentiles from these.
+    duration_ms: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    latency_ms: Mapped[int | None] = mapped_column(Integer, nullable=True)

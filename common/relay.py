@@ -29,6 +29,7 @@ from sqlalchemy.orm import sessionmaker
 
 from common.clock import utcnow
 from common.envelope import Envelope
+from common.metrics import OUTBOX_PUBLISH_FAILURES, OUTBOX_PUBLISH_SECONDS, OUTBOX_PUBLISHED
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +108,7 @@ class OutboxRelay:
                 try:
                     self.broker.enqueue(to_message(row))
                 except Exception as error:  # broker down: keep the row for the next round
+                    OUTBOX_PUBLISH_FAILURES.labels(row.queue).inc()
                     row.attempts += 1
                     row.last_error = f"{type(error).__name__}: {error}"[:500]
                     log.warning("outbox publish failed; will retry", extra={"error": row.last_error})
@@ -115,6 +117,8 @@ class OutboxRelay:
                     log.warning("fault injection: exiting after publish, before marking the row sent")
                     os._exit(17)
                 row.sent_at = utcnow()
+                OUTBOX_PUBLISHED.labels(row.message_type).inc()
+                OUTBOX_PUBLISH_SECONDS.observe((row.sent_at - row.created_at).total_seconds())
                 sent += 1
         self.published_total += sent
         return sent

@@ -67,6 +67,10 @@ class ServiceDefinition:
     actor_options: Callable[[Settings], dict[str, dict[str, Any]]] = lambda _settings: {}
     periodic: list[tuple[float, Periodic]] = field(default_factory=list)
     on_give_up: Callable[[Runtime], dict[str, Handler]] | None = None
+    #: Service-specific metrics read from its database at scrape time (``/<svc>/metrics``).
+    state_metrics: Callable[[Runtime], Any] | None = None
+    #: Extra set-up of the Flask app (WebSocket routes, pages) beyond the smorest blueprints.
+    setup_app: Callable[[Any, Runtime], None] | None = None
 
     @property
     def outbox_model(self) -> type:

@@ -8,7 +8,7 @@ of monkeypatching the environment.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 #: The five services, in pipeline order. Their names are also their URL prefixes and queue names.
@@ -79,8 +79,16 @@ class Settings:
     #: as an id outlives every copy of its message: the relay no longer re-publishes a row once
     #: it is marked sent, so keeping processed ids well beyond the outbox window (and beyond the
     #: age of any dead letter an operator may replay) is enough.
+    #: Live channels (notify): browser origins allowed besides the same host, and the most
+    #: WebSocket + SSE connections one process holds (each holds a server thread).
+    allowed_origins: tuple[str, ...] = ()
+    #: The URL applicants reach loanflow at (links in e-mails).
+    public_url: str = "http://127.0.0.1:8000"
+    max_live_connections: int = 200
     outbox_retention_days: int = 7
     processed_retention_days: int = 30
+    #: Free-form switches for tests and demos (e.g. ``{"smtp": "off"}``).
+    extra: dict[str, str] = field(default_factory=dict)
 
     @property
     def embedded(self) -> bool:
@@ -109,6 +117,9 @@ class Settings:
             min_backoff_ms=_env_int("LOANFLOW_MIN_BACKOFF_MS", 500),
             max_backoff_ms=_env_int("LOANFLOW_MAX_BACKOFF_MS", 15_000),
             valuation_delay_ms=_env_int("VALUATION_DELAY_MS", 0),
+            allowed_origins=tuple(o.strip() for o in _env("LOANFLOW_ALLOWED_ORIGINS").split(",") if o.strip()),
+            public_url=_env("LOANFLOW_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/"),
+            max_live_connections=_env_int("LOANFLOW_MAX_LIVE_CONNECTIONS", 200),
             outbox_retention_days=_env_int("LOANFLOW_OUTBOX_RETENTION_DAYS", 7),
             processed_retention_days=_env_int("LOANFLOW_PROCESSED_RETENTION_DAYS", 30),
         )

@@ -100,7 +100,8 @@ class UnitOfWork:
         return found is not None
 
     def mark_processed(
-        self, message_id: str, actor: str, application_id: str | None, correlation_id: str | None
+        self, message_id: str, actor: str, application_id: str | None, correlation_id: str | None,
+        *, duration_ms: int | None = None, latency_ms: int | None = None,
     ) -> None:
         """Record ``message_id`` as applied, in the same transaction as its effect."""
         self.session.add(
@@ -110,6 +111,8 @@ class UnitOfWork:
                 application_id=application_id,
                 correlation_id=correlation_id,
                 processed_at=utcnow(),
+                duration_ms=duration_ms,
+                latency_ms=latency_ms,
             )
         )
 

@@ -5,24 +5,32 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from dramatiq import Retry
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from common.clock import utcnow
 from common.envelope import Envelope
-from common.runtime import Handler, Runtime
+from common.runtime import Handler, Runtime, TwoPhase
 from common.uow import UnitOfWork
 from notify_app.adapters.orm import Notification, Recipient
+from notify_app.documents import document_handlers, owe_email
 
 
 def _recipient(uow: UnitOfWork, application_id: str) -> Recipient:
-    recipient = uow.session.get(Recipient, application_id, with_for_update=True)
-    if recipient is None:
-        recipient = Recipient(application_id=application_id, summary={}, last_seq=0, language="en")
-        uow.session.add(recipient)
-    return recipient
+    """The application's row, created if needed, locked for this transaction.
+
+    ``ApplicationSubmitted`` and the first ``ApplicationStatusChanged`` race to create it:
+    ``INSERT … ON CONFLICT DO NOTHING`` lets both go on, then the row lock orders them.
+    """
+    insert = postgresql_insert if uow.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    uow.session.execute(insert(Recipient).values(application_id=application_id, summary={}, last_seq=0,
+                                                 language="en", updated_at=utcnow())
+                        .on_conflict_do_nothing(index_elements=["application_id"]))
+    return uow.session.get(Recipient, application_id, with_for_update=True, populate_existing=True)
 
 
-def message_handlers(runtime: Runtime) -> dict[str, Handler]:
+def message_handlers(runtime: Runtime) -> dict[str, Handler | TwoPhase]:
     """``{message name: handler}`` for everything notify_app consumes."""
 
     def on_submitted(envelope: Envelope, uow: UnitOfWork) -> None:
@@ -38,12 +46,12 @@ def message_handlers(runtime: Runtime) -> dict[str, Handler]:
         data: dict[str, Any] = envelope.data
         application_id = envelope.application_id or ""
         recipient = _recipient(uow, application_id)
-        exists = uow.session.scalar(
-            select(Notification.id).where(Notification.application_id == application_id,
-                                          Notification.seq == data["seq"])
-        )
-        if exists is not None:
-            return
+        if data["seq"] <= recipient.last_seq:
+            return  # already logged (the log is written in order, so every lower seq is there)
+        if data["seq"] > recipient.last_seq + 1:
+            # An earlier change is still in flight: log in order, so that an applicant's stream
+            # can be resumed by seq. Dramatiq retries this message shortly.
+            raise Retry(delay=300)
         uow.session.add(Notification(
             event_id=envelope.event_id,
             application_id=application_id,
@@ -53,10 +61,15 @@ def message_handlers(runtime: Runtime) -> dict[str, Handler]:
             payload={key: value for key, value in data.items() if key != "occurred_at"},
             at=datetime.fromisoformat(data["at"]),
         ))
-        if data["seq"] > recipient.last_seq:
-            recipient.last_seq = data["seq"]
-            recipient.status = data["status"]
-            recipient.summary = data.get("summary") or recipient.summary
-            recipient.updated_at = utcnow()
+        owe_email(uow, application_id, data["seq"], data["status"], envelope.correlation_id)
+        recipient.last_seq = data["seq"]
+        recipient.status = data["status"]
+        recipient.reasons = list(data.get("reasons") or [])
+        recipient.summary = data.get("summary") or recipient.summary
+        recipient.updated_at = utcnow()
 
-    return {"ApplicationSubmitted": on_submitted, "ApplicationStatusChanged": on_status_changed}
+    return {
+        "ApplicationSubmitted": on_submitted,
+        "ApplicationStatusChanged": on_status_changed,
+        **document_handlers(runtime, runtime.settings.public_url),
+    }

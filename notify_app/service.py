@@ -1,23 +1,54 @@
-"""notify_app as a service: its schema, API and message handlers."""
+"""notify_app as a service: its schema, API, live channels and message handlers."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from common.runtime import ServiceDefinition
+from common.broker import step_options
+from common.runtime import Runtime, ServiceDefinition
+from common.settings import Settings
+
+
+def _actor_options(settings: Settings) -> dict[str, dict[str, Any]]:
+    # A status change that arrives before its predecessor is retried shortly (see handlers).
+    from notify_app.adapters.mailer import MailerRejected
+
+    return {
+        "ApplicationStatusChanged": {"max_retries": 100, "min_backoff": 100, "max_backoff": 2000},
+        "GenerateDocuments": step_options(settings),
+        "SendEmail": step_options(settings, throws=(MailerRejected,)),
+    }
+
+
+def _setup_app(app: Any, rt: Runtime) -> None:
+    from notify_app.live.hub import Hub
+    from notify_app.live.websocket import install_websockets
+    from notify_app.pages import install_pages
+
+    hub = Hub(rt.session_factory, max_connections=rt.settings.max_live_connections)
+    app.extensions["notify.hub"] = hub
+    install_websockets(app, rt, hub, frozenset(rt.settings.allowed_origins))
+    install_pages(app)
 
 
 def definition() -> ServiceDefinition:
     """notify_app owns notifications and the channels that deliver them."""
     from notify_app.adapters.orm import TABLES, Base
+    from notify_app.documents import document_give_ups
     from notify_app.handlers import message_handlers
+    from notify_app.resources.documents.routes import blp as documents_blp
+    from notify_app.resources.live.routes import blp as live_blp
     from notify_app.resources.notifications.routes import blp
 
     return ServiceDefinition(
         name="notify",
         base=Base,
         tables=TABLES,
-        blueprints=[blp],
+        blueprints=[blp, live_blp, documents_blp],
         handlers=message_handlers,
         package_dir=Path(__file__).parent,
+        actor_options=_actor_options,
+        setup_app=_setup_app,
+        on_give_up=document_give_ups,
     )

@@ -27,6 +27,10 @@ for _ in $(seq 1 60); do
   if as_root rabbitmqctl -q status >/dev/null 2>&1; then break; fi; sleep 1
 done
 
+# The task dashboard reads queue depth, consumers and unacked counts from the management API;
+# Prometheus scrapes the broker through its plugin. Both idempotent.
+as_root rabbitmq-plugins enable --quiet rabbitmq_management rabbitmq_prometheus >/dev/null 2>&1 || true
+
 psql_admin() { psql -h 127.0.0.1 -U postgres -d postgres -tAc "$1"; }
 for svc in loan credit property decision notify; do
   for db in "loanflow_${svc}" "loanflow_test_${svc}"; do

@@ -12,6 +12,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 MAX_ANSWER_LENGTH = 500
+CENT = Decimal("0.01")
 
 
 def check_answers(requested: Sequence[Mapping[str, Any]], answers: Mapping[str, Any]) -> tuple[dict[str, str],
@@ -33,7 +34,10 @@ def check_answers(requested: Sequence[Mapping[str, Any]], answers: Mapping[str, 
             if number is None or number < 0 or number > Decimal("100000000"):
                 errors[name] = ["Must be a non-negative amount in euros."]
                 continue
-            clean[name] = str(number.quantize(Decimal("0.01")))
+            if decimal_places(number) > 2:
+                errors[name] = ["At most two decimal places."]
+                continue
+            clean[name] = str(abs(number).quantize(CENT))  # abs: -0 is stored as 0.00
         else:
             text = str(value).strip()
             if not text or len(text) > MAX_ANSWER_LENGTH:
@@ -41,6 +45,19 @@ def check_answers(requested: Sequence[Mapping[str, Any]], answers: Mapping[str, 
                 continue
             clean[name] = text
     return clean, errors
+
+
+def decimal_places(number: Decimal) -> int:
+    """Significant decimal places of a finite ``number`` (``1.230`` has 2), without rounding.
+
+    Amounts with more than two are refused, never rounded, here and in the application's own
+    fields: rounding would store an amount nobody entered or declared.
+    """
+    _, digits, exponent = number.as_tuple()
+    if not isinstance(exponent, int) or exponent >= 0 or number.is_zero():
+        return 0
+    trailing_zeros = len(digits) - len("".join(map(str, digits)).rstrip("0"))
+    return max(0, -exponent - trailing_zeros)
 
 
 def _decimal(value: Any) -> Decimal | None:

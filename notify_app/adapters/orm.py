@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from common.clock import UTCDateTime, utcnow
+from common.outbox import new_id
 from common.tables import define_common_tables
 
 
@@ -31,9 +32,11 @@ class Recipient(Base):
     language: Mapped[str] = mapped_column(String(2), default="en")
     summary: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     status: Mapped[str | None] = mapped_column(String(20), index=True)
+    #: Reasons of the latest status (rejection reasons or the failure), for the dashboard.
+    reasons: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     #: Highest ``seq`` applied: status changes can arrive out of order; the latest wins.
     last_seq: Mapped[int] = mapped_column(Integer, default=0)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
 
 class Notification(Base):
@@ -55,3 +58,47 @@ class Notification(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     at: Mapped[datetime] = mapped_column(UTCDateTime)
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Document(Base):
+    """A document generated for an application (the repayment schedule as PDF and CSV).
+
+    Stored in the database, like everything notify_app must not lose: any notify instance can
+    serve it, and it is backed up with the rest.
+    """
+
+    __tablename__ = "documents"
+    __table_args__ = (UniqueConstraint("application_id", "kind", name="uq_documents_application_kind"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    application_id: Mapped[str] = mapped_column(String(36), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    filename: Mapped[str] = mapped_column(String(128))
+    content_type: Mapped[str] = mapped_column(String(64))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class EmailRecord(Base):
+    """One e-mail owed to an applicant for one status change; sent at most once.
+
+    ``status``: PENDING (owed), SENT, FAILED (given up; visible to operators), SKIPPED (no SMTP
+    configured). The stable ``message_id`` is also the e-mail's ``Message-ID`` header.
+    """
+
+    __tablename__ = "emails"
+    __table_args__ = (UniqueConstraint("application_id", "seq", name="uq_emails_application_seq"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    application_id: Mapped[str] = mapped_column(String(36), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    status_reported: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(16), default="PENDING", index=True)
+    message_id: Mapped[str] = mapped_column(String(128))
+    subject: Mapped[str | None] = mapped_column(String(300))
+    attachments: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)

@@ -35,8 +35,8 @@ def procfile(path: Path = ROOT / "Procfile") -> dict[str, str]:
 
 
 def shift_ports(command: str, offset: int = PORT_OFFSET) -> str:
-    """Move every ``8xxx`` port of a command line by ``offset``."""
-    return re.sub(r"(?<=[: ])(80\d\d)\b", lambda m: str(int(m.group(1)) + offset), command)
+    """Move every port of a command line (``80xx`` services, ``91xx``–``93xx`` metrics) by ``offset``."""
+    return re.sub(r"(?<=[:= ])(80\d\d|9[123]\d\d)\b", lambda m: str(int(m.group(1)) + offset), command)
 
 
 def reset_vhost(vhost: str) -> None:
@@ -52,7 +52,9 @@ class Stack:
 
     def __init__(self, env: dict[str, str], log_dir: Path, offset: int = PORT_OFFSET) -> None:
         self.offset = offset
-        self.commands = {name: shift_ports(cmd, offset) for name, cmd in procfile().items()}
+        # Ports moved; the run's files (metrics) under the log folder instead of the checkout's var/.
+        self.commands = {name: shift_ports(cmd, offset).replace("=var/", f"={log_dir}/var/")
+                         for name, cmd in procfile().items()}
         self.env = {**os.environ, **env, "PATH": f"{ROOT / '.venv/bin'}:{os.environ.get('PATH', '')}"}
         for service in SERVICES:
             self.env[f"LOANFLOW_UPSTREAM_{service.upper()}"] = (
@@ -65,6 +67,11 @@ class Stack:
     @property
     def gateway(self) -> str:
         return f"http://127.0.0.1:{8000 + self.offset}"
+
+    @property
+    def maildir(self) -> Path:
+        """Where the stack's mail catcher keeps the e-mails it received."""
+        return Path(self.env["LOANFLOW_MAIL_DIR"])
 
     @property
     def bureau(self) -> str:
@@ -141,9 +148,11 @@ def launched(prefix: str, vhost: str, offset: int, log_dir: Path, **env: str) ->
         LOANFLOW_MAX_BACKOFF_MS="1000",
         LOANFLOW_RELAY_POLL_SECONDS="0.05",
         BUREAU_LATENCY_MS="20",
-        PROMETHEUS_MULTIPROC_DIR=str(log_dir / "prometheus"),
+        SMTP_HOST="127.0.0.1",
+        SMTP_PORT=str(8025 + offset),
+        LOANFLOW_MAIL_DIR=str(log_dir / "mail"),
+        RABBITMQ_MANAGEMENT_URL="http://guest:guest@127.0.0.1:15672",
     )
-    (log_dir / "prometheus").mkdir(exist_ok=True)
     running = Stack({**base, **env}, log_dir, offset=offset)
     running.start()
     try:

@@ -9,7 +9,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import fields
 
-from common.http import owned_record
+from common.http import documented_errors, owned_record
 from credit_app.adapters.orm import CreditInquiry
 
 blp = Blueprint("inquiries", __name__, url_prefix="/credit/inquiries",
@@ -35,6 +35,7 @@ class InquirySchema(ma.Schema):
 @blp.route("/<uuid:application_id>")
 class InquiryByApplication(MethodView):
     @blp.response(200, InquirySchema)
+    @documented_errors(blp, 401, 404)
     @blp.doc(security=[{"bearer": []}])
     def get(self, application_id: Any) -> Any:
         """Read the credit inquiry of an application

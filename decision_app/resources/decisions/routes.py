@@ -11,7 +11,7 @@ from flask_smorest import Blueprint
 from marshmallow import fields
 from sqlalchemy import select
 
-from common.http import require_reader, runtime
+from common.http import documented_errors, require_reader, runtime
 from common.jsonable import jsonable
 from decision_app.adapters.orm import DecisionRecord
 from decision_app.domain.policy import PolicyConfig
@@ -33,6 +33,7 @@ class DecisionRecordSchema(ma.Schema):
 @blp.route("/decisions/<uuid:application_id>")
 class DecisionsOfApplication(MethodView):
     @blp.response(200, DecisionRecordSchema(many=True))
+    @documented_errors(blp, 401, 404)
     @blp.doc(security=[{"bearer": []}])
     def get(self, application_id: Any) -> Any:
         """List the decisions of an application

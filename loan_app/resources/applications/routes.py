@@ -9,7 +9,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 
 from common.auth import issue_applicant_token
-from common.http import require_reader, require_staff, runtime
+from common.http import documented_errors, require_reader, require_staff, runtime
 from common.jsonable import jsonable
 from loan_app import handlers
 from loan_app.adapters import repository
@@ -43,7 +43,7 @@ class Applications(MethodView):
     @blp.arguments(ApplicationCreateSchema)
     @blp.response(202, AcceptedSchema, headers={"Location": {"description": "URL of the application",
                                                              "schema": {"type": "string"}}})
-    @blp.alt_response(413, description="Body larger than the configured limit.")
+    @documented_errors(blp, 400, 413, 415)
     def post(self, data: dict[str, Any]) -> Any:
         """Submit an application
 
@@ -66,6 +66,7 @@ class Applications(MethodView):
     @blp.arguments(ListQuerySchema, location="query")
     @blp.response(200, ApplicationSummarySchema(many=True))
     @blp.paginate()
+    @documented_errors(blp, 401, 403)
     @blp.doc(security=_AUTH)
     def get(self, args: dict[str, Any], pagination_parameters: Any) -> Any:
         """List applications (staff)
@@ -87,6 +88,7 @@ class Applications(MethodView):
 @blp.route("/<uuid:application_id>")
 class ApplicationById(MethodView):
     @blp.response(200, ApplicationSchema)
+    @documented_errors(blp, 401, 404)
     @blp.doc(security=_AUTH)
     def get(self, application_id: Any) -> Any:
         """Read an application
@@ -105,7 +107,8 @@ class ApplicationById(MethodView):
 class ApplicationInformation(MethodView):
     @blp.arguments(InformationSchema)
     @blp.response(200, ApplicationSchema)
-    @blp.alt_response(409, description="The application is not waiting for information.")
+    @documented_errors(blp, 400, 401, 404, 409, 413, 415,
+                       e409="The application is not waiting for information.")
     @blp.doc(security=_AUTH)
     def post(self, answers: dict[str, Any], application_id: Any) -> Any:
         """Supply requested information
@@ -133,7 +136,7 @@ class ApplicationInformation(MethodView):
 @blp.route("/<uuid:application_id>/withdraw")
 class ApplicationWithdrawal(MethodView):
     @blp.response(200, ApplicationSchema)
-    @blp.alt_response(409, description="The application has already ended.")
+    @documented_errors(blp, 401, 404, 409, e409="The application has already ended.")
     @blp.doc(security=_AUTH)
     def post(self, application_id: Any) -> Any:
         """Withdraw an application

@@ -1,49 +1,83 @@
 """Marshmallow schemas of ``/loan/applications``: validation, serialisation and OpenAPI at once.
 
 Unknown fields are refused (marshmallow's default ``RAISE``), so a client cannot slip in
-``status``, ``score`` or ``id`` (mass assignment): it gets a 422 naming the field.
+``status``, ``score`` or ``id`` (mass assignment): it gets a 422 naming the field. Amounts are
+refused, not rounded, beyond the cent; free text is refused when it carries characters that only
+serve to hide or reorder what a reader sees (control characters, bidirectional overrides).
 """
 
 from __future__ import annotations
 
+import re
 from datetime import date
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import marshmallow as ma
 from marshmallow import fields, validate
 
-from loan_app.domain.information import MAX_ANSWER_LENGTH
+from loan_app.domain.information import CENT, MAX_ANSWER_LENGTH, decimal_places
 
 #: Bounds that keep amounts meaningful; beyond them an application is an input error, not a risk.
 MAX_MONEY = 100_000_000
 EMPLOYMENT_STATUSES = ("permanent", "fixed_term", "self_employed", "unemployed", "retired")
 
 
-def _money(**kwargs: Any) -> fields.Decimal:
-    return fields.Decimal(
-        places=2,
-        as_string=True,
-        validate=validate.Range(min=0, max=MAX_MONEY),
-        **kwargs,
-    )
+#: Characters refused in names and addresses: C0/C1 controls (NUL, tabs, newlines, escapes: these
+#: fields are one line), the bidirectional embeddings, overrides and isolates that make text
+#: display in another order than it is stored ("Trojan Source"), and invisible characters that
+#: belong to no script's spelling (zero-width space, word joiner, BOM). ZWJ/ZWNJ and the LRM/RLM
+#: marks stay allowed: Persian, Indic scripts and mixed-direction names need them.
+_HIDDEN_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u200b\u2060\ufeff]")
 
 
-def _positive_money(**kwargs: Any) -> fields.Decimal:
-    return fields.Decimal(
-        places=2,
-        as_string=True,
-        validate=validate.Range(min=0, min_inclusive=False, max=MAX_MONEY),
-        **kwargs,
-    )
+class TwoPlaces(fields.Decimal):
+    """A decimal with at most two places (euros to the cent, m²), as a JSON number or a string.
+
+    More than two decimal places is refused rather than rounded: 1234.567 is a typo or a unit
+    mistake, and rounding it would store an amount nobody entered. ``-0`` is stored as ``0.00``.
+    Numbers too large to hold to the cent are left for the range check, which names the bound.
+    """
+
+    default_error_messages = {"places": "At most two decimal places."}
+
+    def __init__(self, *, metadata: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        documented = {"type": "number", "description": "A number, or a decimal string; at most two decimals."}
+        super().__init__(as_string=True, metadata=documented | (metadata or {}), **kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Decimal:
+        number: Decimal = super()._deserialize(value, attr, data, **kwargs)
+        if decimal_places(number) > 2:
+            raise self.make_error("places")
+        try:
+            number = number.quantize(CENT)
+        except InvalidOperation:
+            return number
+        return number.copy_abs() if number.is_zero() else number
+
+
+def _money(**kwargs: Any) -> TwoPlaces:
+    return TwoPlaces(validate=validate.Range(min=0, max=MAX_MONEY), **kwargs)
+
+
+def _positive_money(**kwargs: Any) -> TwoPlaces:
+    # apispec documents Range bounds as inclusive whatever min_inclusive says: say it ourselves.
+    return TwoPlaces(validate=validate.Range(min=0, min_inclusive=False, max=MAX_MONEY),
+                     metadata={"exclusiveMinimum": True}, **kwargs)
 
 
 def _text(max_length: int) -> fields.String:
-    return fields.String(required=True, validate=[validate.Length(min=1, max=max_length), _not_blank])
+    return fields.String(required=True, validate=[validate.Length(min=1, max=max_length), _not_blank, _visible])
 
 
 def _not_blank(value: str) -> None:
     if not value.strip():
         raise ma.ValidationError("Must not be blank.")
+
+
+def _visible(value: str) -> None:
+    if _HIDDEN_CHARACTERS.search(value):
+        raise ma.ValidationError("Must not contain control characters, direction overrides or invisible spaces.")
 
 
 def _adult_birth_date(value: date) -> None:
@@ -70,19 +104,17 @@ class ApplicantSchema(ma.Schema):
 
 class PropertySchema(ma.Schema):
     address = _text(300)
-    postcode = fields.String(required=True, validate=validate.Regexp(r"^\d{5}$", error="Must be 5 digits."))
+    # [0-9], not \d: Python's \d also matches Arabic-Indic and other digits, which no French
+    # postcode has and which the valuation's department lookup does not know.
+    postcode = fields.String(required=True, validate=validate.Regexp(r"^[0-9]{5}$", error="Must be 5 digits."))
     city = _text(100)
     kind = fields.String(required=True, validate=validate.OneOf(("apartment", "house")))
-    surface_m2 = fields.Decimal(
-        required=True, places=2, as_string=True, validate=validate.Range(min=5, max=10_000)
-    )
+    surface_m2 = TwoPlaces(required=True, validate=validate.Range(min=5, max=10_000))
     price = _positive_money(required=True)
 
 
 class LoanSchema(ma.Schema):
-    amount = fields.Decimal(
-        required=True, places=2, as_string=True, validate=validate.Range(min=1000, max=MAX_MONEY)
-    )
+    amount = TwoPlaces(required=True, validate=validate.Range(min=1000, max=MAX_MONEY))
     duration_months = fields.Integer(
         required=True, strict=True, validate=validate.Range(min=12, max=600),
         metadata={"description": "Above the policy maximum (300) the application is rejected, not refused."},

@@ -10,7 +10,7 @@ from flask_smorest import Blueprint
 from marshmallow import fields
 from sqlalchemy import select
 
-from common.http import require_reader, runtime
+from common.http import documented_errors, require_reader, runtime
 from notify_app.adapters.orm import Notification
 
 blp = Blueprint("notifications", __name__, url_prefix="/notify/applications",
@@ -31,6 +31,7 @@ class NotificationSchema(ma.Schema):
 @blp.route("/<uuid:application_id>/notifications")
 class NotificationsOfApplication(MethodView):
     @blp.response(200, NotificationSchema(many=True))
+    @documented_errors(blp, 401, 404)
     @blp.doc(security=[{"bearer": []}])
     def get(self, application_id: Any) -> Any:
         """List the status changes of an application, oldest first

@@ -9,7 +9,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import fields
 
-from common.http import owned_record
+from common.http import documented_errors, owned_record
 from property_app.adapters.orm import PropertyValuation
 
 blp = Blueprint("valuations", __name__, url_prefix="/property/valuations",
@@ -35,6 +35,7 @@ class ValuationSchema(ma.Schema):
 @blp.route("/<uuid:application_id>")
 class ValuationByApplication(MethodView):
     @blp.response(200, ValuationSchema)
+    @documented_errors(blp, 401, 404)
     @blp.doc(security=[{"bearer": []}])
     def get(self, application_id: Any) -> Any:
         """Read the valuation of an application's property

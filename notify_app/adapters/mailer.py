@@ -1,0 +1,170 @@
+"""Sending one e-mail over SMTP, with errors sorted into "try again later" and "give up".
+
+The notification worker retries what may succeed later and records what never will, so every
+failure is one of two exceptions: :class:`MailerUnavailable` (the server is down, slow, or
+answered 4xx) and :class:`MailerRejected` (5xx, or the recipient was refused).
+
+Delivery is at least once: a worker that crashes after the server accepted a message but before
+recording it sends the same e-mail again. Each message therefore carries a ``Message-ID`` derived
+by the caller from the notification (stable across retries), which lets receiving MTAs and mail
+clients recognise and drop the duplicate.
+
+One SMTP connection per message: the workers are threads, an ``smtplib.SMTP`` is not thread-safe,
+and the volume (a handful of e-mails per application) does not justify a connection pool.
+Simplicity over pooling.
+"""
+
+from __future__ import annotations
+
+import os
+import smtplib
+import ssl
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import formatdate
+
+TRUE_WORDS = frozenset({"1", "true", "yes"})
+
+
+class MailerError(Exception):
+    """The e-mail was not sent."""
+
+
+class MailerUnavailable(MailerError):
+    """Transient: connection refused or timed out, the server hung up, or answered 4xx. Retry later."""
+
+
+class MailerRejected(MailerError):
+    """Permanent: the server answered 5xx or refused the recipient. Retrying will not help."""
+
+
+@dataclass(frozen=True)
+class Attachment:
+    filename: str
+    content: bytes
+    mimetype: str  # "application/pdf", "text/csv", …
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str
+    port: int = 25
+    starttls: bool = False
+    ssl: bool = False
+    username: str = ""
+    password: str = ""
+    sender: str = "loanflow <no-reply@loanflow.local>"
+    timeout: float = 10.0
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> SmtpSettings:
+        """From ``SMTP_HOST``, ``SMTP_PORT``, ``SMTP_STARTTLS``, ``SMTP_SSL``, ``SMTP_USERNAME``,
+        ``SMTP_PASSWORD``, ``SMTP_FROM``, ``SMTP_TIMEOUT`` (booleans: ``1``/``true``/``yes``)."""
+        env = os.environ if environ is None else environ
+        default = cls(host="localhost")
+        return cls(
+            host=env.get("SMTP_HOST") or default.host,
+            port=int(env.get("SMTP_PORT") or default.port),
+            starttls=env.get("SMTP_STARTTLS", "").strip().lower() in TRUE_WORDS,
+            ssl=env.get("SMTP_SSL", "").strip().lower() in TRUE_WORDS,
+            username=env.get("SMTP_USERNAME", default.username),
+            password=env.get("SMTP_PASSWORD", default.password),
+            sender=env.get("SMTP_FROM") or default.sender,
+            timeout=float(env.get("SMTP_TIMEOUT") or default.timeout),
+        )
+
+
+def build_message(sender: str, to: str, subject: str, text: str, html: str | None,
+                  attachments: Sequence[Attachment], message_id: str) -> EmailMessage:
+    """multipart/mixed( multipart/alternative(text, html), attachments… ), or simpler when possible."""
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = to
+    if len(message["To"].addresses) != 1 or "@" not in message["To"].addresses[0].addr_spec:
+        raise ValueError(f"not one valid recipient address: {to!r}")  # the parser would mangle it silently
+    message["Subject"] = subject
+    message["Date"] = formatdate(usegmt=True)
+    message["Message-ID"] = message_id if message_id.startswith("<") else f"<{message_id}>"
+    message.set_content(text)
+    if html is not None:
+        message.add_alternative(html, subtype="html")
+    for attachment in attachments:
+        maintype, _, subtype = attachment.mimetype.partition("/")
+        message.add_attachment(attachment.content, maintype=maintype, subtype=subtype or "octet-stream",
+                               filename=attachment.filename)
+    return message
+
+
+class Mailer:
+    """Sends e-mails through one SMTP server, a new connection for each."""
+
+    def __init__(self, settings: SmtpSettings) -> None:
+        self.settings = settings
+
+    def send(self, to: str, subject: str, text: str, html: str | None, attachments: Sequence[Attachment],
+             message_id: str) -> None:
+        """Send one e-mail; ``message_id`` must be the same on every retry of the same notification.
+
+        Raises:
+          MailerUnavailable: transient failure, retry later.
+          MailerRejected: permanent failure.
+        """
+        try:
+            message = build_message(self.settings.sender, to, subject, text, html, attachments, message_id)
+        except ValueError as error:  # e.g. a line break in a header: no retry can fix the data
+            raise MailerRejected(f"cannot build the message: {error}") from error
+        try:
+            with self._connect() as smtp:
+                self._login(smtp)
+                refused = smtp.send_message(message)
+        except smtplib.SMTPRecipientsRefused as error:
+            raise _classify_refusals(error.recipients) from error
+        except smtplib.SMTPResponseException as error:
+            raise _classify(error.smtp_code, error.smtp_error) from error
+        except smtplib.SMTPServerDisconnected as error:
+            raise self._unavailable(error) from error
+        except smtplib.SMTPException as error:  # e.g. STARTTLS or AUTH not supported: configuration
+            raise MailerRejected(str(error)) from error
+        except OSError as error:  # refused, timed out, unreachable, TLS handshake (SMTPException is one too)
+            raise self._unavailable(error) from error
+        if refused:  # only with several recipients; kept for completeness
+            raise _classify_refusals(refused)
+
+    def _connect(self) -> smtplib.SMTP:
+        settings = self.settings
+        if settings.ssl:
+            return smtplib.SMTP_SSL(settings.host, settings.port, timeout=settings.timeout,
+                                    context=ssl.create_default_context())
+        smtp = smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout)
+        if settings.starttls:
+            try:
+                smtp.starttls(context=ssl.create_default_context())
+            except BaseException:
+                smtp.close()
+                raise
+        return smtp
+
+    def _unavailable(self, error: Exception) -> MailerUnavailable:
+        return MailerUnavailable(f"SMTP server {self.settings.host}:{self.settings.port}: {error!r}")
+
+    def _login(self, smtp: smtplib.SMTP) -> None:
+        if self.settings.username:
+            smtp.login(self.settings.username, self.settings.password)
+
+
+def _classify(code: int, reply: bytes | str) -> MailerError:
+    text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
+    if 500 <= code < 600:
+        return MailerRejected(f"SMTP {code}: {text}")
+    return MailerUnavailable(f"SMTP {code}: {text}")  # 4xx, or a garbled reply (-1)
+
+
+def _classify_refusals(recipients: dict[str, tuple[int, bytes]]) -> MailerError:
+    """Transient if every refusal is 4xx (e.g. greylisting), else permanent."""
+    codes = [code for code, _ in recipients.values()]
+    detail = "; ".join(f"{rcpt}: {code} {reply!r}" for rcpt, (code, reply) in recipients.items())
+    if codes and all(400 <= code < 500 for code in codes):
+        return MailerUnavailable(f"recipient deferred: {detail}")
+    return MailerRejected(f"recipient refused: {detail}")
+

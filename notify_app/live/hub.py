@@ -1,0 +1,161 @@
+"""The per-process hub that turns the durable notification log into live pushes.
+
+Every web process runs one tailer thread that reads new rows of ``notifications`` (every
+``poll`` seconds, one indexed query) and hands them to the connections of that process. The log
+is the single source of truth, so this works the same for one process or many (several gunicorn
+workers, several notify instances: each tails the shared database), needs no broker to deliver,
+and a reconnecting client resumes from the log itself (``Last-Event-ID``).
+
+Sequence ids can commit out of order across concurrent transactions, so the tailer re-reads a
+window behind the highest id it has seen and forwards only ids it has not forwarded yet.
+
+Subscribers get a bounded queue. A client too slow to keep up is marked ``lagging`` and its
+stream is ended, never buffered without limit and never allowed to slow the others: it
+reconnects and catches up from the log.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from prometheus_client import Gauge
+from sqlalchemy import func, select
+from sqlalchemy.orm import sessionmaker
+
+from notify_app.adapters.orm import Notification
+
+log = logging.getLogger(__name__)
+
+LIVE_CONNECTIONS = Gauge("loanflow_live_connections", "Open WebSocket and SSE connections.", ["channel"],
+                         multiprocess_mode="livesum")
+#: Ids re-read behind the highest seen, to catch rows whose transaction committed late.
+LOOKBACK = 500
+
+
+def event_of(row: Notification) -> dict[str, Any]:
+    """The JSON pushed to clients for one logged status change."""
+    payload = row.payload or {}
+    return {
+        "id": row.id,
+        "event_id": row.event_id,
+        "application_id": row.application_id,
+        "seq": row.seq,
+        "status": row.status,
+        "previous_status": row.previous_status,
+        "at": row.at.isoformat(),
+        "cause": payload.get("cause"),
+        "reasons": payload.get("reasons") or [],
+        "offer": payload.get("offer"),
+        "requested_information": payload.get("requested_information") or [],
+        "deadline": payload.get("deadline"),
+        "summary": payload.get("summary") or {},
+    }
+
+
+@dataclass(eq=False)
+class Subscriber:
+    """One live connection: the application it follows (``None``: staff, all) and its queue."""
+
+    application_id: str | None
+    channel: str
+    events: queue.Queue[dict[str, Any]] = field(default_factory=lambda: queue.Queue(maxsize=256))
+    lagging: bool = False
+
+    def offer(self, event: dict[str, Any]) -> None:
+        if self.application_id not in (None, event["application_id"]):
+            return
+        try:
+            self.events.put_nowait(event)
+        except queue.Full:
+            self.lagging = True
+
+
+class Hub:
+    """Tails the log and fans rows out to this process's subscribers."""
+
+    def __init__(self, session_factory: sessionmaker, *, poll: float = 0.2, max_connections: int = 200) -> None:
+        self.session_factory = session_factory
+        self.poll = poll
+        self.max_connections = max_connections
+        self._subscribers: set[Subscriber] = set()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._high = 0
+        self._recent: deque[int] = deque(maxlen=LOOKBACK * 10)
+        self._recent_set: set[int] = set()
+
+    def subscribe(self, application_id: str | None, channel: str) -> Subscriber | None:
+        """A new subscriber, or ``None`` when this process holds its maximum of connections."""
+        with self._lock:
+            if len(self._subscribers) >= self.max_connections:
+                return None
+            subscriber = Subscriber(application_id, channel)
+            self._subscribers.add(subscriber)
+            LIVE_CONNECTIONS.labels(channel).inc()
+        self._ensure_tailer()
+        return subscriber
+
+    def unsubscribe(self, subscriber: Subscriber) -> None:
+        with self._lock:
+            if subscriber in self._subscribers:
+                self._subscribers.discard(subscriber)
+                LIVE_CONNECTIONS.labels(subscriber.channel).dec()
+
+    @property
+    def connections(self) -> int:
+        return len(self._subscribers)
+
+    def _ensure_tailer(self) -> None:
+        with self._lock:
+            if self._thread is not None and self._thread.is_alive():
+                return
+            with self.session_factory() as session:
+                self._high = int(session.scalar(select(func.max(Notification.id))) or 0)
+                # Rows already in the log when the tailer starts are history, not news.
+                for row_id in session.scalars(select(Notification.id).where(Notification.id > self._high - LOOKBACK)):
+                    self._remember(row_id)
+            self._thread = threading.Thread(target=self._tail, name="notify-live-tailer", daemon=True)
+            self._thread.start()
+
+    def _tail(self) -> None:
+        while not self._stop.wait(self.poll):
+            try:
+                self._forward(self._read())
+            except Exception:
+                log.exception("live tailer round failed; retrying")
+
+    def _read(self) -> list[Notification]:
+        with self.session_factory() as session:
+            return list(session.scalars(
+                select(Notification).where(Notification.id > max(0, self._high - LOOKBACK))
+                .order_by(Notification.id).limit(2000)
+            ))
+
+    def _forward(self, rows: list[Notification]) -> None:
+        fresh = [row for row in rows if row.id not in self._recent_set]
+        if not fresh:
+            return
+        for row in fresh:
+            self._remember(row.id)
+            self._high = max(self._high, row.id)
+        with self._lock:
+            subscribers = list(self._subscribers)
+        for row in fresh:
+            event = event_of(row)
+            for subscriber in subscribers:
+                subscriber.offer(event)
+
+    def _remember(self, row_id: int) -> None:
+        if len(self._recent) == self._recent.maxlen:
+            self._recent_set.discard(self._recent[0])
+        self._recent.append(row_id)
+        self._recent_set.add(row_id)
+
+    def stop(self) -> None:
+        self._stop.set()

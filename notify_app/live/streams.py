@@ -1,0 +1,90 @@
+"""The event sequences live channels send: history from the log, then live rows from the hub.
+
+Shared by the SSE and WebSocket endpoints so both say exactly the same thing. An applicant's
+stream is ordered by ``seq`` (notify_app logs an application's changes in order), so resuming
+after ``seq`` N replays exactly what was missed; a gap seen live (a change logged later than
+its successor) is filled from the log before going on.
+"""
+
+from __future__ import annotations
+
+import queue
+from collections.abc import Iterator
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import sessionmaker
+
+from notify_app.adapters.orm import Notification, Recipient
+from notify_app.live.hub import Subscriber, event_of
+
+#: Seconds between heartbeats on an idle stream (keeps proxies from closing it).
+HEARTBEAT = 15.0
+#: A ``None`` in a stream means "send a heartbeat now".
+Heartbeat = None
+
+
+def history(session_factory: sessionmaker, application_id: str, after_seq: int) -> list[dict[str, Any]]:
+    """The logged changes of one application after ``after_seq``, in order."""
+    with session_factory() as session:
+        rows = session.scalars(select(Notification).where(Notification.application_id == application_id,
+                                                          Notification.seq > after_seq)
+                               .order_by(Notification.seq)).all()
+    return [event_of(row) for row in rows]
+
+
+def application_events(session_factory: sessionmaker, subscriber: Subscriber, after_seq: int,
+                       heartbeat: float = HEARTBEAT) -> Iterator[dict[str, Any] | None]:
+    """History after ``after_seq``, then every new change, in ``seq`` order; ``None`` = heartbeat."""
+    sent = after_seq
+    application_id = subscriber.application_id or ""
+    for event in history(session_factory, application_id, sent):
+        sent = event["seq"]
+        yield event
+    while not subscriber.lagging:
+        try:
+            event = subscriber.events.get(timeout=heartbeat)
+        except queue.Empty:
+            yield Heartbeat
+            continue
+        if event["seq"] <= sent:
+            continue
+        if event["seq"] > sent + 1:
+            for missed in history(session_factory, application_id, sent):
+                sent = missed["seq"]
+                yield missed
+            continue
+        sent = event["seq"]
+        yield event
+
+
+def staff_snapshot(session_factory: sessionmaker, limit: int = 200) -> list[dict[str, Any]]:
+    """The latest state of the most recently changed applications, for a staff client connecting."""
+    with session_factory() as session:
+        recipients = session.scalars(select(Recipient).where(Recipient.status.is_not(None))
+                                     .order_by(Recipient.updated_at.desc()).limit(limit)).all()
+    return [{"snapshot": True, "application_id": r.application_id, "status": r.status, "seq": r.last_seq,
+             "at": r.updated_at.isoformat(), "summary": r.summary, "reasons": r.reasons or []}
+            for r in recipients]
+
+
+def staff_events(session_factory: sessionmaker, subscriber: Subscriber, after_id: int,
+                 heartbeat: float = HEARTBEAT) -> Iterator[dict[str, Any] | None]:
+    """Every change of every application logged after ``after_id``, then live ones."""
+    sent = after_id
+    if after_id:
+        with session_factory() as session:
+            rows = session.scalars(select(Notification).where(Notification.id > after_id)
+                                   .order_by(Notification.id).limit(5000)).all()
+        for row in rows:
+            sent = max(sent, row.id)
+            yield event_of(row)
+    while not subscriber.lagging:
+        try:
+            event = subscriber.events.get(timeout=heartbeat)
+        except queue.Empty:
+            yield Heartbeat
+            continue
+        if after_id and event["id"] <= after_id:
+            continue
+        yield event

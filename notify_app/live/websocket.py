@@ -1,0 +1,91 @@
+"""WebSocket endpoints (flask-sock): an applicant's application, or every application for staff.
+
+``/notify/ws/applications/<id>?token=<access token>`` and ``/notify/ws?token=<staff token>``.
+On connect the client gets the current state (the application's history; for staff, the latest
+state of recent applications), then every change, as JSON text frames in the same shape as the
+SSE events; ``{"type": "heartbeat"}`` every 15 s when idle. Close codes: 4401 (no valid token),
+4404 (not your application), 4408 (too slow: reconnect and resume), 1009 (frame too large).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Flask, abort, request
+from flask_sock import Sock
+from simple_websocket import ConnectionClosed
+
+from common.runtime import Runtime
+from notify_app.live.access import caller_of, origin_allowed
+from notify_app.live.hub import Hub
+from notify_app.live.streams import application_events, staff_events, staff_snapshot
+
+CLOSE_UNAUTHORIZED, CLOSE_NOT_FOUND, CLOSE_TOO_SLOW = 4401, 4404, 4408
+
+
+def _send_all(ws: Any, events: Any, subscriber: Any) -> None:
+    for event in events:
+        if event is None:
+            ws.send(json.dumps({"type": "heartbeat"}))
+        else:
+            ws.send(json.dumps({"type": "status", **event}))
+        while ws.receive(timeout=0) is not None:
+            pass  # clients have nothing to say; drain so their frames do not pile up
+    if subscriber.lagging:
+        ws.close(CLOSE_TOO_SLOW, "too slow: reconnect and resume")
+
+
+def install_websockets(app: Flask, rt: Runtime, hub: Hub, allowed_origins: frozenset[str]) -> None:
+    """Register the WebSocket routes on the notify app."""
+    app.config["SOCK_SERVER_OPTIONS"] = {"max_message_size": 64 * 1024, "ping_interval": 25}
+    sock = Sock(app)
+
+    @app.before_request
+    def _refuse_bad_handshakes() -> None:
+        if not request.path.startswith("/notify/ws"):
+            return
+        if not origin_allowed(request, allowed_origins):
+            abort(403, "foreign origin")
+        if hub.connections >= hub.max_connections:
+            abort(503, "too many live connections")
+
+    @sock.route("/notify/ws/applications/<application_id>")
+    def application_socket(ws: Any, application_id: str) -> None:
+        caller = caller_of(request, rt)
+        if caller is None:
+            ws.close(CLOSE_UNAUTHORIZED, "a valid token is required")
+            return
+        if not caller.may_read(application_id):
+            ws.close(CLOSE_NOT_FOUND, "not found")
+            return
+        subscriber = hub.subscribe(application_id, "websocket")
+        if subscriber is None:
+            ws.close(1013, "try again later")
+            return
+        try:
+            _send_all(ws, application_events(rt.session_factory, subscriber, 0), subscriber)
+        except ConnectionClosed:
+            pass
+        finally:
+            hub.unsubscribe(subscriber)
+
+    @sock.route("/notify/ws")
+    def staff_socket(ws: Any) -> None:
+        caller = caller_of(request, rt)
+        if caller is None or not caller.staff:
+            ws.close(CLOSE_UNAUTHORIZED, "the staff token is required")
+            return
+        subscriber = hub.subscribe(None, "websocket")
+        if subscriber is None:
+            ws.close(1013, "try again later")
+            return
+        try:
+            for state in staff_snapshot(rt.session_factory):
+                ws.send(json.dumps({"type": "snapshot", **state}))
+            _send_all(ws, staff_events(rt.session_factory, subscriber, 0), subscriber)
+        except ConnectionClosed:
+            pass
+        finally:
+            hub.unsubscribe(subscriber)
+    app.extensions["notify.sock"] = sock

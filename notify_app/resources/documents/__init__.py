@@ -1,0 +1,1 @@
+"""The ``/notify/applications/<id>/documents`` resource."""

@@ -1,0 +1,1 @@
+"""Server-Sent Events and the staff list of applications."""

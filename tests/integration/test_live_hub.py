@@ -1,0 +1,76 @@
+"""The live hub on real PostgreSQL: fan-out, late commits, the connection cap, slow clients."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from common.clock import utcnow
+from common.runtime import Runtime
+from notify_app.adapters.orm import Notification
+from notify_app.live.hub import Hub
+from notify_app.service import definition
+from tests.conftest import make_settings
+from tests.support.databases import truncate_all
+
+
+@pytest.fixture
+def rt(pg_urls: dict[str, str]) -> Iterator[Runtime]:
+    truncate_all("notify", pg_urls["notify"])
+    runtime = Runtime(definition(), make_settings("notify", pg_urls["notify"]))
+    yield runtime
+    runtime.dispose()
+
+
+def log(rt: Runtime, application_id: str, seq: int, row_id: int | None = None) -> None:
+    with rt.session_factory() as session, session.begin():
+        session.add(Notification(id=row_id, event_id=f"e-{application_id}-{seq}", application_id=application_id,
+                                 seq=seq, status="EVALUATING", previous_status="SUBMITTED", payload={},
+                                 at=utcnow()))
+
+
+def drain(subscriber, timeout: float = 3.0) -> list[dict]:  # type: ignore[no-untyped-def]
+    events, deadline = [], time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        while not subscriber.events.empty():
+            events.append(subscriber.events.get_nowait())
+        time.sleep(0.05)
+    return events
+
+
+def test_rows_reach_matching_subscribers_once(rt: Runtime) -> None:
+    log(rt, "old", 1)  # history, not news
+    hub = Hub(rt.session_factory, poll=0.05)
+    mine, staff = hub.subscribe("app-a", "sse"), hub.subscribe(None, "sse")
+    assert mine and staff
+    log(rt, "app-a", 1)
+    log(rt, "app-b", 1)
+    assert [e["application_id"] for e in drain(mine)] == ["app-a"]
+    assert sorted(e["application_id"] for e in drain(staff, 0.2)) == ["app-a", "app-b"]
+    hub.stop()
+
+
+def test_a_row_committed_late_with_a_lower_id_is_still_forwarded(rt: Runtime) -> None:
+    hub = Hub(rt.session_factory, poll=0.05)
+    staff = hub.subscribe(None, "sse")
+    log(rt, "app-a", 1, row_id=1000)
+    assert len(drain(staff, 0.5)) == 1
+    log(rt, "app-b", 1, row_id=990)  # an id taken earlier by a transaction that committed later
+    assert [e["id"] for e in drain(staff, 0.5)] == [990]
+    hub.stop()
+
+
+def test_connection_cap_and_slow_clients(rt: Runtime) -> None:
+    hub = Hub(rt.session_factory, poll=0.05, max_connections=2)
+    slow = hub.subscribe(None, "sse")
+    assert hub.subscribe(None, "websocket") is not None
+    assert hub.subscribe(None, "sse") is None  # over the cap
+    for seq in range(1, 300):
+        log(rt, "busy", seq)
+    time.sleep(1.0)
+    assert slow is not None and slow.lagging  # its bounded queue overflowed: it will be closed
+    hub.unsubscribe(slow)
+    assert hub.subscribe(None, "sse") is not None
+    hub.stop()
