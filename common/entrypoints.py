@@ -19,6 +19,7 @@ from flask import Flask
 
 from common.broker import build_broker
 from common.consumers import register_actors
+from common.db import is_sqlite
 from common.deadletters import drain_dead_letter_queue
 from common.logs import configure_logging
 from common.migrations import upgrade
@@ -90,7 +91,7 @@ def start_background(rt: Runtime, broker: Broker, stop: threading.Event) -> list
         broker,
         batch_size=rt.settings.relay_batch_size,
         poll_interval=rt.settings.relay_poll_interval,
-        wakeup=rt.wakeup.wait,
+        wakeup=_wakeup_for(rt),
     )
     threads = [threading.Thread(target=relay.run_forever, args=(stop,), name=f"{rt.name}-relay", daemon=True)]
     for interval, job in [*rt.definition.periodic, *COMMON_PERIODIC]:
@@ -102,6 +103,15 @@ def start_background(rt: Runtime, broker: Broker, stop: threading.Event) -> list
     for thread in threads:
         thread.start()
     return threads
+
+
+def _wakeup_for(rt: Runtime) -> Any:
+    """In one process, the commit's in-memory flag; across processes, PostgreSQL's LISTEN/NOTIFY."""
+    if rt.settings.embedded or is_sqlite(rt.settings.database_url):
+        return rt.wakeup.wait
+    from common.wakeup import PostgresWakeup
+
+    return PostgresWakeup(rt.settings.database_url).wait
 
 
 def _every(interval: float, job: object, rt: Runtime, stop: threading.Event) -> None:

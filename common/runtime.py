@@ -21,7 +21,8 @@ from common.db import make_engine, make_session_factory
 from common.envelope import Envelope
 from common.settings import Settings
 from common.tables import CommonTables
-from common.uow import UnitOfWork, Wakeup
+from common.uow import UnitOfWork
+from common.wakeup import Wakeup
 
 #: ``handler(envelope, uow)``: applies one message inside an open unit of work.
 Handler = Callable[[Envelope, UnitOfWork], None]

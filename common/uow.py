@@ -8,17 +8,17 @@ to the broker: the relay (``common.relay``) publishes committed rows afterwards.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from common.clock import isoformat, utcnow
 from common.contracts import spec_for, validate_payload
 from common.outbox import new_id
+from common.wakeup import CHANNEL as OUTBOX_CHANNEL
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +123,9 @@ class UnitOfWork:
           DuplicateMessage: a concurrent delivery of the same message committed first (the
             primary key of ``processed_messages`` refused ours); nothing of ours was written.
         """
+        if self.staged_rows and self.session.get_bind().dialect.name == "postgresql":
+            # Delivered to LISTENing relays only if (and when) this transaction commits.
+            self.session.execute(text(f"NOTIFY {OUTBOX_CHANNEL}"))
         try:
             self.session.commit()
         except IntegrityError as error:
@@ -133,18 +136,3 @@ class UnitOfWork:
         if self.staged_rows and self._on_commit is not None:
             self._on_commit()
         self.staged_rows = 0
-
-
-class Wakeup:
-    """A flag the unit of work raises after commit and the in-process relay waits on."""
-
-    def __init__(self) -> None:
-        self._event = threading.Event()
-
-    def set(self) -> None:
-        self._event.set()
-
-    def wait(self, timeout: float) -> bool:
-        fired = self._event.wait(timeout)
-        self._event.clear()
-        return fired

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 
 import pika
@@ -114,3 +115,14 @@ def test_concurrent_relays_never_publish_a_row_twice(rt: Runtime, rabbit: Rabbit
     assert len(published) == 120
     assert len(set(published)) == 120
     assert sum(relay.published_total for relay in relays) == 120
+
+
+def test_a_commit_with_outbox_rows_wakes_a_listening_relay_at_once(rt: Runtime) -> None:
+    from common.wakeup import PostgresWakeup
+
+    wakeup = PostgresWakeup(rt.settings.database_url)
+    assert wakeup.wait(0.05) is False  # LISTEN is set up; nothing committed yet
+    threading.Timer(0.2, lambda: handlers.submit(rt.uow(), application())).start()
+    started = time.monotonic()
+    assert wakeup.wait(10) is True
+    assert time.monotonic() - started < 5  # woken by NOTIFY, not by the 10 s timeout
