@@ -2,19 +2,26 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
+STAMP  := $(VENV)/.installed-$(shell cat requirements.txt | cksum | cut -d' ' -f1)
+DEV    := $(VENV)/.installed-dev-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run run-services test test-fast lint migrate services install clean
+.PHONY: run run-services test test-fast lint migrate services install install-dev clean
 
-$(STAMP): requirements.txt requirements-dev.txt
+# Runtime packages only (make run); the test and benchmark tools come with `make test`.
+$(STAMP): requirements.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -r requirements.txt
+	@touch $@
+
+$(DEV): $(STAMP) requirements-dev.txt
 	$(BIN)/python -m pip install -q -r requirements-dev.txt
-	@rm -f $(VENV)/.installed-*; touch $@
+	@touch $@
 
 install: $(STAMP)
+install-dev: $(DEV)
 
 ## The whole system in one process: SQLite, in-process broker, gateway on http://127.0.0.1:8000
 run: install
@@ -33,14 +40,14 @@ services:
 	bash deploy/local/ensure_services.sh
 
 ## Every test: unit, integration (real PostgreSQL), end to end (real processes on RabbitMQ + PostgreSQL)
-test: install services
+test: install-dev services
 	$(BIN)/python -m pytest -q
 
 ## Only the tests that need no server
-test-fast: install
+test-fast: install-dev
 	$(BIN)/python -m pytest -q tests/unit
 
-lint: install
+lint: install-dev
 	$(BIN)/ruff check .
 
 migrate: install

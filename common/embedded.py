@@ -86,6 +86,11 @@ class EmbeddedSystem:
         self.mailcatcher: Any = None
 
     def build(self) -> WSGIApp:
+        if not os.environ.get("SMTP_HOST"):  # before the notify handlers read the SMTP settings
+            from common.mailcatcher import start as start_mailcatcher
+
+            self.mailcatcher = start_mailcatcher(port=8025, directory=str(DEFAULT_VAR_DIR / "mail"))
+            os.environ.update(SMTP_HOST="127.0.0.1", SMTP_PORT="8025")
         settings = {name: Settings.from_env(name) for name in SERVICES}
         for name in SERVICES:
             migrate(name, settings[name])
@@ -94,11 +99,6 @@ class EmbeddedSystem:
         for rt in runtimes.values():
             register_actors(rt, broker)
         self._start_bureau(settings["credit"].bureau_url)
-        if not os.environ.get("SMTP_HOST"):
-            from common.mailcatcher import start as start_mailcatcher
-
-            self.mailcatcher = start_mailcatcher(port=8025, directory=str(DEFAULT_VAR_DIR / "mail"))
-            os.environ.update(SMTP_HOST="127.0.0.1", SMTP_PORT="8025")
         self.worker = dramatiq.Worker(broker, worker_threads=int(os.environ.get("LOANFLOW_WORKER_THREADS", "8")))
         self.worker.start()
         for rt in runtimes.values():
