@@ -89,8 +89,9 @@ class EmbeddedSystem:
         if not os.environ.get("SMTP_HOST"):  # before the notify handlers read the SMTP settings
             from common.mailcatcher import start as start_mailcatcher
 
-            self.mailcatcher = start_mailcatcher(port=8025, directory=str(DEFAULT_VAR_DIR / "mail"))
-            os.environ.update(SMTP_HOST="127.0.0.1", SMTP_PORT="8025")
+            port = int(os.environ.get("LOANFLOW_MAIL_PORT", "8025"))
+            self.mailcatcher = start_mailcatcher(port=port, directory=str(DEFAULT_VAR_DIR / "mail"))
+            os.environ.update(SMTP_HOST="127.0.0.1", SMTP_PORT=str(port))
         settings = {name: Settings.from_env(name) for name in SERVICES}
         for name in SERVICES:
             migrate(name, settings[name])
