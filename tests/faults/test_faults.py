@@ -13,6 +13,7 @@ import time
 
 import dramatiq
 import pytest
+import requests
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from sqlalchemy import create_engine, text
 
@@ -153,3 +154,50 @@ def test_burst_with_worker_restarts(system: System) -> None:
     system.stack.start("loan_worker", "notify_worker")
     statuses = invariants.check(system.urls, first + rest)
     assert set(statuses.values()) == {"APPROVED"}
+
+
+def test_compensation_racing_the_check_it_undoes(system: System) -> None:
+    """SIGSTOP the credit worker, fail the valuation (cancellation queued behind the check),
+    deliver the cancellation twice, SIGCONT: the inquiry is cancelled exactly once."""
+    system.stack.signal("credit_worker", signal.SIGSTOP)
+    try:
+        ids = system.submit_many(people(3, property={"postcode": "98000", "city": "Monaco"}))
+        engine = create_engine(system.urls["loan"])
+        deadline = time.monotonic() + 30
+        with engine.connect() as connection:
+            while time.monotonic() < deadline:
+                failed = connection.execute(text("SELECT count(*) FROM applications WHERE id = ANY(:ids) "
+                                                 "AND status = 'FAILED'"), {"ids": ids}).scalar()
+                if failed == len(ids):
+                    break
+                time.sleep(0.3)
+            cancel = connection.execute(text("SELECT * FROM outbox WHERE application_id = :a AND "
+                                             "message_type = 'CancelCreditInquiry'"), {"a": ids[0]}).mappings().one()
+        engine.dispose()
+
+        class Row:
+            def __init__(self, mapping: dict) -> None:
+                self.__dict__.update(mapping)
+
+        broker = RabbitmqBroker(url=system.stack.env["BROKER_URL"], confirm_delivery=True)
+        duplicate = to_message(Row(dict(cancel)))
+        broker.enqueue(duplicate.copy(message_id=duplicate.message_id + "-again"))  # a second, distinct cancel
+        broker.close()
+    finally:
+        system.stack.signal("credit_worker", signal.SIGCONT)
+    invariants.check(system.urls, ids)
+    engine = create_engine(system.urls["credit"])
+    with engine.connect() as connection:
+        statuses = dict(connection.execute(text("SELECT application_id, status FROM credit_inquiries "
+                                                "WHERE application_id = ANY(:ids)"), {"ids": ids}).all())
+        cancelled_events = connection.execute(text("SELECT count(*) FROM outbox WHERE application_id = :a AND "
+                                                   "message_type = 'CreditInquiryCancelled'"), {"a": ids[0]}).scalar()
+        bureau_ids = [r[0] for r in connection.execute(text("SELECT bureau_inquiry_id FROM credit_inquiries "
+                                                            "WHERE application_id = ANY(:ids) AND "
+                                                            "bureau_inquiry_id IS NOT NULL"), {"ids": ids})]
+    engine.dispose()
+    assert statuses == dict.fromkeys(ids, "CANCELLED")
+    assert cancelled_events == 1
+    for bureau_id in bureau_ids:  # any inquiry the bureau recorded is cancelled there too
+        inquiry = requests.get(f"{system.stack.bureau}/v1/inquiries/{bureau_id}", timeout=5).json()
+        assert inquiry["status"] == "cancelled"

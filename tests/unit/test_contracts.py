@@ -40,3 +40,16 @@ def test_answers_are_checked_against_what_was_requested() -> None:
     for bad in ("NaN", "Infinity", True, "1e999"):
         _, errors = check_answers(requested[:1], {"declared_income_year_1": bad})
         assert "declared_income_year_1" in errors, bad
+
+
+def test_retry_delays_beyond_the_consumer_timeout_are_refused_at_start() -> None:
+    """dramatiq #827: a delayed retry held longer than RabbitMQ's consumer timeout is redelivered."""
+    from common.broker import RABBITMQ_CONSUMER_TIMEOUT_MS, check_retry_settings
+    from common.settings import Settings
+
+    base = Settings(service="loan", database_url="sqlite://")
+    check_retry_settings(base)
+    with pytest.raises(ValueError, match="consumer timeout"):
+        check_retry_settings(base.with_overrides(max_backoff_ms=RABBITMQ_CONSUMER_TIMEOUT_MS))
+    with pytest.raises(ValueError):
+        check_retry_settings(base.with_overrides(min_backoff_ms=10_000, max_backoff_ms=1_000))
