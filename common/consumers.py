@@ -105,7 +105,7 @@ def register_actors(runtime: Runtime, broker: Broker) -> dict[str, dramatiq.Acto
         actors[actor_name] = dramatiq.actor(
             _make_actor_fn(runtime, handlers[spec.name], actor_name),
             actor_name=actor_name,
-            queue_name=definition.name,
+            queue_name=spec.queue(definition.name),
             broker=broker,
             **options,
         )

@@ -23,10 +23,17 @@ class MessageSpec:
     kind: str  # "command" | "event"
     consumers: tuple[str, ...]
     required: tuple[str, ...]
+    #: A queue of its own beside the service's main one, for slow work that must not hold up
+    #: the messages queued behind it (e.g. building PDFs must not delay live notifications).
+    lane: str = ""
 
     def actor_name(self, consumer: str) -> str:
         """The Dramatiq actor that handles this message in ``consumer``."""
         return f"{consumer}.{snake_case(self.name)}"
+
+    def queue(self, consumer: str) -> str:
+        """The RabbitMQ queue this message waits in for ``consumer``."""
+        return f"{consumer}.{self.lane}" if self.lane else consumer
 
 
 def snake_case(name: str) -> str:
@@ -66,8 +73,8 @@ CATALOGUE: dict[str, MessageSpec] = {
             "seq", "status", "previous_status", "cause", "at", "reasons", "offer", "requested_information",
         ),
         # notify → itself: background work that follows a logged status change.
-        _command("GenerateDocuments", "notify", "seq"),
-        _command("SendEmail", "notify", "seq"),
+        MessageSpec("GenerateDocuments", "command", ("notify",), ("seq",), lane="documents"),
+        MessageSpec("SendEmail", "command", ("notify",), ("seq",), lane="documents"),
     )
 }
 
@@ -98,3 +105,8 @@ def validate_payload(spec: MessageSpec, payload: dict) -> None:
 def consumed_by(service: str) -> list[MessageSpec]:
     """Every message ``service`` must register a handler for."""
     return [spec for spec in CATALOGUE.values() if service in spec.consumers]
+
+
+def queues_of(service: str) -> list[str]:
+    """Every queue ``service``'s workers consume (its main queue first)."""
+    return sorted({spec.queue(service) for spec in consumed_by(service)} | {service}, key=lambda q: (q != service, q))

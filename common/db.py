@@ -11,6 +11,7 @@ Two details matter for correctness, not speed:
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +26,16 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def make_engine(url: str, *, pool_size: int = 5, max_overflow: int = 10) -> Engine:
-    """Build the engine of one service database with the settings each backend needs."""
+def make_engine(url: str, *, pool_size: int | None = None, max_overflow: int | None = None) -> Engine:
+    """Build the engine of one service database with the settings each backend needs.
+
+    Pools are small on purpose (``LOANFLOW_DB_POOL_SIZE``, ``LOANFLOW_DB_MAX_OVERFLOW``): a
+    system is ~20 processes on one PostgreSQL server, whose connections are the scarce resource.
+    """
     if is_sqlite(url):
         return _sqlite_engine(url)
+    pool_size = pool_size if pool_size is not None else int(os.environ.get("LOANFLOW_DB_POOL_SIZE", "3"))
+    max_overflow = max_overflow if max_overflow is not None else int(os.environ.get("LOANFLOW_DB_MAX_OVERFLOW", "5"))
     return create_engine(
         url,
         pool_pre_ping=True,

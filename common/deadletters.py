@@ -123,15 +123,17 @@ def drain_dead_letter_queue(runtime: Any) -> int:
     A message is acknowledged on the queue only after the row that parks it is committed, so a
     crash in between leaves it on the queue for the next round (and parking is idempotent).
     """
+    from common.contracts import queues_of
     from common.dlq_source import dead_letter_source
 
-    source = dead_letter_source(runtime)
     moved = 0
-    for message, acknowledge in source.fetch(limit=100):
-        with runtime.uow() as uow:
-            park(uow, runtime.definition.tables.dead_letters, message, "dead-lettered by the broker", None)
-            uow.commit()
-        acknowledge()
-        moved += 1
-    source.close()
+    for queue in queues_of(runtime.name):
+        source = dead_letter_source(runtime, queue)
+        for message, acknowledge in source.fetch(limit=100):
+            with runtime.uow() as uow:
+                park(uow, runtime.definition.tables.dead_letters, message, "dead-lettered by the broker", None)
+                uow.commit()
+            acknowledge()
+            moved += 1
+        source.close()
     return moved

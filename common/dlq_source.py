@@ -57,8 +57,8 @@ class StubDeadLetters:
         pass
 
 
-def dead_letter_source(runtime: Any) -> RabbitDeadLetters | StubDeadLetters:
-    """The dead-letter queue of ``runtime``'s service on the broker it uses."""
+def dead_letter_source(runtime: Any, queue: str) -> RabbitDeadLetters | StubDeadLetters:
+    """The dead-letter queue of ``queue`` (one of the service's) on the broker it uses."""
     if isinstance(runtime.broker, StubBroker):
-        return StubDeadLetters(runtime.broker, runtime.name)
-    return RabbitDeadLetters(runtime.settings.broker_url, runtime.name)
+        return StubDeadLetters(runtime.broker, queue)
+    return RabbitDeadLetters(runtime.settings.broker_url, queue)

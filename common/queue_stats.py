@@ -71,7 +71,9 @@ def _from_declare(broker_url: str, queues: list[str]) -> list[dict[str, Any]]:
 
 def queue_stats(service: str, broker_url: str, broker: Any = None) -> list[dict[str, Any]]:
     """Stats of ``service``'s work, delay and dead-letter queues (``[]`` if the broker is down)."""
-    queues = [service, dq_name(service), xq_name(service)]
+    from common.contracts import queues_of
+
+    queues = [name for main in queues_of(service) for name in (main, dq_name(main), xq_name(main))]
     if isinstance(broker, StubBroker):
         return [{"queue": q, "messages": broker.queues[q].qsize() if q in broker.queues else 0,
                  "consumers": None, "unacked": None, "source": "stub"} for q in queues]

@@ -81,7 +81,7 @@ class UnitOfWork:
                     id=new_id(),
                     event_id=event_id,
                     message_type=message_type,
-                    queue=consumer,
+                    queue=spec.queue(consumer),
                     actor=spec.actor_name(consumer),
                     application_id=application_id,
                     correlation_id=correlation_id,

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -55,3 +57,27 @@ def make_settings(service: str, database_url: str, **overrides: object) -> Setti
         max_backoff_ms=200,
     )
     return base.with_overrides(**overrides)
+
+
+@pytest.fixture(scope="session")
+def stack(servers: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """Every Procfile process on RabbitMQ and PostgreSQL, started once for the session.
+
+    Shared by the end-to-end and the fault tests (which heal what they break): one system at a
+    time keeps the machine's PostgreSQL connections and CPU for the tests themselves. Retries are
+    generous enough to ride out the faults' outages.
+    """
+    from tests.support.stack import launched
+
+    # Overridable so that two test sessions on one machine do not collide.
+    offset = int(os.environ.get("LOANFLOW_TEST_PORT_OFFSET", "10000"))
+    suffix = "" if offset == 10_000 else f"_{offset}"
+    env = {
+        "LOANFLOW_STEP_MAX_RETRIES": "8",
+        "LOANFLOW_MIN_BACKOFF_MS": "200",
+        "LOANFLOW_MAX_BACKOFF_MS": "2000",
+        "LOANFLOW_STEP_TIMEOUT_SECONDS": "90",
+    }
+    with launched(f"loanflow_e2e{suffix}", f"loanflow_test_e2e{suffix}", offset,
+                  tmp_path_factory.mktemp("stack-logs"), **env) as (running, _):
+        yield running

@@ -32,6 +32,15 @@ done
 as_root rabbitmq-plugins enable --quiet rabbitmq_management rabbitmq_prometheus >/dev/null 2>&1 || true
 
 psql_admin() { psql -h 127.0.0.1 -U postgres -d postgres -tAc "$1"; }
+
+# A whole loanflow system is ~20 processes with small pools each, and the tests run one beside
+# the developer's own: 100 connections (the default) is too tight. Raised once, then kept.
+if [ "$(psql_admin "SHOW max_connections")" -lt 300 ]; then
+  psql_admin "ALTER SYSTEM SET max_connections = 300" >/dev/null
+  as_root pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | sort -V | tail -1)" main restart
+  wait_port 5432
+  for _ in $(seq 1 30); do psql_admin "SELECT 1" >/dev/null 2>&1 && break; sleep 1; done
+fi
 for svc in loan credit property decision notify; do
   for db in "loanflow_${svc}" "loanflow_test_${svc}"; do
     if [ "$(psql_admin "SELECT 1 FROM pg_database WHERE datname='${db}'")" != 1 ]; then

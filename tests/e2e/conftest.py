@@ -2,28 +2,15 @@
 
 from __future__ import annotations
 
-import os
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import requests
 
-from tests.support.stack import Stack, launched
+from tests.support.stack import Stack
 
 TERMINAL = {"APPROVED", "REJECTED", "WITHDRAWN", "FAILED", "EXPIRED"}
-
-
-@pytest.fixture(scope="session")
-def stack(servers: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """Every Procfile process, started once for the e2e session, stopped at the end."""
-    # Overridable so that two test sessions on one machine do not collide.
-    offset = int(os.environ.get("LOANFLOW_TEST_PORT_OFFSET", "10000"))
-    suffix = "" if offset == 10_000 else f"_{offset}"
-    with launched(f"loanflow_e2e{suffix}", f"loanflow_test_e2e{suffix}", offset,
-                  tmp_path_factory.mktemp("e2e-logs")) as (running, _):
-        yield running
 
 
 class Client:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -11,7 +10,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.support.stack import Stack, launched
+from tests.support.stack import Stack
 
 
 @dataclass
@@ -46,13 +45,6 @@ def rabbitmq(command: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def system(servers: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
-    env = {
-        "LOANFLOW_STEP_MAX_RETRIES": "8",
-        "LOANFLOW_MIN_BACKOFF_MS": "200",
-        "LOANFLOW_MAX_BACKOFF_MS": "2000",
-        "LOANFLOW_STEP_TIMEOUT_SECONDS": "90",
-    }
-    with launched("loanflow_faults", "loanflow_test_faults", 11_000, tmp_path_factory.mktemp("fault-logs"),
-                  **env) as (stack, urls):
-        yield System(stack, urls)
+def system(stack: Stack) -> System:
+    """The session's running system (tests/conftest.py), which each fault test heals."""
+    return System(stack, stack.urls)

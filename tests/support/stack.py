@@ -63,6 +63,8 @@ class Stack:
         self.env["BUREAU_URL"] = f"http://127.0.0.1:{8090 + offset}"
         self.log_dir = log_dir
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        #: The services' database URLs (set by :func:`launched`).
+        self.urls: dict[str, str] = {}
 
     @property
     def gateway(self) -> str:
@@ -154,6 +156,7 @@ def launched(prefix: str, vhost: str, offset: int, log_dir: Path, **env: str) ->
         RABBITMQ_MANAGEMENT_URL="http://guest:guest@127.0.0.1:15672",
     )
     running = Stack({**base, **env}, log_dir, offset=offset)
+    running.urls = urls
     running.start()
     try:
         running.wait_ready()

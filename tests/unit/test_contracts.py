@@ -53,3 +53,12 @@ def test_retry_delays_beyond_the_consumer_timeout_are_refused_at_start() -> None
         check_retry_settings(base.with_overrides(max_backoff_ms=RABBITMQ_CONSUMER_TIMEOUT_MS))
     with pytest.raises(ValueError):
         check_retry_settings(base.with_overrides(min_backoff_ms=10_000, max_backoff_ms=1_000))
+
+
+def test_slow_work_has_a_lane_of_its_own() -> None:
+    from common.contracts import queues_of
+
+    assert queues_of("notify") == ["notify", "notify.documents"]
+    assert spec_for("SendEmail").queue("notify") == "notify.documents"
+    assert spec_for("ApplicationStatusChanged").queue("notify") == "notify"
+    assert queues_of("credit") == ["credit"]

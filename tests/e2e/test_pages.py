@@ -1,0 +1,275 @@
+"""The officers' dashboard and the applicant's page, driven in headless Chromium against the real stack.
+
+Debian's Chromium (``deploy/local/ensure_browser.sh``) is driven by Playwright; no browser is ever
+downloaded. Every assertion about a change is made without reloading the page: what the page
+shows came over its WebSocket (dashboard) or its EventSource (applicant). Each run also writes
+``docs/screenshots/dashboard.png`` and ``docs/screenshots/applicant.png`` (1280×800).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from tests.conftest import ROOT, STAFF_TOKEN
+from tests.e2e.conftest import Client
+from tests.support.payloads import application
+from tests.support.stack import Stack
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+SCREENSHOTS = ROOT / "docs" / "screenshots"
+VIEWPORT = {"width": 1280, "height": 800}
+#: Milliseconds allowed for the saga to reach a status (it takes a second or two).
+SAGA = 30_000
+INCOME = {"declared_income_year_1": "70000", "declared_income_year_2": "66000"}
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        pytest.skip("Chromium is not installed: run deploy/local/ensure_browser.sh")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    """A fresh tab (own sessionStorage); any uncaught script error fails the test."""
+    context = browser.new_context(viewport=VIEWPORT)
+    tab = context.new_page()
+    errors: list[str] = []
+    tab.on("pageerror", lambda error: errors.append(str(error)))
+    tab.set_default_timeout(10_000)
+    yield tab
+    context.close()
+    assert not errors, errors
+
+
+def mark_page(tab: Page) -> None:
+    """Tag the document, to prove later that it was never reloaded."""
+    tab.evaluate("window.__notReloaded = true")
+
+
+def assert_not_reloaded(tab: Page) -> None:
+    assert tab.evaluate("window.__notReloaded === true")
+
+
+def staff_login(tab: Page, stack: Stack) -> None:
+    tab.goto(f"{stack.gateway}/notify/dashboard")
+    tab.get_by_test_id("token-input").fill(STAFF_TOKEN)
+    tab.get_by_test_id("login-submit").click()
+    expect(tab.get_by_test_id("connection")).to_have_attribute("data-state", "live")
+
+
+def track(tab: Page, stack: Stack, accepted: dict[str, Any], token: str | None = None) -> None:
+    tab.goto(f"{stack.gateway}/notify/track/{accepted['id']}#token={token or accepted['access_token']}")
+
+
+# ------------------------------------------------------------------------------------------ dashboard
+
+
+def test_dashboard_refuses_a_wrong_token(page: Page, stack: Stack, client: Client) -> None:
+    accepted = client.submit(application())
+    page.goto(f"{stack.gateway}/notify/dashboard")
+    page.get_by_test_id("token-input").fill("not-the-staff-token")
+    page.get_by_test_id("login-submit").click()
+    expect(page.get_by_test_id("login-error")).to_have_text("This token is not valid.")
+    page.get_by_test_id("token-input").fill(accepted["access_token"])  # an applicant's token
+    page.get_by_test_id("login-submit").click()
+    expect(page.get_by_test_id("login-error")).to_have_text("This token is not a staff token.")
+    expect(page.get_by_test_id("applications")).to_be_hidden()
+    assert page.evaluate("sessionStorage.getItem('loanflow.staffToken')") is None
+
+
+def test_dashboard_follows_applications_live(page: Page, stack: Stack, client: Client) -> None:
+    staff_login(page, stack)
+    mark_page(page)
+    approved = client.submit(application())
+    too_long = client.submit(application(loan={"duration_months": 360},
+                                         property={"city": "Bordeaux", "postcode": "33000"}))
+    incident = client.submit(application(applicant={"full_name": "Paul Defaut", "birth_date": "1975-03-12"},
+                                         property={"city": "Paris", "postcode": "75011"}))
+    house = client.submit(application(property={"city": "Toulouse", "postcode": "31000", "kind": "house"},
+                                      loan={"amount": "180000", "duration_months": 180}))
+    waiting = client.submit(application(applicant={"employment_status": "self_employed"},
+                                        property={"city": "Nantes", "postcode": "44000"}))
+    row = {a["id"]: page.get_by_test_id(f"row-{a['id']}") for a in (approved, too_long, incident, house, waiting)}
+
+    def status(accepted: dict[str, Any]) -> Any:
+        return page.get_by_test_id(f"status-{accepted['id']}")
+
+    for tr in row.values():
+        expect(tr).to_be_visible()
+    expect(status(approved)).to_have_text("APPROVED", timeout=SAGA)
+    expect(status(too_long)).to_have_text("REJECTED", timeout=SAGA)
+    expect(status(incident)).to_have_text("REJECTED", timeout=SAGA)
+    expect(status(house)).to_have_text("APPROVED", timeout=SAGA)
+    expect(status(waiting)).to_have_text("INFO REQUESTED", timeout=SAGA)
+    expect(status(waiting)).to_have_attribute("data-status", "INFO_REQUESTED")
+    expect(row[too_long["id"]]).to_contain_text("€200,000")
+    expect(row[too_long["id"]]).to_contain_text("30 years")
+    expect(row[too_long["id"]]).to_contain_text("Bordeaux")
+    chip = page.get_by_test_id(f"reasons-{too_long['id']}").get_by_text("DURATION_TOO_LONG")
+    expect(chip).to_have_attribute("title", re.compile(r"longer than our maximum of 300 months"))
+    expect(page.get_by_test_id(f"reasons-{incident['id']}")).to_contain_text("PAYMENT_INCIDENT")
+    expect(row[waiting["id"]]).to_contain_text("Self-employed")
+    expect(page.get_by_test_id(f"since-{approved['id']}")).to_have_text(re.compile(r"^\d+ (s|min)"))
+
+    # Newest change first.
+    since = page.locator("#rows td.ago").evaluate_all("cells => cells.map(c => Number(c.dataset.since))")
+    assert since == sorted(since, reverse=True)
+
+    # Counters per status.
+    expect(page.get_by_test_id("count-APPROVED").locator(".n")).to_have_text(re.compile(r"^[1-9]\d*$"))
+    expect(page.get_by_test_id("count-REJECTED").locator(".n")).to_have_text(re.compile(r"^[1-9]\d*$"))
+
+    # Filters: by status, then by text (city or id).
+    page.get_by_test_id("filter-status").select_option("REJECTED")
+    expect(row[too_long["id"]]).to_be_visible()
+    expect(row[incident["id"]]).to_be_visible()
+    expect(row[approved["id"]]).to_be_hidden()
+    expect(row[waiting["id"]]).to_be_hidden()
+    page.get_by_test_id("filter-status").select_option("")
+    page.get_by_test_id("filter-text").fill("bordeaux")
+    expect(row[too_long["id"]]).to_be_visible()
+    expect(row[incident["id"]]).to_be_hidden()
+    page.get_by_test_id("filter-text").fill(approved["id"][:13])
+    expect(row[approved["id"]]).to_be_visible()
+    expect(row[too_long["id"]]).to_be_hidden()
+    page.get_by_test_id("filter-text").fill("")
+    expect(row[incident["id"]]).to_be_visible()
+
+    # The timeline of an approved application: every transition, in order, with the offer.
+    row[approved["id"]].click()
+    timeline = page.get_by_test_id("timeline")
+    expect(timeline.locator("> li")).to_have_count(4)
+    statuses = timeline.locator("> li").evaluate_all("items => items.map(i => i.dataset.status)")
+    assert statuses == ["SUBMITTED", "EVALUATING", "DECIDING", "APPROVED"]
+    expect(page.get_by_test_id("event-offer-4")).to_contain_text("per month")
+    expect(page.get_by_test_id("event-offer-4")).to_contain_text("3.55 %")
+
+    # A rejected one shows its reasons.
+    row[too_long["id"]].click()
+    expect(page.get_by_test_id("panel-id")).to_have_text(too_long["id"])
+    expect(page.get_by_test_id("event-reasons-4")).to_contain_text("DURATION_TOO_LONG")
+
+    # The panel of an application waiting for information follows it live.
+    row[waiting["id"]].click()
+    expect(page.get_by_test_id("event-requested-4")).to_contain_text("declared_income_year_1")
+    expect(timeline.locator("> li")).to_have_count(4)
+    assert client.post(waiting, "information", INCOME).status_code == 200
+    expect(timeline.locator("> li")).to_have_count(7, timeout=SAGA)
+    statuses = timeline.locator("> li").evaluate_all("items => items.map(i => i.dataset.status)")
+    assert statuses == ["SUBMITTED", "EVALUATING", "DECIDING", "INFO_REQUESTED", "EVALUATING", "DECIDING",
+                        "APPROVED"]
+    expect(status(waiting)).to_have_text("APPROVED")
+    expect(page.get_by_test_id("panel-status")).to_have_text("APPROVED")
+    assert_not_reloaded(page)
+
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.wait_for_timeout(1700)  # let the highlight fade
+    page.screenshot(path=str(SCREENSHOTS / "dashboard.png"))
+
+    # The session survives a reload; signing out forgets it.
+    page.reload()
+    expect(page.get_by_test_id("connection")).to_have_attribute("data-state", "live")
+    expect(row[approved["id"]]).to_be_visible()
+    page.get_by_test_id("logout").click()
+    expect(page.get_by_test_id("login-form")).to_be_visible()
+    assert page.evaluate("sessionStorage.getItem('loanflow.staffToken')") is None
+
+
+# ------------------------------------------------------------------------------------------ applicant
+
+
+def test_applicant_answers_the_information_request_and_sees_the_offer(page: Page, stack: Stack,
+                                                                      client: Client) -> None:
+    accepted = client.submit(application(applicant={"employment_status": "self_employed"}))
+    track(page, stack, accepted)
+    current = page.get_by_test_id("current-status")
+    expect(current).to_have_attribute("data-status", "INFO_REQUESTED", timeout=SAGA)
+    expect(current).to_have_text("INFO REQUESTED")
+    assert "token" not in page.url  # the fragment is dropped from the address bar
+    mark_page(page)
+
+    form = page.get_by_test_id("info-form")
+    expect(form).to_be_visible()
+    expect(form).to_contain_text("Net income declared to the tax office for last year")
+    page.get_by_test_id("info-declared_income_year_1").fill("seventy thousand")
+    page.get_by_test_id("info-declared_income_year_2").fill("66000")
+    page.get_by_test_id("info-submit").click()
+    expect(page.get_by_test_id("error-declared_income_year_1")).to_have_text("Must be a non-negative amount in euros.")
+    expect(page.get_by_test_id("error-declared_income_year_2")).to_be_hidden()
+    expect(current).to_have_attribute("data-status", "INFO_REQUESTED")
+
+    page.get_by_test_id("info-declared_income_year_1").fill(INCOME["declared_income_year_1"])
+    page.get_by_test_id("info-submit").click()
+    expect(current).to_have_text("APPROVED", timeout=SAGA)
+    offer = page.get_by_test_id("offer")
+    expect(offer).to_contain_text("Monthly payment")
+    expect(offer).to_contain_text("3.55 %")
+    expect(page.get_by_test_id("offer-total")).to_contain_text("€")
+    expect(page.get_by_test_id("info-form")).to_be_hidden()
+    expect(page.get_by_test_id("withdraw")).to_be_hidden()
+    timeline = page.get_by_test_id("timeline")
+    for seq in range(1, 8):
+        expect(timeline.get_by_test_id(f"event-{seq}")).to_be_visible()
+    expect(page.get_by_test_id("event-7")).to_have_attribute("data-status", "APPROVED")
+    assert_not_reloaded(page)
+
+    # The repayment schedule, once generated, downloads with the token in the link.
+    document = page.get_by_test_id("document-0")
+    expect(document).to_be_visible(timeout=SAGA)
+    href = document.get_attribute("href") or ""
+    assert "token=" in href
+    download = page.request.get(f"{stack.gateway}{href}")
+    assert download.status == 200 and download.body()
+
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.wait_for_timeout(1700)
+    page.screenshot(path=str(SCREENSHOTS / "applicant.png"))
+
+
+def test_applicant_withdraws(page: Page, stack: Stack, client: Client) -> None:
+    accepted = client.submit(application(applicant={"employment_status": "self_employed"}))
+    track(page, stack, accepted)
+    current = page.get_by_test_id("current-status")
+    expect(current).to_have_attribute("data-status", "INFO_REQUESTED", timeout=SAGA)
+    mark_page(page)
+    page.once("dialog", lambda dialog: dialog.dismiss())  # changing one's mind first
+    page.get_by_test_id("withdraw").click()
+    expect(page.get_by_test_id("withdraw")).to_be_visible()
+    assert client.get(accepted)["status"] == "INFO_REQUESTED"
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_test_id("withdraw").click()
+    expect(current).to_have_text("WITHDRAWN", timeout=SAGA)
+    expect(page.get_by_test_id("withdraw")).to_be_hidden()
+    expect(page.get_by_test_id("info-form")).to_be_hidden()
+    expect(page.get_by_test_id("connection")).to_have_attribute("data-state", "final")
+    assert_not_reloaded(page)
+    assert client.get(accepted)["status"] == "WITHDRAWN"
+
+
+def test_applicant_page_refuses_a_wrong_token_then_accepts_the_right_one(page: Page, stack: Stack,
+                                                                         client: Client) -> None:
+    accepted, other = client.submit(application()), client.submit(application())
+    track(page, stack, accepted, token="garbage")
+    expect(page.get_by_test_id("token-error")).to_have_text("This access token is not valid.")
+    page.get_by_test_id("token-input").fill(other["access_token"])  # someone else's application
+    page.get_by_test_id("token-submit").click()
+    expect(page.get_by_test_id("token-error")).to_have_text("No application with this id matches this access token.")
+    page.get_by_test_id("token-input").fill(accepted["access_token"])
+    page.get_by_test_id("token-submit").click()
+    expect(page.get_by_test_id("current-status")).to_have_text("APPROVED", timeout=SAGA)
+    expect(page.get_by_test_id("reasons")).to_be_hidden()
