@@ -80,11 +80,13 @@ class Settings:
     #: it is marked sent, so keeping processed ids well beyond the outbox window (and beyond the
     #: age of any dead letter an operator may replay) is enough.
     #: Live channels (notify): browser origins allowed besides the same host, and the most
-    #: WebSocket + SSE connections one process holds (each holds a server thread).
+    #: WebSocket + SSE connections one process holds. Each holds a gunicorn thread, so keep it
+    #: below the process's ``--threads`` (the Procfile gives notify 64), leaving threads for
+    #: ordinary requests: beyond it clients get a 503 and retry, instead of a stalled server.
     allowed_origins: tuple[str, ...] = ()
     #: The URL applicants reach loanflow at (links in e-mails).
     public_url: str = "http://127.0.0.1:8000"
-    max_live_connections: int = 200
+    max_live_connections: int = 48
     outbox_retention_days: int = 7
     processed_retention_days: int = 30
     #: Free-form switches for tests and demos (e.g. ``{"smtp": "off"}``).
@@ -119,7 +121,7 @@ class Settings:
             valuation_delay_ms=_env_int("VALUATION_DELAY_MS", 0),
             allowed_origins=tuple(o.strip() for o in _env("LOANFLOW_ALLOWED_ORIGINS").split(",") if o.strip()),
             public_url=_env("LOANFLOW_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/"),
-            max_live_connections=_env_int("LOANFLOW_MAX_LIVE_CONNECTIONS", 200),
+            max_live_connections=_env_int("LOANFLOW_MAX_LIVE_CONNECTIONS", 48),
             outbox_retention_days=_env_int("LOANFLOW_OUTBOX_RETENTION_DAYS", 7),
             processed_retention_days=_env_int("LOANFLOW_PROCESSED_RETENTION_DAYS", 30),
         )

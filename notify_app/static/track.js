@@ -1,0 +1,527 @@
+/* An applicant's own page: /notify/track/<application id>#token=<access token>.
+ *
+ * The token comes in the URL fragment (never sent to a server, so never in a log) or from the
+ * form; it is kept in sessionStorage and the fragment is removed from the address bar. The page
+ * checks it with GET /notify/applications/<id>/notifications (the history, shown at once), then
+ * follows EventSource('/notify/applications/<id>/events?token=…'): the browser resumes with
+ * Last-Event-ID by itself; if the stream is refused for good it is reopened with ?last_event_id=.
+ * Actions go to loan_app (information, withdraw); documents come from notify_app once approved.
+ *
+ * Every value from the server is written with textContent (no HTML is built from data).
+ */
+(function () {
+  "use strict";
+
+  var TERMINAL = ["APPROVED", "REJECTED", "WITHDRAWN", "FAILED", "EXPIRED"];
+  var EMPLOYMENT = {
+    permanent: "Permanent contract", fixed_term: "Fixed-term contract", self_employed: "Self-employed",
+    unemployed: "Unemployed", retired: "Retired"
+  };
+  var HEADLINES = {
+    SUBMITTED: ["We have received your application", "It will be evaluated in a moment."],
+    EVALUATING: ["We are evaluating your application", "We are checking your credit record and valuing the property."],
+    DECIDING: ["A decision is being made", "Your credit check and the valuation are done; our lending policy is deciding."],
+    INFO_REQUESTED: ["We need a little more information", "Please answer the questions below so that we can decide."],
+    APPROVED: ["Your loan is approved", "Here is our offer."],
+    REJECTED: ["We cannot offer you this loan", "We are sorry. The reasons are below."],
+    WITHDRAWN: ["You withdrew this application", "Nothing more will happen with it."],
+    FAILED: ["We could not complete the evaluation", "This is on our side; the reason is below. You may apply again."],
+    EXPIRED: ["This application has expired", "The information we asked for did not arrive in time."]
+  };
+  var euros = new Intl.NumberFormat("en-IE", { style: "currency", currency: "EUR", maximumFractionDigits: 0 });
+  var eurosCents = new Intl.NumberFormat("en-IE", { style: "currency", currency: "EUR" });
+  var dateTime = new Intl.DateTimeFormat("en-GB", { dateStyle: "medium", timeStyle: "short" });
+  var timeOnly = new Intl.DateTimeFormat("en-GB", { timeStyle: "medium" });
+
+  var applicationId = decodeURIComponent(location.pathname.replace(/\/+$/, "").split("/").pop());
+  var storageKey = "loanflow.track." + applicationId;
+  var token = null;
+  var events = new Map();   // seq -> event
+  var source = null;
+  var retryTimer = null;
+  var attempts = 0;
+  var shownInfoSeq = 0;
+  var documentsState = { seq: 0, timer: null, tries: 0 };
+
+  // ---------------------------------------------------------------- helpers
+
+  function $(id) { return document.getElementById(id); }
+
+  function h(tag, attrs, children) {
+    var el = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (key) {
+      var value = attrs[key];
+      if (value === null || value === undefined || value === false) { return; }
+      if (key === "text") { el.textContent = value; } else if (key === "class") { el.className = value; } else {
+        el.setAttribute(key, value === true ? "" : value);
+      }
+    });
+    (children || []).forEach(function (child) {
+      if (child === null || child === undefined) { return; }
+      el.appendChild(typeof child === "string" ? document.createTextNode(child) : child);
+    });
+    return el;
+  }
+
+  function statusLabel(status) { return (status || "—").replace(/_/g, " "); }
+  function capitalise(text) { return text ? text.charAt(0).toUpperCase() + text.slice(1) : ""; }
+
+  function money(value, cents) {
+    var number = Number(value);
+    if (value === null || value === undefined || value === "" || !isFinite(number)) { return "—"; }
+    return (cents ? eurosCents : euros).format(number);
+  }
+
+  function percent(rate) {
+    var number = Number(rate);
+    return isFinite(number) ? (number * 100).toFixed(2).replace(/\.?0+$/, "") + " %" : "—";
+  }
+
+  function duration(months) {
+    var m = Number(months);
+    if (!m) { return "—"; }
+    return m % 12 === 0 ? m / 12 + (m === 12 ? " year" : " years") + " (" + m + " months)" : m + " months";
+  }
+
+  function when(text) {
+    var d = new Date(Date.parse(text));
+    if (isNaN(d.getTime())) { return ""; }
+    return new Date().toDateString() === d.toDateString() ? "Today, " + timeOnly.format(d) : dateTime.format(d);
+  }
+
+  function size(bytes) {
+    var n = Number(bytes) || 0;
+    return n < 1024 ? n + " B" : n < 1048576 ? (n / 1024).toFixed(1) + " kB" : (n / 1048576).toFixed(1) + " MB";
+  }
+
+  function authed(path, options) {
+    var init = options || {};
+    init.headers = Object.assign({ Authorization: "Bearer " + token, Accept: "application/json" }, init.headers || {});
+    init.cache = "no-store";
+    return fetch(path, init);
+  }
+
+  function show(el, message, kind) {
+    el.hidden = !message;
+    el.textContent = message || "";
+    el.className = "alert" + (kind ? " " + kind : "");
+  }
+
+  function latest() {
+    var best = null;
+    events.forEach(function (e) { if (!best || e.seq > best.seq) { best = e; } });
+    return best;
+  }
+
+  // ---------------------------------------------------------------- token
+
+  function askForToken(message) {
+    stopStream();
+    sessionStorage.removeItem(storageKey);
+    token = null;
+    $("app").hidden = true;
+    $("connection").hidden = true;
+    $("token-box").hidden = false;
+    show($("token-error"), message || "");
+    $("token").value = "";
+    $("token").focus();
+  }
+
+  function begin(candidate) {
+    token = candidate;
+    var path = "/notify/applications/" + encodeURIComponent(applicationId) + "/notifications";
+    return authed(path).then(function (response) {
+      if (response.status === 401) { askForToken("This access token is not valid."); return; }
+      if (response.status === 404) { askForToken("No application with this id matches this access token."); return; }
+      if (!response.ok) { throw new Error("HTTP " + response.status); }
+      return response.json().then(function (items) {
+        sessionStorage.setItem(storageKey, candidate);
+        $("token-box").hidden = true;
+        $("app").hidden = false;
+        $("connection").hidden = false;
+        items.forEach(function (n) {
+          var p = n.payload || {};
+          add({ seq: n.seq, status: n.status, previous_status: n.previous_status, at: n.at, cause: p.cause,
+            reasons: p.reasons || [], offer: p.offer, requested_information: p.requested_information || [],
+            deadline: p.deadline, summary: p.summary || {} });
+        });
+        render(null);
+        openStream();
+      });
+    }).catch(function () {
+      // The server is unreachable for now: keep the token and show the page; the stream retries.
+      $("token-box").hidden = true;
+      $("app").hidden = false;
+      $("connection").hidden = false;
+      render(null);
+      openStream();
+    });
+  }
+
+  // ---------------------------------------------------------------- live
+
+  function setConnection(state, text) {
+    var el = $("connection");
+    el.dataset.state = state;
+    el.textContent = text;
+  }
+
+  function highestSeq() {
+    var max = 0;
+    events.forEach(function (e) { max = Math.max(max, e.seq); });
+    return max;
+  }
+
+  function openStream() {
+    clearTimeout(retryTimer);
+    stopStream();
+    var current = latest();
+    if (current && TERMINAL.indexOf(current.status) !== -1) { setConnection("final", "Final"); return; }
+    setConnection(attempts ? "reconnecting" : "connecting", attempts ? "Reconnecting…" : "Connecting…");
+    var url = "/notify/applications/" + encodeURIComponent(applicationId) + "/events?token=" +
+      encodeURIComponent(token) + (highestSeq() ? "&last_event_id=" + highestSeq() : "");
+    var es = new EventSource(url);
+    source = es;
+    es.onopen = function () { attempts = 0; setConnection("live", "Live"); };
+    es.addEventListener("status", function (message) {
+      var data;
+      try { data = JSON.parse(message.data); } catch (e) { return; }
+      if (add(data)) { render(data.seq); }
+      if (TERMINAL.indexOf(data.status) !== -1 && data.seq === highestSeq()) {
+        // A final status never changes again: free the server's connection.
+        stopStream();
+        setConnection("final", "Final");
+      }
+    });
+    es.onerror = function () {
+      if (source !== es) { return; }
+      if (es.readyState === EventSource.CONNECTING) { setConnection("reconnecting", "Reconnecting…"); return; }
+      // Closed for good (a refusal or an error status): find out why, then retry with backoff.
+      stopStream();
+      setConnection("reconnecting", "Reconnecting…");
+      attempts += 1;
+      var delay = Math.min(30000, 1000 * Math.pow(2, Math.min(attempts - 1, 5)));
+      retryTimer = setTimeout(function () {
+        authed("/notify/applications/" + encodeURIComponent(applicationId) + "/notifications").then(function (r) {
+          if (r.status === 401 || r.status === 404) { askForToken("This access token is no longer accepted."); return; }
+          openStream();
+        }, openStream);
+      }, delay);
+    };
+  }
+
+  function stopStream() {
+    var es = source;
+    source = null;
+    if (es) { es.close(); }
+  }
+
+  /** Remember one event; true if it was new. */
+  function add(event) {
+    var seq = Number(event.seq);
+    if (!seq || events.has(seq)) { return false; }
+    events.set(seq, event);
+    return true;
+  }
+
+  // ---------------------------------------------------------------- rendering
+
+  function render(freshSeq) {
+    var current = latest();
+    renderHero(current);
+    renderSummary();
+    renderTimeline(freshSeq);
+    renderOffer(current);
+    renderReasons(current);
+    renderInfo(current);
+    renderDocuments(current);
+  }
+
+  function renderHero(current) {
+    var status = current ? current.status : null;
+    var first = events.get(1);
+    var eyebrow = $("eyebrow");
+    eyebrow.textContent = "";
+    eyebrow.appendChild(document.createTextNode("Application "));
+    eyebrow.appendChild(h("code", { title: applicationId, text: applicationId.slice(0, 8) }));
+    if (first) { eyebrow.appendChild(document.createTextNode(" · submitted " + when(first.at))); }
+    var badge = $("current-status");
+    badge.dataset.status = status || "";
+    badge.textContent = status ? statusLabel(status) : "No news yet";
+    var words = HEADLINES[status] || ["Your application", "Its status will appear here in a moment."];
+    $("headline").textContent = words[0];
+    $("sentence").textContent = words[1];
+    $("withdraw").hidden = !status || TERMINAL.indexOf(status) !== -1;
+    renderSteps(status);
+  }
+
+  function renderSteps(status) {
+    var labels = ["Submitted", "Credit & valuation", "Decision", "Result"];
+    var at = { SUBMITTED: 0, EVALUATING: 1, DECIDING: 2, INFO_REQUESTED: 2 }[status];
+    var final = TERMINAL.indexOf(status) !== -1;
+    if (status === "INFO_REQUESTED") { labels[2] = "Information needed"; }
+    if (final) { at = 3; labels[3] = capitalise(statusLabel(status).toLowerCase()); }
+    var list = $("steps");
+    list.textContent = "";
+    labels.forEach(function (label, index) {
+      var cls = at === undefined ? "" : index < at ? "done" : index === at ? "current" + (final ? " end" : "") : "";
+      list.appendChild(h("li", { class: cls, "data-status": index === at && final ? status : null, text: label }));
+    });
+  }
+
+  function renderSummary() {
+    var summary = {};
+    events.forEach(function (e) { if (e.summary && Object.keys(e.summary).length) { summary = e.summary; } });
+    var list = $("summary");
+    list.textContent = "";
+    var property = [summary.kind ? capitalise(summary.kind) : null, summary.city,
+      summary.postcode].filter(Boolean).join(" · ");
+    [["Amount", money(summary.amount)], ["Duration", duration(summary.duration_months)],
+      ["Property", property || "—"], ["Employment", EMPLOYMENT[summary.employment_status] || summary.employment_status || "—"]]
+      .forEach(function (pair) {
+        list.appendChild(h("dt", { text: pair[0] }));
+        list.appendChild(h("dd", { text: pair[1] }));
+      });
+  }
+
+  function renderTimeline(freshSeq) {
+    var list = $("timeline");
+    list.textContent = "";
+    var ordered = Array.from(events.values()).sort(function (a, b) { return b.seq - a.seq; });
+    if (!ordered.length) { list.appendChild(h("li", { class: "loading", text: "Nothing yet." })); }
+    ordered.forEach(function (e) {
+      var extra = null;
+      if (e.status === "APPROVED" && e.offer) {
+        extra = h("div", { class: "event-detail" }, [money(e.offer.monthly_payment, true) + " per month at " +
+          percent(e.offer.annual_rate)]);
+      } else if ((e.status === "REJECTED" || e.status === "FAILED") && (e.reasons || []).length) {
+        extra = h("div", { class: "event-detail" }, [h("ul", {}, e.reasons.map(function (r) {
+          return h("li", { text: r.message || r.code });
+        }))]);
+      } else if (e.status === "INFO_REQUESTED" && e.deadline) {
+        extra = h("div", { class: "deadline", text: "Answer by " + when(e.deadline) });
+      }
+      list.appendChild(h("li", { "data-testid": "event-" + e.seq, "data-status": e.status,
+        class: e.seq === freshSeq ? "fresh" : "" }, [
+        h("div", { class: "event" }, [
+          h("div", { class: "event-head" }, [
+            h("span", { class: "badge", "data-status": e.status, text: statusLabel(e.status) }),
+            h("time", { datetime: e.at, text: when(e.at) })
+          ]),
+          e.cause ? h("p", { class: "event-cause", text: capitalise(e.cause) }) : null,
+          extra
+        ])
+      ]));
+    });
+  }
+
+  function tile(label, value, note, main) {
+    return h("div", { class: "tile" + (main ? " main" : "") }, [h("span", { text: label }), h("b", { text: value }),
+      note ? h("small", { text: note }) : null]);
+  }
+
+  function renderOffer(current) {
+    var offer = current && current.status === "APPROVED" ? current.offer : null;
+    $("offer-box").hidden = !offer;
+    if (!offer) { return; }
+    var box = $("offer");
+    box.textContent = "";
+    box.appendChild(tile("Monthly payment", money(offer.monthly_payment, true),
+      Number(offer.monthly_insurance) ? "plus " + money(offer.monthly_insurance, true) + " borrower insurance per month" : null, true));
+    box.appendChild(tile("Annual rate", percent(offer.annual_rate), "fixed for the whole loan"));
+    box.appendChild(tile("Duration", duration(offer.duration_months).replace(/ \(.*\)$/, ""), offer.duration_months + " monthly payments"));
+    box.appendChild(tile("Amount borrowed", money(offer.amount, true)));
+    box.appendChild(tile("Total interest", money(offer.total_interest, true)));
+    box.appendChild(tile("Insurance", money(offer.monthly_insurance, true), "per month"));
+    var total = tile("Total cost", money(offer.total_cost, true), "capital and interest");
+    total.setAttribute("data-testid", "offer-total");
+    box.appendChild(total);
+  }
+
+  function renderReasons(current) {
+    var status = current ? current.status : null;
+    var reasons = current && (status === "REJECTED" || status === "FAILED") ? current.reasons || [] : [];
+    $("reasons-box").hidden = !reasons.length;
+    $("reasons-title").textContent = status === "FAILED" ? "What went wrong" : "Why we cannot lend";
+    var list = $("reasons");
+    list.textContent = "";
+    reasons.forEach(function (r) { list.appendChild(h("li", { "data-code": r.code, text: r.message || r.code })); });
+  }
+
+  function renderInfo(current) {
+    var waiting = current && current.status === "INFO_REQUESTED" && (current.requested_information || []).length;
+    $("info-box").hidden = !waiting;
+    if (!waiting || shownInfoSeq === current.seq) { return; }
+    shownInfoSeq = current.seq; // built once per request, so typed values survive re-renders
+    $("info-deadline").textContent = current.deadline ? "Please answer by " + when(current.deadline) + "." : "";
+    show($("info-message"), "");
+    var box = $("info-fields");
+    box.textContent = "";
+    current.requested_information.forEach(function (item) {
+      var id = "info-" + item.name;
+      var decimal = (item.type || "decimal") === "decimal";
+      box.appendChild(h("div", { class: "field" }, [
+        h("label", { for: id, text: humanName(item.name) + (decimal ? " (€)" : "") }),
+        item.description ? h("p", { class: "hint", text: item.description }) : null,
+        h("input", { type: "text", id: id, name: item.name, "data-testid": id, inputmode: decimal ? "decimal" : null,
+          autocomplete: "off", required: true }),
+        h("div", { class: "field-error", id: "error-" + item.name, "data-testid": "error-" + item.name, hidden: true })
+      ]));
+    });
+    $("info-form").querySelector("button").disabled = false;
+  }
+
+  function humanName(name) {
+    var match = /^declared_income_year_(\d+)$/.exec(name);
+    if (match) {
+      return match[1] === "1" ? "Declared income, last year" : match[1] === "2" ? "Declared income, the year before"
+        : "Declared income, " + match[1] + " years ago";
+    }
+    return capitalise(String(name).replace(/_/g, " "));
+  }
+
+  function submitInfo(event) {
+    event.preventDefault();
+    var form = $("info-form");
+    var body = {};
+    Array.prototype.forEach.call(form.querySelectorAll("input[name]"), function (input) {
+      body[input.name] = input.value.replace(/[\s\u00a0\u202f]+/g, ""); // "70 000" → "70000"
+      input.classList.remove("invalid");
+      $("error-" + input.name).hidden = true;
+    });
+    var button = form.querySelector("button");
+    button.disabled = true;
+    show($("info-message"), "");
+    authed("/loan/applications/" + encodeURIComponent(applicationId) + "/information", {
+      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body)
+    }).then(function (response) {
+      if (response.ok) {
+        show($("info-message"), "Thank you. We are resuming the evaluation.", "ok");
+        return;
+      }
+      button.disabled = false;
+      return response.json().catch(function () { return {}; }).then(function (error) {
+        if (response.status === 422) {
+          var fields = (error.errors && error.errors.json) || {};
+          var other = [];
+          Object.keys(fields).forEach(function (name) {
+            var messages = [].concat(fields[name]).join(" ");
+            var slot = $("error-" + name);
+            var input = form.querySelector("input[name='" + CSS.escape(name) + "']");
+            if (slot && input) {
+              slot.hidden = false;
+              slot.textContent = messages;
+              input.classList.add("invalid");
+            } else { other.push(messages); }
+          });
+          show($("info-message"), other.length ? other.join(" ") : "Please correct the fields above.");
+        } else if (response.status === 409) {
+          show($("info-message"), "This application is no longer waiting for information.");
+        } else if (response.status === 401 || response.status === 404) {
+          askForToken("This access token is no longer accepted.");
+        } else {
+          show($("info-message"), error.message || "Something went wrong (" + response.status + "); please try again.");
+        }
+      });
+    }, function () {
+      button.disabled = false;
+      show($("info-message"), "The server cannot be reached; please try again.");
+    });
+  }
+
+  function withdraw() {
+    if (!window.confirm("Withdraw this application? This cannot be undone.")) { return; }
+    var button = $("withdraw");
+    button.disabled = true;
+    authed("/loan/applications/" + encodeURIComponent(applicationId) + "/withdraw", { method: "POST" })
+      .then(function (response) {
+        button.disabled = false;
+        if (response.ok) {
+          button.hidden = true;
+          show($("action-message"), "Your application has been withdrawn.", "info");
+        } else if (response.status === 409) {
+          show($("action-message"), "This application has already ended.");
+        } else if (response.status === 401 || response.status === 404) {
+          askForToken("This access token is no longer accepted.");
+        } else {
+          show($("action-message"), "Something went wrong (" + response.status + "); please try again.");
+        }
+      }, function () {
+        button.disabled = false;
+        show($("action-message"), "The server cannot be reached; please try again.");
+      });
+  }
+
+  // ---------------------------------------------------------------- documents
+
+  function renderDocuments(current) {
+    var approved = current && current.status === "APPROVED";
+    if (!approved) { $("documents-box").hidden = true; return; }
+    if (documentsState.seq === current.seq) { return; }
+    documentsState.seq = current.seq;
+    documentsState.tries = 0;
+    loadDocuments();
+  }
+
+  function loadDocuments() {
+    clearTimeout(documentsState.timer);
+    authed("/notify/applications/" + encodeURIComponent(applicationId) + "/documents").then(function (response) {
+      if (response.status === 404 || response.status === 405) { $("documents-box").hidden = true; return null; }
+      if (!response.ok) { throw new Error(String(response.status)); }
+      return response.json();
+    }).then(function (items) {
+      if (!items) { return; }
+      $("documents-box").hidden = false;
+      var list = $("documents");
+      list.textContent = "";
+      if (!items.length) {
+        $("documents-note").textContent = "Your repayment schedule is being prepared…";
+        retryDocuments();
+        return;
+      }
+      $("documents-note").textContent = "Your repayment schedule, ready to download.";
+      items.slice().sort(function (a, b) {
+        return (a.content_type === "application/pdf" ? 0 : 1) - (b.content_type === "application/pdf" ? 0 : 1);
+      }).forEach(function (doc, index) {
+        var type = String(doc.content_type || "").split(";")[0];
+        var ext = type === "application/pdf" ? "pdf" : type === "text/csv" ? "csv" : "file";
+        var href = doc.url + (doc.url.indexOf("?") === -1 ? "?" : "&") + "token=" + encodeURIComponent(token);
+        list.appendChild(h("li", {}, [h("a", { href: href, download: doc.name || "", "data-testid": "document-" + index,
+          rel: "noreferrer" }, [
+          h("span", { class: "ext " + ext, text: ext.toUpperCase() }),
+          h("span", {}, [h("b", { text: doc.name || "document" }), h("br"),
+            h("span", { class: "meta", text: (type || "file") + " · " + size(doc.size) })])
+        ])]));
+      });
+    }).catch(function () { retryDocuments(); });
+  }
+
+  function retryDocuments() {
+    documentsState.tries += 1;
+    if (documentsState.tries < 30) { documentsState.timer = setTimeout(loadDocuments, 2000); } else {
+      $("documents-note").textContent = "Your documents are not ready yet; reload this page later.";
+    }
+  }
+
+  // ---------------------------------------------------------------- wiring
+
+  document.addEventListener("DOMContentLoaded", function () {
+    $("token-form").addEventListener("submit", function (event) {
+      event.preventDefault();
+      var candidate = $("token").value.trim();
+      if (!candidate) { show($("token-error"), "Enter your access token."); return; }
+      begin(candidate);
+    });
+    $("info-form").addEventListener("submit", submitInfo);
+    $("withdraw").addEventListener("click", withdraw);
+
+    var fragment = new URLSearchParams(location.hash.replace(/^#/, ""));
+    var fromLink = fragment.get("token");
+    if (fromLink) {
+      // Keep the token out of the address bar, the history and any shared screenshot.
+      history.replaceState(null, "", location.pathname + location.search);
+    }
+    var saved = fromLink || sessionStorage.getItem(storageKey);
+    if (saved) { begin(saved); } else { askForToken(""); }
+  });
+})();
