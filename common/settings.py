@@ -62,8 +62,6 @@ class Settings:
     #: Outbox relay: rows per batch and idle polling interval in seconds.
     relay_batch_size: int = 100
     relay_poll_interval: float = 0.2
-    #: Dramatiq consumer prefetch per worker thread (bounded so a crash redelivers little).
-    prefetch: int = 4
     #: Seconds a saga step (credit check, valuation, decision) may take before the application FAILs.
     step_timeout_seconds: int = 120
     #: Seconds an applicant has to answer a request for information before the application EXPIREs.
@@ -112,7 +110,6 @@ class Settings:
             max_body_bytes=_env_int("LOANFLOW_MAX_BODY_BYTES", 64 * 1024),
             relay_batch_size=_env_int("LOANFLOW_RELAY_BATCH", 100),
             relay_poll_interval=_env_float("LOANFLOW_RELAY_POLL_SECONDS", 0.2),
-            prefetch=_env_int("LOANFLOW_PREFETCH", 4),
             step_timeout_seconds=_env_int("LOANFLOW_STEP_TIMEOUT_SECONDS", 120),
             info_timeout_seconds=_env_int("LOANFLOW_INFO_TIMEOUT_SECONDS", 7 * 24 * 3600),
             step_max_retries=_env_int("LOANFLOW_STEP_MAX_RETRIES", 6),

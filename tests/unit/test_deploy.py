@@ -16,6 +16,7 @@ one is missing.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -110,6 +111,7 @@ def run(args: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
 # --- the Procfile, the reference of every command ----------------------------------------------
 
 
+@functools.cache
 def procfile() -> dict[str, list[str]]:
     """``{process: argv}`` of the Procfile, without its ``env VAR=value`` prefix."""
     entries = {}
@@ -124,6 +126,24 @@ def procfile() -> dict[str, list[str]]:
                 argv = argv[1:]
         entries[name.strip()] = argv
     return entries
+
+
+def loanflow_processes() -> dict[str, tuple[str, str]]:
+    """``{Procfile name: (service, kind)}`` of the web, worker and relay processes.
+
+    ``notify_documents_worker`` is a worker of notify: a service may have several of a kind,
+    and its container is named like the process (``notify-documents-worker``).
+    """
+    processes = {}
+    for name in procfile():
+        service, kind = name.split("_", 1)[0], name.rsplit("_", 1)[-1]
+        if service in SERVICES and kind in ("web", "worker", "relay"):
+            processes[name] = (service, kind)
+    return processes
+
+
+def container_name(process: str) -> str:
+    return process.replace("_", "-")
 
 
 def container_command(process: str) -> list[str]:
@@ -200,6 +220,7 @@ def test_the_image_default_command_prints_the_help() -> None:
 # --- docker compose -----------------------------------------------------------------------------
 
 
+@functools.cache
 def compose() -> dict[str, Any]:
     return yaml.safe_load(COMPOSE.read_text())
 
@@ -233,13 +254,15 @@ def test_compose_file_matches_the_compose_spec_schema(tmp_path: Path, tools: dic
 
 def test_compose_runs_the_procfile_commands() -> None:
     services = compose()["services"]
+    for process, (_svc, kind) in loanflow_processes().items():
+        service = services[container_name(process)]
+        assert service["command"] == container_command(process), process
+        if kind == "worker":
+            assert service["environment"]["dramatiq_prom_port"] == "9191", process
+        if kind == "relay":
+            assert service["environment"]["LOANFLOW_METRICS_PORT"] == "9300", process
+            assert service["environment"]["LOANFLOW_METRICS_HOST"] == "0.0.0.0", process
     for svc in SERVICES:
-        assert services[f"{svc}-web"]["command"] == container_command(f"{svc}_web")
-        assert services[f"{svc}-worker"]["command"] == container_command(f"{svc}_worker")
-        assert services[f"{svc}-relay"]["command"] == container_command(f"{svc}_relay")
-        assert services[f"{svc}-worker"]["environment"]["dramatiq_prom_port"] == "9191"
-        assert services[f"{svc}-relay"]["environment"]["LOANFLOW_METRICS_PORT"] == "9300"
-        assert services[f"{svc}-relay"]["environment"]["LOANFLOW_METRICS_HOST"] == "0.0.0.0"
         assert services["gateway"]["environment"][f"LOANFLOW_UPSTREAM_{svc.upper()}"] == \
             f"http://{svc}-web:{DEFAULT_PORTS[svc]}"
     assert services["bureau"]["command"] == container_command("bureau")
@@ -252,8 +275,7 @@ def test_compose_services_contract() -> None:
     data = compose()
     services = data["services"]
     loanflow = {name for name, s in services.items() if s.get("image", "").startswith("${LOANFLOW_IMAGE")}
-    assert loanflow == {f"{svc}-{kind}" for svc in SERVICES for kind in ("web", "worker", "relay")} | {
-        "migrate", "bureau", "gateway"}
+    assert loanflow == {container_name(p) for p in loanflow_processes()} | {"migrate", "bureau", "gateway"}
     for name in loanflow:
         service = services[name]
         assert service["build"] == {"context": "..", "dockerfile": "deploy/Dockerfile"}, name
@@ -266,13 +288,14 @@ def test_compose_services_contract() -> None:
             assert service["depends_on"]["migrate"] == {"condition": "service_completed_successfully"}, name
             assert service["depends_on"]["rabbitmq"] == {"condition": "service_healthy"}, name
             assert service["environment"]["BROKER_URL"].startswith("amqp://${RABBITMQ_USER:-loanflow}:${RABBITMQ_PASSWORD")
-    for svc in SERVICES:
-        port = DEFAULT_PORTS[svc]
-        assert f"http://127.0.0.1:{port}/{svc}/health" in services[f"{svc}-web"]["healthcheck"]["test"][-1]
-        assert services[f"{svc}-worker"]["healthcheck"]["test"] == [
-            "CMD", "python", "deploy/healthcheck.py", "dramatiq", f"{svc}_app.worker"]
-        assert services[f"{svc}-relay"]["healthcheck"]["test"] == [
-            "CMD", "python", "deploy/healthcheck.py", "common.cli", f"relay {svc}"]
+    for process, (svc, kind) in loanflow_processes().items():
+        test = services[container_name(process)]["healthcheck"]["test"]
+        if kind == "web":
+            assert f"http://127.0.0.1:{DEFAULT_PORTS[svc]}/{svc}/health" in test[-1]
+        elif kind == "worker":
+            assert test == ["CMD", "python", "deploy/healthcheck.py", "dramatiq", f"{svc}_app.worker"]
+        else:
+            assert test == ["CMD", "python", "deploy/healthcheck.py", "common.cli", f"relay {svc}"]
     assert services["migrate"]["restart"] == "no"
     assert services["rabbitmq"]["image"] == "rabbitmq:3.13-management"
     assert services["rabbitmq"]["healthcheck"]["test"] == ["CMD", "rabbitmq-diagnostics", "-q", "ping"]
@@ -388,41 +411,36 @@ def _assert_hardened(workload: dict[str, Any]) -> None:
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_overlay_workloads_contract(rendered: dict[str, list[dict[str, Any]]], overlay: str) -> None:
     objects = rendered[overlay]
-    for svc in SERVICES:
-        port = DEFAULT_PORTS[svc]
-        web = find(objects, "Deployment", f"{svc}-web")
-        container = _container(web)
-        assert container["command"] + container["args"] == container_command(f"{svc}_web")
-        assert container["readinessProbe"]["httpGet"]["path"] == f"/{svc}/ready"
-        assert container["livenessProbe"]["httpGet"]["path"] == f"/{svc}/health"
-        assert container["ports"] == [{"name": "http", "containerPort": port}]
-        service = find(objects, "Service", f"{svc}-web")
-        assert service["spec"]["selector"] == web["spec"]["selector"]["matchLabels"]
-        assert service["spec"]["ports"][0]["port"] == port
-
-        worker = find(objects, "Deployment", f"{svc}-worker")
-        container = _container(worker)
-        assert container["command"] + container["args"] == container_command(f"{svc}_worker")
-        assert "replicas" not in worker["spec"], "the HPA owns the worker count"
-        assert {"name": "dramatiq_prom_port", "value": "9191"} in container["env"]
-        hpa = find(objects, "HorizontalPodAutoscaler", f"{svc}-worker")
-        assert hpa["apiVersion"] == "autoscaling/v2"
-        assert hpa["spec"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": f"{svc}-worker"}
-        assert hpa["spec"]["metrics"][0]["resource"]["name"] == "cpu"
-
-        relay = find(objects, "Deployment", f"{svc}-relay")
-        container = _container(relay)
-        assert container["command"] + container["args"] == container_command(f"{svc}_relay")
-        assert relay["spec"]["replicas"] == 1
-        assert {"name": "LOANFLOW_METRICS_PORT", "value": "9300"} in container["env"]
-
-        for workload in (web, worker, relay):
-            _assert_hardened(workload)
-            env = {e["name"]: e for e in _container(workload)["env"]}
-            # Each process gets its own database URL only, from the Secret.
-            assert env[f"{svc.upper()}_DATABASE_URL"]["valueFrom"]["secretKeyRef"]["name"].startswith(
-                "loanflow-secrets-")
-            assert not {f"{other.upper()}_DATABASE_URL" for other in SERVICES if other != svc} & set(env)
+    for process, (svc, kind) in loanflow_processes().items():
+        workload = find(objects, "Deployment", container_name(process))
+        container = _container(workload)
+        assert container["command"] + container["args"] == container_command(process)
+        _assert_hardened(workload)
+        env = {e["name"]: e for e in container["env"]}
+        # Each process gets its own database URL only, from the Secret.
+        assert env[f"{svc.upper()}_DATABASE_URL"]["valueFrom"]["secretKeyRef"]["name"].startswith("loanflow-secrets-")
+        assert not {f"{other.upper()}_DATABASE_URL" for other in SERVICES if other != svc} & set(env)
+        if kind == "web":
+            port = DEFAULT_PORTS[svc]
+            assert container["readinessProbe"]["httpGet"]["path"] == f"/{svc}/ready"
+            assert container["livenessProbe"]["httpGet"]["path"] == f"/{svc}/health"
+            assert container["ports"] == [{"name": "http", "containerPort": port}]
+            service = find(objects, "Service", f"{svc}-web")
+            assert service["spec"]["selector"] == workload["spec"]["selector"]["matchLabels"]
+            assert service["spec"]["ports"][0]["port"] == port
+        elif kind == "worker":
+            assert "replicas" not in workload["spec"], "the HPA owns the worker count"
+            assert {"name": "dramatiq_prom_port", "value": "9191"} in container["env"]
+            assert container["livenessProbe"]["exec"]["command"] == [
+                "python", "deploy/healthcheck.py", "dramatiq", f"{svc}_app.worker"]
+            hpa = find(objects, "HorizontalPodAutoscaler", container_name(process))
+            assert hpa["apiVersion"] == "autoscaling/v2"
+            assert hpa["spec"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment",
+                                                     "name": container_name(process)}
+            assert hpa["spec"]["metrics"][0]["resource"]["name"] == "cpu"
+        else:
+            assert workload["spec"]["replicas"] == 1
+            assert {"name": "LOANFLOW_METRICS_PORT", "value": "9300"} in container["env"]
 
     gateway = find(objects, "Deployment", "gateway")
     container = _container(gateway)
@@ -477,8 +495,9 @@ def test_production_overlay_scales_and_protects(rendered: dict[str, list[dict[st
     objects = rendered["production"]
     for svc in SERVICES:
         assert find(objects, "Deployment", f"{svc}-web")["spec"]["replicas"] >= 2
-        assert find(objects, "HorizontalPodAutoscaler", f"{svc}-worker")["spec"]["minReplicas"] >= 2
         find(objects, "PodDisruptionBudget", f"{svc}-web")
+    for hpa in (o for o in objects if o["kind"] == "HorizontalPodAutoscaler"):
+        assert hpa["spec"]["minReplicas"] >= 2
     ingress = find(objects, "Ingress", "loanflow")
     assert ingress["spec"]["tls"][0]["secretName"]
     assert "registry.example.org/loanflow:" in _container(find(objects, "Deployment", "gateway"))["image"]
@@ -539,11 +558,14 @@ def test_prometheus_scrapes_every_process() -> None:
     targets = {name: [(t, sc.get("labels", {})) for sc in job["static_configs"] for t in sc["targets"]]
                for name, job in jobs.items()}
     services = compose()["services"]
-    for svc in SERVICES:
-        assert (f"{svc}-web:{DEFAULT_PORTS[svc]}", {"service": svc, "__metrics_path__": f"/{svc}/metrics"}) in \
-            targets["loanflow-web"]
-        assert (f"{svc}-worker:9191", {"service": svc}) in targets["loanflow-worker"]
-        assert (f"{svc}-relay:9300", {"service": svc}) in targets["loanflow-relay"]
+    expected = {"web": set(), "worker": set(), "relay": set()}
+    for process, (svc, kind) in loanflow_processes().items():
+        port = {"web": DEFAULT_PORTS[svc], "worker": 9191, "relay": 9300}[kind]
+        labels = {"service": svc, "__metrics_path__": f"/{svc}/metrics"} if kind == "web" else {"service": svc}
+        expected[kind].add((f"{container_name(process)}:{port}", json.dumps(labels, sort_keys=True)))
+    for kind, wanted in expected.items():
+        got = {(target, json.dumps(labels, sort_keys=True)) for target, labels in targets[f"loanflow-{kind}"]}
+        assert got == wanted, kind
     for name in ("loanflow-web", "loanflow-worker", "loanflow-relay", "rabbitmq", "rabbitmq-per-object"):
         for target, _ in targets[name]:
             assert target.split(":")[0] in services, target
