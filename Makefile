@@ -7,7 +7,7 @@ DEV    := $(VENV)/.installed-dev-$(shell cat requirements.txt requirements-dev.t
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run run-services test test-fast lint migrate services install install-dev clean
+.PHONY: run run-services test test-fast lint migrate services install install-dev clean tools bench
 
 # Runtime packages only (make run); the test and benchmark tools come with `make test`.
 $(STAMP): requirements.txt
@@ -39,9 +39,20 @@ run-services: install services
 services:
 	bash deploy/local/ensure_services.sh
 
-## Every test: unit, integration (real PostgreSQL), end to end (real processes on RabbitMQ + PostgreSQL)
-test: install-dev services
+## Every test: unit, integration (real PostgreSQL), end to end (real processes on RabbitMQ + PostgreSQL),
+## browser pages (Debian's Chromium), deployment files (validators), fault injection
+test: install-dev services tools
 	$(BIN)/python -m pytest -q
+
+## System tools the tests and benchmarks use: Chromium, validators, wrk (installed when missing)
+tools:
+	bash deploy/local/ensure_browser.sh
+	bash deploy/local/ensure_tools.sh
+	@test ! -f bench/ensure_tools.sh || bash bench/ensure_tools.sh
+
+## Benchmarks on the real stack; prints the table, writes bench/results/latest.json
+bench: install-dev services tools
+	$(BIN)/python -m bench.run
 
 ## Only the tests that need no server
 test-fast: install-dev
