@@ -1,0 +1,187 @@
+// The operators' task dashboard: every service's queues, tasks, dead letters and audit, read from
+// each service's staff endpoints through the gateway (same origin). Values are written with
+// textContent only: messages and errors may contain anything.
+"use strict";
+const SERVICES = ["loan", "credit", "property", "decision", "notify"];
+const state = { token: sessionStorage.getItem("staffToken"), operator: sessionStorage.getItem("operator") || "staff",
+                tab: "overview", paused: false, timer: null };
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (key === "text") node.textContent = value; else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else node.setAttribute(key, value);
+  }
+  for (const child of children) node.append(child);
+  return node;
+}
+
+async function api(path, options = {}) {
+  const response = await fetch(path, { ...options, headers: { Authorization: `Bearer ${state.token}`,
+    "X-Operator": state.operator, ...(options.body ? { "Content-Type": "application/json" } : {}) } });
+  if (response.status === 401 || response.status === 403) throw new Error("This is not a valid staff token.");
+  if (!response.ok) throw new Error(`${path}: ${response.status}`);
+  return response.json();
+}
+
+function table(headers, rows) {
+  return el("table", { class: "tb" }, el("thead", {}, el("tr", {}, ...headers.map((h) => el("th", { text: h })))),
+            el("tbody", {}, ...rows));
+}
+
+const ms = (v) => (v === null || v === undefined ? "—" : `${v} ms`);
+
+async function overview() {
+  const minutes = document.getElementById("window").value;
+  const parts = await Promise.all(SERVICES.map((s) => api(`/${s}/tasks/overview?window_minutes=${minutes}`)));
+  return parts.map((o) => el("div", { class: "tb-card", "data-testid": `service-${o.service}` },
+    el("h2", { text: o.service }),
+    table(["queue", "messages", "consumers", "unacked"], o.queues.map((q) => el("tr", { "data-testid": `queue-${q.queue}` },
+      el("td", { text: q.queue }), el("td", { text: String(q.messages ?? "—") }),
+      el("td", { text: String(q.consumers ?? "—"), class: q.consumers === 0 && !q.queue.includes(".") ? "warn" : "" }),
+      el("td", { text: String(q.unacked ?? "—") })))),
+    table(["actor", "ok/min", "failed attempts", "dead letters", "duration p50/p95/p99", "latency p50/p95/p99"],
+      o.actors.map((a) => el("tr", {}, el("td", { text: a.actor }), el("td", { text: String(a.per_minute) }),
+        el("td", { text: String(a.failed_attempts) }),
+        el("td", { text: String(a.dead_letters), class: a.dead_letters ? "warn" : "" }),
+        el("td", { text: `${ms(a.duration_p50_ms)} / ${ms(a.duration_p95_ms)} / ${ms(a.duration_p99_ms)}` }),
+        el("td", { text: `${ms(a.latency_p50_ms)} / ${ms(a.latency_p95_ms)} / ${ms(a.latency_p99_ms)}` }))))));
+}
+
+function taskRows(tasks) {
+  return tasks.map((t) => {
+    const row = el("tr", { "data-testid": `task-row-${t.message_id}` },
+      el("td", { text: (t.at || "").replace("T", " ").slice(0, 19) }), el("td", { text: t.service }),
+      el("td", { text: t.actor }), el("td", { text: (t.application_id || "").slice(0, 8) }),
+      el("td", { text: t.state, class: `tb-state-${t.state}` }), el("td", { text: String(t.attempts.length) }),
+      el("td", { text: ms(t.duration_ms) }), el("td", { text: ms(t.latency_ms) }));
+    row.addEventListener("click", () => render(detail(t)));
+    return row;
+  });
+}
+
+async function search(params) {
+  const query = new URLSearchParams(Object.entries(params).filter(([, v]) => v));
+  const lists = await Promise.all(SERVICES.map((s) => api(`/${s}/tasks?${query}`)
+    .then((ts) => ts.map((t) => ({ ...t, service: s })))));
+  return lists.flat().sort((a, b) => String(b.at).localeCompare(String(a.at)));
+}
+
+async function tasks() {
+  const form = el("form", { class: "tb-bar" },
+    el("select", { name: "state" }, ...["", "succeeded", "retrying", "dead"].map((s) => el("option", { value: s, text: s || "any state" }))),
+    el("input", { name: "actor", placeholder: "actor, e.g. credit.check_credit" }),
+    el("input", { name: "application_id", placeholder: "application id" }), el("button", { text: "Search" }));
+  const holder = el("div");
+  const run = async (event) => {
+    if (event) event.preventDefault();
+    const data = Object.fromEntries(new FormData(form));
+    holder.replaceChildren(table(["time", "service", "actor", "application", "state", "attempts", "duration", "latency"],
+      taskRows(await search(data))));
+  };
+  form.addEventListener("submit", run);
+  await run();
+  return [el("div", { class: "tb-card" }, form, holder)];
+}
+
+function detail(task) {
+  const card = el("div", { class: "tb-card", "data-testid": "task-detail" },
+    el("h2", { text: `${task.actor} · ${task.state}` }), el("p", { text: `message ${task.message_id}` }));
+  for (const attempt of task.attempts) {
+    card.append(el("details", {}, el("summary", { text: `attempt ${attempt.attempt} · ${attempt.outcome} · ${attempt.error}` }),
+      el("pre", { class: "tb-trace", text: attempt.traceback || "" })));
+  }
+  if (task.dead_letter) card.append(letterActions(task.service, task.dead_letter));
+  return [card];
+}
+
+function letterActions(service, letter) {
+  const act = (action) => async () => {
+    if (!confirm(`${action} this message?`)) return;
+    await api(`/${service}/dead-letters/${letter.id}/${action}`, { method: "POST" });
+    render(deadLetters());
+  };
+  return el("span", {}, el("b", { text: ` ${letter.status} ` }),
+    ...(letter.status === "PARKED" ? [el("button", { text: "Replay", "data-testid": `replay-${letter.id}`, onclick: act("replay") }),
+      el("button", { text: "Discard", "data-testid": `discard-${letter.id}`, onclick: act("discard") })] : []));
+}
+
+async function deadLetters() {
+  const cards = [];
+  for (const service of SERVICES) {
+    const [letters, actions] = await Promise.all([api(`/${service}/dead-letters?status=PARKED`), api(`/${service}/operator-actions`)]);
+    const purge = el("button", { text: `Purge ${service}'s dead letters`, onclick: async () => {
+      if (!confirm(`Discard every parked dead letter of ${service}?`)) return;
+      await api(`/${service}/dead-letters/purge`, { method: "POST" }); render(deadLetters()); } });
+    cards.push(el("div", { class: "tb-card" }, el("h2", { text: `${service}: ${letters.length} parked` }),
+      table(["parked", "actor", "application", "error", ""], letters.map((l) => el("tr", {},
+        el("td", { text: l.parked_at.replace("T", " ").slice(0, 19) }), el("td", { text: l.actor }),
+        el("td", { text: (l.application_id || "").slice(0, 8) }), el("td", { text: l.error || "" }),
+        el("td", {}, letterActions(service, l))))),
+      letters.length ? purge : "",
+      el("div", { "data-testid": `audit-${service}` }, table(["when", "operator", "action", "target"], actions.map((a) => el("tr", {},
+        el("td", { text: a.at.replace("T", " ").slice(0, 19) }), el("td", { text: a.operator }),
+        el("td", { text: a.action }), el("td", { text: a.target })))))));
+  }
+  return cards;
+}
+
+async function application() {
+  const id = decodeURIComponent((location.hash.split("/")[2] || ""));
+  const input = el("input", { placeholder: "application id", value: id, size: 40 });
+  const holder = el("div", { "data-testid": "application-tasks" });
+  const form = el("form", { class: "tb-bar" }, input, el("button", { text: "Show every task" }));
+  const run = async (event) => {
+    if (event) event.preventDefault();
+    if (input.value) holder.replaceChildren(table(["time", "service", "actor", "application", "state", "attempts", "duration", "latency"],
+      taskRows(await search({ application_id: input.value.trim() }))));
+  };
+  form.addEventListener("submit", run);
+  await run();
+  return [el("div", { class: "tb-card" }, form, holder)];
+}
+
+const VIEWS = { overview, tasks, dead: deadLetters, application };
+
+async function render(viewPromise) {
+  const view = document.getElementById("view");
+  try { view.replaceChildren(...(await viewPromise)); } catch (error) { view.replaceChildren(el("p", { class: "warn", text: error.message })); }
+}
+
+function show(tab) {
+  state.tab = tab;
+  document.querySelectorAll("[data-tab]").forEach((b) => b.classList.toggle("active", b.dataset.tab === tab));
+  render(VIEWS[tab]());
+}
+
+function schedule() {
+  clearInterval(state.timer);
+  state.timer = setInterval(() => { if (!state.paused && state.tab === "overview") render(overview()); }, 5000);
+  document.querySelector("[data-testid=refresh]").textContent = state.paused ? "paused" : "auto-refresh 5 s";
+}
+
+async function start() {
+  document.getElementById("login").hidden = true;
+  document.getElementById("app").hidden = false;
+  document.getElementById("logout").hidden = false;
+  const tab = (location.hash.split("/")[1] || "overview");
+  show(VIEWS[tab] ? tab : "overview");
+  schedule();
+}
+
+document.getElementById("login").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  state.token = document.getElementById("token").value.trim();
+  state.operator = document.getElementById("operator").value.trim() || "staff";
+  try {
+    await api("/loan/tasks/overview?window_minutes=1");
+    sessionStorage.setItem("staffToken", state.token);
+    sessionStorage.setItem("operator", state.operator);
+    start();
+  } catch (error) { document.getElementById("login-error").textContent = error.message; }
+});
+document.getElementById("logout").addEventListener("click", () => { sessionStorage.clear(); location.reload(); });
+document.querySelectorAll("[data-tab]").forEach((b) => b.addEventListener("click", () => { location.hash = `#/${b.dataset.tab}`; show(b.dataset.tab); }));
+document.getElementById("pause").addEventListener("click", () => { state.paused = !state.paused; schedule(); });
+document.getElementById("window").addEventListener("change", () => state.tab === "overview" && render(overview()));
+if (state.token) start();
