@@ -1,0 +1,41 @@
+"""The benchmark harness runs end to end (``python -m bench.run --smoke``) and reports every figure.
+
+Only that it works: no figure is compared with a target here (a shared two-core machine makes
+timings meaningless as assertions); docs/benchmarks.md is where the figures are judged.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.support.stack import ROOT
+
+pytestmark = [pytest.mark.slow]
+
+
+@pytest.mark.timeout(600)
+def test_bench_smoke_reports_every_figure(servers: None, tmp_path: Path) -> None:
+    from bench.run import FIGURES
+
+    subprocess.run(["bash", str(ROOT / "bench/ensure_tools.sh")], check=True)
+    output = tmp_path / "bench.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.run", "--smoke", "--offset", "15000", "--output", str(output),
+         "--log-dir", str(tmp_path / "logs")],
+        cwd=ROOT, capture_output=True, text=True, timeout=540,
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    result = json.loads(output.read_text())
+    reported = {row["figure"]: row for row in result["figures"]}
+    assert set(FIGURES) <= reported.keys(), set(FIGURES) - reported.keys()
+    for figure in ("rabbitmq_publish_1", "rabbitmq_consume_n", "postgres_commit_8", "messages_per_app",
+                   "commits_per_app", "bound", "api_bare_rps", "api_post_direct_rps", "rss_max_load"):
+        assert isinstance(reported[figure]["value"], int | float) and reported[figure]["value"] > 0, figure
+    assert result["e2e"]["steps"] and result["e2e"]["steps"][0]["submitted"] > 0
+    assert result["live"]["levels"] and result["api"]["post_direct"]["requests"] > 0
+    assert "derived bound" in done.stdout
