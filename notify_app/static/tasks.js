@@ -143,9 +143,14 @@ async function application() {
 
 const VIEWS = { overview, tasks, dead: deadLetters, application };
 
+let renders = 0;
 async function render(viewPromise) {
+  // Only the latest render may fill the view: an older one finishing late must not replace it.
+  const mine = ++renders;
   const view = document.getElementById("view");
-  try { view.replaceChildren(...(await viewPromise)); } catch (error) { view.replaceChildren(el("p", { class: "warn", text: error.message })); }
+  let children;
+  try { children = await viewPromise; } catch (error) { children = [el("p", { class: "warn", text: error.message })]; }
+  if (mine === renders) view.replaceChildren(...children);
 }
 
 function show(tab) {

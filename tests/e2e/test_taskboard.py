@@ -83,7 +83,7 @@ def test_task_dashboard_overview_dead_letters_and_replay(page: Page, stack: Stac
     tasks = page.locator("[data-testid='application-tasks']")
     for actor in ("loan.application_submitted", "credit.check_credit", "property.value_property",
                   "notify.application_status_changed"):
-        expect(tasks).to_contain_text(actor, timeout=10_000)
+        expect(tasks).to_contain_text(actor, timeout=20_000)
 
 
 def test_task_dashboard_refuses_a_wrong_token(page: Page, stack: Stack) -> None:  # noqa: F811
