@@ -14,6 +14,7 @@ import requests
 from tests.conftest import STAFF_TOKEN
 from tests.e2e.conftest import TERMINAL, Client
 from tests.support.payloads import application
+from tests.support.polling import eventually
 from tests.support.stack import Stack
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.rabbitmq]
@@ -87,12 +88,10 @@ def test_unknown_location_fails_and_cancels_the_credit_inquiry(client: Client, s
     assert body["status"] == "FAILED"
     assert body["failure"]["code"] == "VALUATION_UNAVAILABLE"
     staff = {"Authorization": f"Bearer {STAFF_TOKEN}"}
-    inquiry = requests.get(f"{stack.gateway}/credit/inquiries/{accepted['id']}", headers=staff, timeout=5)
-    for _ in range(50):
-        if inquiry.status_code == 200 and inquiry.json()["status"] == "CANCELLED":
-            break
-        inquiry = requests.get(f"{stack.gateway}/credit/inquiries/{accepted['id']}", headers=staff, timeout=5)
-    assert inquiry.json()["status"] == "CANCELLED"
+    inquiry = eventually(
+        lambda: requests.get(f"{stack.gateway}/credit/inquiries/{accepted['id']}", headers=staff, timeout=5),
+        lambda response: response.status_code == 200 and response.json()["status"] == "CANCELLED")
+    assert inquiry.status_code == 200 and inquiry.json()["status"] == "CANCELLED", inquiry.text
 
 
 def test_notify_logged_every_transition_in_order(client: Client, stack: Stack) -> None:
@@ -100,15 +99,17 @@ def test_notify_logged_every_transition_in_order(client: Client, stack: Stack) -
     body = client.wait_for(accepted, TERMINAL)
     auth = {"Authorization": f"Bearer {accepted['access_token']}"}
     url = f"{stack.gateway}/notify/applications/{accepted['id']}/notifications"
-    logged: list[str] = []
-    for _ in range(50):
-        logged = [n["status"] for n in requests.get(url, headers=auth, timeout=5).json()]
-        if len(logged) == len(body["history"]):
-            break
+    logged = eventually(lambda: [n["status"] for n in requests.get(url, headers=auth, timeout=5).json()],
+                        lambda statuses: len(statuses) == len(body["history"]))
     assert logged == [h["status"] for h in body["history"]]
 
 
 def test_every_service_serves_its_contract(stack: Stack) -> None:
+    gateway = requests.get(f"{stack.gateway}/health", timeout=5)
+    assert gateway.status_code == 200 and gateway.json()["status"] == "ok"
+    assert set(gateway.json()["routes"]) >= {"loan", "credit", "property", "decision", "notify", "tasks"}
+    unknown = requests.get(f"{stack.gateway}/nowhere", timeout=5)
+    assert unknown.status_code == 404 and unknown.json()["message"] == "No service answers this path."
     for service in ("loan", "credit", "property", "decision", "notify"):
         assert requests.get(f"{stack.gateway}/{service}/health", timeout=5).status_code == 200
         assert requests.get(f"{stack.gateway}/{service}/ready", timeout=5).json()["checks"]["broker"] is True
