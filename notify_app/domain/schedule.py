@@ -17,14 +17,14 @@ import csv
 import io
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
-from common.finance import CENT, Installment, amortization_schedule, to_cents
+from common.finance import CENT, Installment, Offer, amortization_schedule, to_cents
 
 LANGUAGES = ("en", "fr")
 NBSP = "\u00a0"  # between thousands and before the unit, so "200 000,00 €" never wraps
@@ -103,32 +103,6 @@ def format_date(day: date, language: str) -> str:
 # --- the offer and its schedule ------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class Offer:
-    """The offer as published by the decision service, money parsed to Decimal."""
-
-    amount: Decimal
-    duration_months: int
-    annual_rate: Decimal
-    monthly_payment: Decimal
-    monthly_insurance: Decimal
-    total_interest: Decimal
-    total_cost: Decimal
-
-    @classmethod
-    def from_dict(cls, offer: dict[str, Any]) -> Offer:
-        """Parse the published dict (money as strings); ``ValueError`` if a figure is missing or bad."""
-        money = ("amount", "annual_rate", "monthly_payment", "monthly_insurance", "total_interest", "total_cost")
-        try:
-            values = {name: Decimal(str(offer[name])) for name in money}
-            months = int(offer["duration_months"])
-        except (KeyError, InvalidOperation, TypeError, ValueError) as error:
-            raise ValueError(f"malformed offer: {error!r}") from error
-        if not all(value.is_finite() for value in values.values()):
-            raise ValueError(f"malformed offer: not a number in {values}")
-        return cls(duration_months=months, **values)
-
-
-@dataclass(frozen=True)
 class ScheduleTotals:
     payment: Decimal
     interest: Decimal
@@ -192,26 +166,46 @@ def schedule_csv(offer: dict[str, Any], first_due_date: date, language: str) -> 
 
 DEJAVU_DIR = Path("/usr/share/fonts/truetype/dejavu")
 FONT_FILES = {"": DEJAVU_DIR / "DejaVuSans.ttf", "B": DEJAVU_DIR / "DejaVuSans-Bold.ttf"}
-CORE_FONT, CORE_ENCODING = "Helvetica", "windows-1252"  # cp1252 has "€", latin-1 does not
-# Drawn with plain cells rather than FPDF.table(): one line per row needs no text wrapping, and
-# several times faster (about 0.2 s instead of 1.5 s for a 240-month table).
+CORE_FONT, CORE_ENCODING = "Helvetica", "windows-1252"  # cp1252 has "€", "É", "°", latin-1 lacks "€"
+# The table is drawn with one rect() per row, text() per cell and the column rules once per page,
+# not cell() or FPDF.table(): one line per row needs no wrapping or shaping. With the core font (no
+# TrueType parsing and subsetting) a 240-month document takes ~20 ms instead of 0.26 s (cell() and
+# DejaVu) or ~1.5 s (table()): the documents worker had been half the CPU of the whole pipeline
+# in the benchmark (docs/benchmarks.md).
 COLUMN_WIDTHS = (12, 26, 34, 34, 34, 50)  # mm, 190 in all: A4 minus the 10 mm margins
+TABLE_WIDTH = sum(COLUMN_WIDTHS)
 COLUMN_ALIGN = ("R", "C", "R", "R", "R", "R")
 ROW_HEIGHT = 5.5
+PADDING = 1.0  # mm between a cell's border and its text, as FPDF.cell's c_margin
+
+
+def _fits_core_font(texts: tuple[str, ...]) -> bool:
+    try:
+        for text in texts:
+            text.encode(CORE_ENCODING)
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 class _SchedulePdf(FPDF):
-    """A4 portrait; DejaVu when installed, else a core font restricted to cp1252 characters."""
+    """A4 portrait; Helvetica when every text fits cp1252, else DejaVu (if installed), else
+    Helvetica with what it cannot draw replaced.
 
-    def __init__(self, language: str) -> None:
+    The core font is the fast path (every English or French label, every figure and most names);
+    a name such as "Łukasz" needs a TrueType font, which fpdf2 parses and subsets per document.
+    """
+
+    def __init__(self, language: str, texts: tuple[str, ...]) -> None:
         super().__init__(orientation="P", unit="mm", format="A4")
         self.labels = LABELS[language]
         self.table_open = False
+        self.segment_top = 0.0
         self.set_lang(language)
-        self.body_font = self._choose_font()
+        self.body_font = self._choose_font((*texts, *self.labels["columns"], *self.labels["summary"]))
 
-    def _choose_font(self) -> str:
-        if all(path.is_file() for path in FONT_FILES.values()):
+    def _choose_font(self, texts: tuple[str, ...]) -> str:
+        if not _fits_core_font(texts) and all(path.is_file() for path in FONT_FILES.values()):
             for style, path in FONT_FILES.items():
                 self.add_font("DejaVu", style, str(path))
             self._glyphs: set[int] | None = set(self.fonts["dejavu"].cmap)
@@ -231,17 +225,40 @@ class _SchedulePdf(FPDF):
             self.draw_headings()
 
     def draw_headings(self) -> None:
-        self.set_fill_color(225, 225, 225)
+        self.segment_top = self.y  # the column rules of this page start here
         self.draw_row(self.labels["columns"], style="B", fill=True)
 
     def draw_row(self, cells: tuple[str, ...], style: str = "", fill: bool = False) -> None:
-        """One line of the table; a page break before it repeats the headings (see :meth:`header`)."""
-        if self.will_page_break(ROW_HEIGHT):
+        """One line of the table; a page break before it repeats the headings (see :meth:`header`).
+
+        Each row is one rectangle; the rules between columns are drawn once per page by
+        :meth:`close_segment` (a rectangle per cell cost as much as the text itself).
+        """
+        if self.y + ROW_HEIGHT > self.page_break_trigger:
+            self.close_segment()
             self.add_page()
         self.set_font(self.body_font, style, 9)
+        if fill:
+            self.set_fill_color(225, 225, 225)
+        font, size = self.current_font, self.font_size_pt
+        x, y = self.l_margin, self.y
+        self.rect(x, y, TABLE_WIDTH, ROW_HEIGHT, style="DF" if fill else "D")
+        baseline = y + ROW_HEIGHT / 2 + 0.3 * self.font_size  # where FPDF.cell puts it
         for text, width, align in zip(cells, COLUMN_WIDTHS, COLUMN_ALIGN, strict=True):
-            self.cell(width, ROW_HEIGHT, text, border=1, align=align, fill=fill)
-        self.ln(ROW_HEIGHT)
+            if text:
+                # The font's own width table: get_string_width() would run the bidirectional
+                # text algorithm on every figure (half the time of the whole document).
+                spare = width - font.get_text_width(self.normalize_text(text), size, None)[1] / self.k
+                self.text(x + (spare - PADDING if align == "R" else spare / 2), baseline, text)
+            x += width
+        self.set_y(y + ROW_HEIGHT)
+
+    def close_segment(self) -> None:
+        """The rules between columns, from this page's headings down to the last row drawn."""
+        x = self.l_margin
+        for width in COLUMN_WIDTHS[:-1]:
+            x += width
+            self.line(x, self.segment_top, x, self.y)
 
     def footer(self) -> None:
         self.set_y(-15)
@@ -254,7 +271,7 @@ def schedule_pdf(offer: dict[str, Any], application_id: str, full_name: str, fir
     """The schedule as an A4 PDF: title, summary of the offer, full table (header on every page)."""
     rows = schedule_rows(offer, first_due_date)
     language = language_of(language)
-    pdf = _SchedulePdf(language)
+    pdf = _SchedulePdf(language, (full_name, application_id))
     pdf.set_title(pdf.labels["title"])
     pdf.set_author("loanflow")
     pdf.set_auto_page_break(auto=True, margin=20)
@@ -283,7 +300,6 @@ def _summary(pdf: _SchedulePdf, terms: Offer, application_id: str, full_name: st
 
 def _table(pdf: _SchedulePdf, rows: list[Installment], language: str) -> None:
     money = format_money
-    pdf.set_font(pdf.body_font, "", 9)
     pdf.ln(2)
     pdf.draw_headings()
     pdf.table_open = True  # from here on, every new page starts with the column headings
@@ -293,4 +309,5 @@ def _table(pdf: _SchedulePdf, rows: list[Installment], language: str) -> None:
     totals = schedule_totals(rows)
     pdf.draw_row((pdf.labels["total"], "", money(totals.payment, language), money(totals.interest, language),
                   money(totals.principal, language), ""), style="B")
+    pdf.close_segment()
     pdf.table_open = False

@@ -193,3 +193,18 @@ def test_duration_and_date_formats() -> None:
     assert format_date(date(2027, 1, 5), "en") == "2027-01-05"
     assert format_date(date(2027, 1, 5), "fr-FR") == "05/01/2027"
     assert format_date(date(2027, 1, 5), "de") == "2027-01-05"  # unknown language: English
+
+
+def test_a_name_that_fits_cp1252_needs_no_embedded_font() -> None:
+    """The fast path: Helvetica, no TrueType font parsed and embedded (docs/benchmarks.md)."""
+    data = schedule_pdf(make_offer("200000", "0.0355", 240), "app-1", "Zoé Crédit-Œuvre", FIRST_DUE, "fr")
+    assert b"/FontFile2" not in data and b"/Helvetica" in data
+    assert "Zoé Crédit-Œuvre" in pdf_pages(data)[0]
+
+
+@pytest.mark.skipif(not all(path.is_file() for path in schedule.FONT_FILES.values()), reason="DejaVu not installed")
+def test_a_name_beyond_cp1252_switches_the_whole_document_to_dejavu() -> None:
+    data = schedule_pdf(make_offer("1000", "0.05", 12), "app-1", "Łukasz", FIRST_DUE, "fr")
+    assert b"/FontFile2" in data
+    pages = pdf_pages(data)
+    assert "Łukasz" in pages[0] and "Total 1 027,30 € 27,30 €" in pages[-1]
