@@ -29,13 +29,18 @@ def is_sqlite(url: str) -> bool:
 def make_engine(url: str, *, pool_size: int | None = None, max_overflow: int | None = None) -> Engine:
     """Build the engine of one service database with the settings each backend needs.
 
-    Pools are small on purpose (``LOANFLOW_DB_POOL_SIZE``, ``LOANFLOW_DB_MAX_OVERFLOW``): a
-    system is ~20 processes on one PostgreSQL server, whose connections are the scarce resource.
+    ``LOANFLOW_DB_POOL_SIZE`` (8) connections are kept once opened, as many as the threads of
+    the busiest process (loan_web's gthread workers, credit_worker): a pool smaller than the
+    concurrency *closes* every overflow connection on return, so each request beyond it paid a
+    new PostgreSQL backend (a process fork and authentication) — the benchmark showed
+    ``POST /loan/applications`` at 190–198 req/s with a pool of 3, 239–325 with 8 (docs/benchmarks.md).
+    ``LOANFLOW_DB_MAX_OVERFLOW`` (4) covers bursts (background threads, notify's many stream
+    threads). Connections open lazily: an idle process holds one or two, not eight.
     """
     if is_sqlite(url):
         return _sqlite_engine(url)
-    pool_size = pool_size if pool_size is not None else int(os.environ.get("LOANFLOW_DB_POOL_SIZE", "3"))
-    max_overflow = max_overflow if max_overflow is not None else int(os.environ.get("LOANFLOW_DB_MAX_OVERFLOW", "5"))
+    pool_size = pool_size if pool_size is not None else int(os.environ.get("LOANFLOW_DB_POOL_SIZE", "8"))
+    max_overflow = max_overflow if max_overflow is not None else int(os.environ.get("LOANFLOW_DB_MAX_OVERFLOW", "4"))
     return create_engine(
         url,
         pool_pre_ping=True,
