@@ -4,15 +4,24 @@ prometheus-client's multiprocess mode keeps each worker's metrics in files under
 ``PROMETHEUS_MULTIPROC_DIR``: the directory is emptied when the server starts (stale files of a
 previous run would be counted again) and a dead worker's files are marked so that its live
 gauges stop counting.
+
+On ``SIGTERM`` a worker first runs the process's shutdown callbacks (``common.lifecycle``: notify
+ends its live streams, whose clients reconnect elsewhere), then gunicorn's own handler: the
+worker stops within a second or two instead of waiting for each stream's next heartbeat.
 """
 
 import os
 import shutil
+import signal
 
 from prometheus_client import multiprocess
 
 accesslog = None  # access lines would carry ?token= of live endpoints; app logs say what matters
 graceful_timeout = 20
+# gunicorn's control socket has one default path per user ($HOME/.gunicorn/gunicorn.ctl): with
+# several gunicorn masters on one host (our Procfile runs six) each would replace and then unlink
+# the others'. We do not use gunicornc.
+control_socket_disable = True
 timeout = 60
 
 
@@ -26,3 +35,16 @@ def on_starting(server):
 def child_exit(server, worker):
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         multiprocess.mark_process_dead(worker.pid)
+
+
+def post_worker_init(worker):
+    from common import lifecycle
+
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def on_sigterm(signum, frame):
+        lifecycle.begin_shutdown()
+        if callable(previous):
+            previous(signum, frame)
+
+    signal.signal(signal.SIGTERM, on_sigterm)

@@ -22,12 +22,14 @@ def _actor_options(settings: Settings) -> dict[str, dict[str, Any]]:
 
 
 def _setup_app(app: Any, rt: Runtime) -> None:
+    from common.lifecycle import on_shutdown
     from notify_app.live.hub import Hub
     from notify_app.live.websocket import install_websockets
     from notify_app.pages import install_pages
 
     hub = Hub(rt.session_factory, max_connections=rt.settings.max_live_connections)
     app.extensions["notify.hub"] = hub
+    on_shutdown(hub.close_all)  # streams end at SIGTERM, not at their next heartbeat
     install_websockets(app, rt, hub, frozenset(rt.settings.allowed_origins))
     install_pages(app)
 

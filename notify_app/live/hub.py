@@ -12,10 +12,14 @@ window behind the highest id it has seen and forwards only ids it has not forwar
 Subscribers get a bounded queue. A client too slow to keep up is marked ``lagging`` and its
 stream is ended, never buffered without limit and never allowed to slow the others: it
 reconnects and catches up from the log.
+
+When the process shuts down, :meth:`Hub.close_all` ends every stream at once (and refuses new
+ones): the clients reconnect, to another process or instance, and resume from the log.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import threading
@@ -35,6 +39,8 @@ LIVE_CONNECTIONS = Gauge("loanflow_live_connections", "Open WebSocket and SSE co
                          multiprocess_mode="livesum")
 #: Ids re-read behind the highest seen, to catch rows whose transaction committed late.
 LOOKBACK = 500
+#: Put in a subscriber's queue to wake its stream when the process closes it (compared by identity).
+WAKE: dict[str, Any] = {}
 
 
 def event_of(row: Notification) -> dict[str, Any]:
@@ -65,6 +71,19 @@ class Subscriber:
     channel: str
     events: queue.Queue[dict[str, Any]] = field(default_factory=lambda: queue.Queue(maxsize=256))
     lagging: bool = False
+    closed: bool = False
+
+    @property
+    def ended(self) -> bool:
+        """Its stream must stop: the client is too slow, or this process is shutting down."""
+        return self.lagging or self.closed
+
+    def close(self) -> None:
+        """End the stream now (safe from a signal handler: sets a flag, wakes the waiting thread)."""
+        self.closed = True
+        # A full queue: the stream is busy draining it and sees ``closed`` before waiting again.
+        with contextlib.suppress(queue.Full):
+            self.events.put_nowait(WAKE)
 
     def offer(self, event: dict[str, Any]) -> None:
         if self.application_id not in (None, event["application_id"]):
@@ -89,11 +108,13 @@ class Hub:
         self._high = 0
         self._recent: deque[int] = deque(maxlen=LOOKBACK * 10)
         self._recent_set: set[int] = set()
+        self.closing = False
 
     def subscribe(self, application_id: str | None, channel: str) -> Subscriber | None:
-        """A new subscriber, or ``None`` when this process holds its maximum of connections."""
+        """A new subscriber, or ``None`` when this process holds its maximum of connections or is
+        shutting down."""
         with self._lock:
-            if len(self._subscribers) >= self.max_connections:
+            if self.closing or len(self._subscribers) >= self.max_connections:
                 return None
             subscriber = Subscriber(application_id, channel)
             self._subscribers.add(subscriber)
@@ -156,6 +177,12 @@ class Hub:
             self._recent_set.discard(self._recent[0])
         self._recent.append(row_id)
         self._recent_set.add(row_id)
+
+    def close_all(self) -> None:
+        """End every live stream of this process and refuse new ones (shutdown)."""
+        self.closing = True
+        for subscriber in list(self._subscribers):
+            subscriber.close()
 
     def stop(self) -> None:
         self._stop.set()

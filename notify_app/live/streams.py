@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
 from notify_app.adapters.orm import Notification, Recipient
-from notify_app.live.hub import Subscriber, event_of
+from notify_app.live.hub import WAKE, Subscriber, event_of
 
 #: Seconds between heartbeats on an idle stream (keeps proxies from closing it).
 HEARTBEAT = 15.0
@@ -33,6 +33,19 @@ def history(session_factory: sessionmaker, application_id: str, after_seq: int) 
     return [event_of(row) for row in rows]
 
 
+def _live(subscriber: Subscriber, heartbeat: float) -> Iterator[dict[str, Any] | None]:
+    """The subscriber's events as the hub hands them over, a heartbeat after ``heartbeat`` idle
+    seconds; ends when the subscriber does (too slow, or closed at shutdown)."""
+    while not subscriber.ended:
+        try:
+            event = subscriber.events.get(timeout=heartbeat)
+        except queue.Empty:
+            yield Heartbeat
+            continue
+        if event is not WAKE:  # WAKE only wakes the wait: ``ended`` is now true
+            yield event
+
+
 def application_events(session_factory: sessionmaker, subscriber: Subscriber, after_seq: int,
                        heartbeat: float = HEARTBEAT) -> Iterator[dict[str, Any] | None]:
     """History after ``after_seq``, then every new change, in ``seq`` order; ``None`` = heartbeat."""
@@ -41,10 +54,8 @@ def application_events(session_factory: sessionmaker, subscriber: Subscriber, af
     for event in history(session_factory, application_id, sent):
         sent = event["seq"]
         yield event
-    while not subscriber.lagging:
-        try:
-            event = subscriber.events.get(timeout=heartbeat)
-        except queue.Empty:
+    for event in _live(subscriber, heartbeat):
+        if event is Heartbeat:
             yield Heartbeat
             continue
         if event["seq"] <= sent:
@@ -71,20 +82,13 @@ def staff_snapshot(session_factory: sessionmaker, limit: int = 200) -> list[dict
 def staff_events(session_factory: sessionmaker, subscriber: Subscriber, after_id: int,
                  heartbeat: float = HEARTBEAT) -> Iterator[dict[str, Any] | None]:
     """Every change of every application logged after ``after_id``, then live ones."""
-    sent = after_id
     if after_id:
         with session_factory() as session:
             rows = session.scalars(select(Notification).where(Notification.id > after_id)
                                    .order_by(Notification.id).limit(5000)).all()
         for row in rows:
-            sent = max(sent, row.id)
             yield event_of(row)
-    while not subscriber.lagging:
-        try:
-            event = subscriber.events.get(timeout=heartbeat)
-        except queue.Empty:
-            yield Heartbeat
-            continue
-        if after_id and event["id"] <= after_id:
+    for event in _live(subscriber, heartbeat):
+        if event is not Heartbeat and after_id and event["id"] <= after_id:
             continue
         yield event

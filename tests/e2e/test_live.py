@@ -6,7 +6,10 @@ them must receive every change.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -178,3 +181,30 @@ def test_oversized_websocket_frames_are_refused(client: Client, stack: Stack) ->
     for size in (128 * 1024, 1024 * 1024):  # above the 64 KiB limit
         _refused(websocket.create_connection(url, timeout=10), size)
     assert requests.get(f"{stack.gateway}/notify/health", timeout=5).status_code == 200
+
+
+def test_sigterm_ends_live_streams_promptly_and_clients_resume(client: Client, stack: Stack) -> None:
+    """A rolling restart of notify: its open streams end at SIGTERM (WebSocket close 1001, SSE end
+    of stream), not at their next heartbeat 15 s later, and an SSE client resumes where it was."""
+    accepted = client.submit(application())
+    stream = sse(stack, accepted)
+    seen = read_until(stream, "APPROVED")
+    ws = websocket.create_connection(ws_url(stack, f"/notify/ws?token={STAFF_TOKEN}"), timeout=30)
+    assert json.loads(ws.recv())["type"] in {"snapshot", "status"}
+    process = stack.processes["notify_web"]
+    started = time.monotonic()
+    try:
+        stack.signal("notify_web", signal.SIGTERM)
+        assert close_code(ws) == 1001
+        ws.close()  # answer the close handshake, as a browser does (the server's reader thread ends)
+        assert list(stream) == []  # the SSE response ends (heartbeats are comments, not events)
+        process.wait(timeout=10)
+        assert time.monotonic() - started < 10  # a stream's heartbeat comes every 15 s
+    finally:
+        stack.processes.pop("notify_web", None)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        stack.start("notify_web")
+        stack.wait_ready()
+    resumed = read_until(sse(stack, accepted, last_event_id=seen[0].id), "APPROVED")  # the restarted notify
+    assert [json.loads(e.data)["status"] for e in resumed] == [json.loads(e.data)["status"] for e in seen[1:]]

@@ -74,3 +74,34 @@ def test_connection_cap_and_slow_clients(rt: Runtime) -> None:
     hub.unsubscribe(slow)
     assert hub.subscribe(None, "sse") is not None
     hub.stop()
+
+
+def test_closing_ends_waiting_streams_at_once_and_refuses_new_ones(rt: Runtime) -> None:
+    """What a SIGTERM does (common.lifecycle): streams end now, not at their next heartbeat."""
+    import threading
+
+    from notify_app.live.streams import application_events, staff_events
+
+    hub = Hub(rt.session_factory, poll=0.05)
+    mine, staff = hub.subscribe("app-a", "sse"), hub.subscribe(None, "websocket")
+    assert mine and staff
+    ended: dict[str, float] = {}
+
+    def follow(name: str, events: Iterator[object]) -> None:
+        for _ in events:
+            pass
+        ended[name] = time.monotonic()
+
+    threads = [threading.Thread(target=follow, args=("mine", application_events(rt.session_factory, mine, 0, 60))),
+               threading.Thread(target=follow, args=("staff", staff_events(rt.session_factory, staff, 0, 60)))]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.3)  # both are waiting for an event, with a 60 s heartbeat
+    closed_at = time.monotonic()
+    hub.close_all()
+    for thread in threads:
+        thread.join(5)
+    assert set(ended) == {"mine", "staff"} and max(ended.values()) - closed_at < 2
+    assert mine.closed and not mine.lagging
+    assert hub.subscribe(None, "sse") is None  # a shutting-down process takes no new stream
+    hub.stop()

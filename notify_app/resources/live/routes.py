@@ -60,10 +60,11 @@ def _sse(events: Iterator[dict[str, Any] | None], subscriber: Subscriber, id_key
 
 
 def _subscribe(application_id: str | None) -> Subscriber:
-    subscriber = _hub().subscribe(application_id, "sse")
+    hub = _hub()
+    subscriber = hub.subscribe(application_id, "sse")
     if subscriber is None:
-        abort(503, message="Too many live connections on this server; retry shortly.",
-              headers={"Retry-After": "5"})
+        reason = "This server is shutting down" if hub.closing else "Too many live connections on this server"
+        abort(503, message=f"{reason}; retry shortly.", headers={"Retry-After": "5"})
     return subscriber
 
 
