@@ -111,6 +111,8 @@ async def _proxy_ws(request: web.Request, base: str) -> web.StreamResponse:
 
 
 async def handle(request: web.Request) -> web.StreamResponse:
+    if request.path == "/health":  # the gateway's own liveness (probes); services have /<svc>/health
+        return web.json_response({"status": "ok", "service": "gateway", "routes": sorted(request.app["upstreams"])})
     prefix = request.path.lstrip("/").split("/", 1)[0]
     base = request.app["upstreams"].get(prefix)
     if base is None:

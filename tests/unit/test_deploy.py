@@ -267,6 +267,7 @@ def test_compose_runs_the_procfile_commands() -> None:
             f"http://{svc}-web:{DEFAULT_PORTS[svc]}"
     assert services["bureau"]["command"] == container_command("bureau")
     assert services["gateway"]["command"] == container_command("gateway")
+    assert "http://127.0.0.1:8000/health" in " ".join(services["gateway"]["healthcheck"]["test"])
     assert services["gateway"]["ports"] == ["${LOANFLOW_HTTP_PORT:-8000}:8000"]
     assert services["migrate"]["command"] == ["python", "-m", "common.cli", "migrate"]
 
@@ -445,6 +446,8 @@ def test_overlay_workloads_contract(rendered: dict[str, list[dict[str, Any]]], o
     gateway = find(objects, "Deployment", "gateway")
     container = _container(gateway)
     assert container["command"] + container["args"] == container_command("gateway")
+    for probe in ("readinessProbe", "livenessProbe"):
+        assert container[probe]["httpGet"] == {"path": "/health", "port": "http"}
     _assert_hardened(gateway)
     find(objects, "Service", "gateway")
     ingress = find(objects, "Ingress", "loanflow")
