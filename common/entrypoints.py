@@ -65,8 +65,11 @@ def worker_broker(name: str, settings: Settings | None = None) -> Broker:
     if os.environ.get("dramatiq_prom_port"):  # noqa: SIM112 - the name Dramatiq reads
         # Dramatiq's own exporter (messages by actor and outcome, durations, in progress), on the
         # port the Procfile / compose gives each service's workers.
-        from dramatiq.middleware.prometheus import Prometheus
+        from dramatiq.middleware.prometheus import DB_PATH, Prometheus
 
+        from common.metrics import forget_dead_processes
+
+        forget_dead_processes(DB_PATH)  # live gauges of workers killed before this start
         broker.add_middleware(Prometheus())
     register_actors(Runtime(load_definition(name), settings), broker)
     return broker

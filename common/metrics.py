@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -100,3 +101,37 @@ def metrics_response(state: Callable[[], Iterable[Metric]] | None = None) -> Any
         extra.register(StateCollector(state))
         payload += generate_latest(extra)
     return Response(payload, mimetype=CONTENT_TYPE_LATEST)
+
+
+_METRIC_FILE_PID = re.compile(r"_(\d+)\.db$")
+
+
+def forget_dead_processes(directory: str | os.PathLike[str]) -> list[int]:
+    """Retire the live gauges of processes that died without saying so (``kill -9``, OOM).
+
+    prometheus-client's multiprocess mode keeps one file per process and metric kind. A process
+    that exits cleanly marks itself dead; one that is killed leaves its ``gauge_live*`` files, and
+    its "in progress" and "workers" gauges would be summed forever — Dramatiq's exporter never
+    clears its directory. Called when a worker starts: counters and histograms of dead processes
+    stay (totals survive restarts, as Prometheus expects); only the live gauges go.
+
+    Returns the pids retired.
+    """
+    path = os.fspath(directory)
+    if not os.path.isdir(path):
+        return []
+    pids = {int(m.group(1)) for name in os.listdir(path) if (m := _METRIC_FILE_PID.search(name))}
+    dead = sorted(pid for pid in pids if not _alive(pid))
+    for pid in dead:
+        prom_multiprocess.mark_process_dead(pid, path)
+    return dead
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True

@@ -1,0 +1,32 @@
+"""Live gauges of killed processes are retired when a worker starts (common.metrics)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from common.metrics import forget_dead_processes
+
+
+def _dead_pid() -> int:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_only_the_live_gauges_of_dead_processes_go(tmp_path: Path) -> None:
+    dead, alive = _dead_pid(), os.getpid()
+    names = [f"gauge_livesum_{dead}.db", f"gauge_liveall_{dead}.db", f"counter_{dead}.db",
+             f"histogram_{dead}.db", f"gauge_livesum_{alive}.db", f"counter_{alive}.db", "notes.txt"]
+    for name in names:
+        (tmp_path / name).write_bytes(b"")
+    assert forget_dead_processes(tmp_path) == [dead]
+    left = sorted(p.name for p in tmp_path.iterdir())
+    assert left == sorted([f"counter_{dead}.db", f"histogram_{dead}.db", f"gauge_livesum_{alive}.db",
+                           f"counter_{alive}.db", "notes.txt"])
+
+
+def test_a_missing_directory_is_nothing_to_do(tmp_path: Path) -> None:
+    assert forget_dead_processes(tmp_path / "absent") == []
