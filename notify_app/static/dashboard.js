@@ -19,8 +19,6 @@
     permanent: "Permanent", fixed_term: "Fixed-term", self_employed: "Self-employed",
     unemployed: "Unemployed", retired: "Retired"
   };
-  var euros = new Intl.NumberFormat("en-IE", { style: "currency", currency: "EUR", maximumFractionDigits: 0 });
-  var eurosCents = new Intl.NumberFormat("en-IE", { style: "currency", currency: "EUR" });
   var dateTime = new Intl.DateTimeFormat("en-GB", { dateStyle: "medium", timeStyle: "medium" });
   var timeOnly = new Intl.DateTimeFormat("en-GB", { timeStyle: "medium" });
 
@@ -36,26 +34,9 @@
 
   // ---------------------------------------------------------------- helpers
 
-  function $(id) { return document.getElementById(id); }
-
-  /** An element with attributes and children (strings become text nodes). */
-  function h(tag, attrs, children) {
-    var el = document.createElement(tag);
-    Object.keys(attrs || {}).forEach(function (key) {
-      var value = attrs[key];
-      if (value === null || value === undefined || value === false) { return; }
-      if (key === "text") { el.textContent = value; } else if (key === "class") { el.className = value; } else {
-        el.setAttribute(key, value === true ? "" : value);
-      }
-    });
-    (children || []).forEach(function (child) {
-      if (child === null || child === undefined) { return; }
-      el.appendChild(typeof child === "string" ? document.createTextNode(child) : child);
-    });
-    return el;
-  }
-
-  function statusLabel(status) { return (status || "—").replace(/_/g, " "); }
+  var ui = window.loanflowUi;  // ui.js: shared DOM and format helpers
+  var $ = ui.$, h = ui.h, statusLabel = ui.statusLabel, capitalise = ui.capitalise, money = ui.money,
+    percent = ui.percent;
 
   function badge(status, testid, extraClass) {
     return h("span", { class: "badge" + (extraClass ? " " + extraClass : ""), "data-status": status || "",
@@ -63,17 +44,6 @@
   }
 
   function shortId(id) { return String(id).slice(0, 8); }
-
-  function money(value, cents) {
-    var number = Number(value);
-    if (value === null || value === undefined || value === "" || !isFinite(number)) { return "—"; }
-    return (cents ? eurosCents : euros).format(number);
-  }
-
-  function percent(rate) {
-    var number = Number(rate);
-    return isFinite(number) ? (number * 100).toFixed(2).replace(/\.?0+$/, "") + " %" : "—";
-  }
 
   function duration(months) {
     var m = Number(months);
@@ -483,8 +453,6 @@
       if (e.seq === freshSeq) { li.scrollIntoView({ block: "nearest", behavior: "smooth" }); }
     });
   }
-
-  function capitalise(text) { return text ? text.charAt(0).toUpperCase() + text.slice(1) : text; }
 
   function details(e) {
     var parts = [];

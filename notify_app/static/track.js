@@ -28,8 +28,6 @@
     FAILED: ["We could not complete the evaluation", "This is on our side; the reason is below. You may apply again."],
     EXPIRED: ["This application has expired", "The information we asked for did not arrive in time."]
   };
-  var euros = new Intl.NumberFormat("en-IE", { style: "currency", currency: "EUR", maximumFractionDigits: 0 });
-  var eurosCents = new Intl.NumberFormat("en-IE", { style: "currency", currency: "EUR" });
   var dateTime = new Intl.DateTimeFormat("en-GB", { dateStyle: "medium", timeStyle: "short" });
   var timeOnly = new Intl.DateTimeFormat("en-GB", { timeStyle: "medium" });
 
@@ -45,37 +43,9 @@
 
   // ---------------------------------------------------------------- helpers
 
-  function $(id) { return document.getElementById(id); }
-
-  function h(tag, attrs, children) {
-    var el = document.createElement(tag);
-    Object.keys(attrs || {}).forEach(function (key) {
-      var value = attrs[key];
-      if (value === null || value === undefined || value === false) { return; }
-      if (key === "text") { el.textContent = value; } else if (key === "class") { el.className = value; } else {
-        el.setAttribute(key, value === true ? "" : value);
-      }
-    });
-    (children || []).forEach(function (child) {
-      if (child === null || child === undefined) { return; }
-      el.appendChild(typeof child === "string" ? document.createTextNode(child) : child);
-    });
-    return el;
-  }
-
-  function statusLabel(status) { return (status || "—").replace(/_/g, " "); }
-  function capitalise(text) { return text ? text.charAt(0).toUpperCase() + text.slice(1) : ""; }
-
-  function money(value, cents) {
-    var number = Number(value);
-    if (value === null || value === undefined || value === "" || !isFinite(number)) { return "—"; }
-    return (cents ? eurosCents : euros).format(number);
-  }
-
-  function percent(rate) {
-    var number = Number(rate);
-    return isFinite(number) ? (number * 100).toFixed(2).replace(/\.?0+$/, "") + " %" : "—";
-  }
+  var ui = window.loanflowUi;  // ui.js: shared DOM and format helpers
+  var $ = ui.$, h = ui.h, statusLabel = ui.statusLabel, capitalise = ui.capitalise, money = ui.money,
+    percent = ui.percent;
 
   function duration(months) {
     var m = Number(months);
