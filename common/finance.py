@@ -1,4 +1,4 @@
-"""Amortization maths, shared by decision_app (the offer) and notify_app (the schedule document).
+"""Amortization maths and the offer record, shared by decision_app (the offer) and notify_app (the schedule document).
 
 Both must agree to the cent, so both use this one module: the offer's total interest is the sum
 of the schedule's interest column, computed here, rather than a closed formula that would
@@ -8,9 +8,12 @@ disagree with a rounded schedule by a few cents.
 from __future__ import annotations
 
 import calendar
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal, localcontext
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
+from typing import Any
+
+from common.jsonable import jsonable
 
 CENT = Decimal("0.01")
 
@@ -101,3 +104,37 @@ def loan_cost(principal: Decimal, annual_rate: Decimal, months: int) -> LoanCost
         annual_rate=annual_rate,
         months=months,
     )
+
+
+@dataclass(frozen=True)
+class Offer:
+    """A loan offer as the decision service publishes it and notify_app documents it.
+
+    One class for both ends of ``DecisionMade``/``ApplicationStatusChanged``: money travels as
+    strings (:meth:`to_dict`) and comes back as Decimal (:meth:`from_dict`).
+    """
+
+    amount: Decimal
+    duration_months: int
+    annual_rate: Decimal
+    monthly_payment: Decimal
+    monthly_insurance: Decimal
+    total_interest: Decimal
+    total_cost: Decimal
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-simple form (Decimals as strings)."""
+        return jsonable(asdict(self))
+
+    @classmethod
+    def from_dict(cls, offer: dict[str, Any]) -> Offer:
+        """Parse the published dict (money as strings); ``ValueError`` if a figure is missing or bad."""
+        money = ("amount", "annual_rate", "monthly_payment", "monthly_insurance", "total_interest", "total_cost")
+        try:
+            values = {name: Decimal(str(offer[name])) for name in money}
+            months = int(offer["duration_months"])
+        except (KeyError, InvalidOperation, TypeError, ValueError) as error:
+            raise ValueError(f"malformed offer: {error!r}") from error
+        if not all(value.is_finite() for value in values.values()):
+            raise ValueError(f"malformed offer: not a number in {values}")
+        return cls(duration_months=months, **values)

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
-from common.finance import loan_cost, to_cents
+from common.finance import Offer, loan_cost, to_cents
 from common.jsonable import jsonable
 
 SELF_EMPLOYED_ITEMS: tuple[tuple[str, str], ...] = (
@@ -88,29 +88,6 @@ class InformationRequest:
     name: str
     description: str
     type: str = "decimal"
-
-
-@dataclass(frozen=True)
-class Offer:
-    amount: Decimal
-    duration_months: int
-    annual_rate: Decimal
-    monthly_payment: Decimal
-    monthly_insurance: Decimal
-    total_interest: Decimal
-    total_cost: Decimal
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-simple form (Decimals as strings)."""
-        return jsonable(asdict(self))
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Offer:
-        """The inverse of :meth:`to_dict` (for consumers of ``DecisionMade``)."""
-        money = ("amount", "annual_rate", "monthly_payment", "monthly_insurance", "total_interest",
-                 "total_cost")
-        return cls(duration_months=int(data["duration_months"]),
-                   **{name: Decimal(str(data[name])) for name in money})
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,8 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, select_autoescape
 
-from notify_app.domain.schedule import Offer, format_duration, format_money, format_rate, language_of
+from common.finance import Offer
+from notify_app.domain.schedule import format_duration, format_money, format_rate, language_of
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "email"
 
