@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -20,11 +19,9 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from common.auth import issue_applicant_token
-from common.entrypoints import web_app
 from common.http import MAX_PAGE
 from loan_app import handlers
-from tests.conftest import STAFF_TOKEN, make_settings
-from tests.support.databases import truncate_all
+from tests.conftest import STAFF_TOKEN
 from tests.support.messages import deliver, outbox
 from tests.support.payloads import application
 
@@ -43,17 +40,6 @@ def bearer(token: str) -> dict[str, str]:
 
 
 STAFF = bearer(STAFF_TOKEN)
-
-
-@pytest.fixture(scope="module")
-def apps(pg_urls: dict[str, str]) -> Iterator[dict[str, Flask]]:
-    built = {}
-    for service in SERVICES:
-        truncate_all(service, pg_urls[service])
-        built[service] = web_app(service, make_settings(service, pg_urls[service]))
-    yield built
-    for app in built.values():
-        app.extensions["loanflow.runtime"].dispose()
 
 
 @pytest.fixture(scope="module")

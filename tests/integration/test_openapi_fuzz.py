@@ -18,8 +18,6 @@ through its public strategy API (``APIOperation.as_strategy`` under ``hypothesis
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 import schemathesis
 from flask import Flask
@@ -35,11 +33,9 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from common.consumers import apply_once
-from common.entrypoints import web_app
 from common.relay import to_message
 from common.runtime import Runtime
-from tests.conftest import STAFF_TOKEN, make_settings
-from tests.support.databases import truncate_all
+from tests.conftest import STAFF_TOKEN
 from tests.support.messages import deliver, outbox
 from tests.support.payloads import application
 
@@ -53,18 +49,6 @@ CALLS_OUT = {"CheckCredit", "SendEmail"}
 #: The bureau's answer, given to loan_app directly: credit_app would ask a network service.
 ASSESSMENT = {"score": 720, "payment_incidents": 0, "open_credits": 0, "monthly_income": "5200.00",
               "monthly_debts": "0.00", "debt_to_income": "0.0000", "bureau_found": True}
-
-
-@pytest.fixture(scope="module")
-def apps(pg_urls: dict[str, str]) -> Iterator[dict[str, Flask]]:
-    """One WSGI app per service on its emptied PostgreSQL test database."""
-    built = {}
-    for service in SERVICES:
-        truncate_all(service, pg_urls[service])
-        built[service] = web_app(service, make_settings(service, pg_urls[service]))
-    yield built
-    for app in built.values():
-        app.extensions["loanflow.runtime"].dispose()
 
 
 @pytest.fixture(scope="module")
