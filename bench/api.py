@@ -111,15 +111,17 @@ def run(stack: Stack, body: dict[str, Any], *, seconds: float, threads: int, con
         results["bare"] = wrk(f"{bare}/", seconds, **settings)
         results["get_direct"] = wrk(f"{loan}{item}", seconds, headers=token, **settings)
         results["post_direct"] = wrk(f"{loan}/loan/applications", seconds, body_file=body_file, **settings)
-        if profile_svg is not None:  # again, with every loan_web worker sampled (not the measured run)
-            with ThreadPoolExecutor(1) as pool:
-                recording = pool.submit(profiling.record, stack.processes["loan_web"].pid, profile_svg,
-                                        max(1, int(seconds) - 2), subprocesses=True)
-                results["post_direct_profiled"] = wrk(f"{loan}/loan/applications", seconds, body_file=body_file,
-                                                      **settings)
-                results["post_direct_profile"] = recording.result()
-            if "svg" in results["post_direct_profile"]:
-                results["post_direct_profile"]["summary"] = profiling.summarize(profile_svg)
+        if profile_svg is not None:  # again, with every loan_web worker sampled (not the measured runs)
+            for kind, url, extra in (("post", f"{loan}/loan/applications", {"body_file": body_file}),
+                                     ("get", f"{loan}{item}", {"headers": token})):
+                svg = profile_svg.with_name(profile_svg.name.replace("post", kind))
+                with ThreadPoolExecutor(1) as pool:
+                    recording = pool.submit(profiling.record, stack.processes["loan_web"].pid, svg,
+                                            max(1, int(seconds) - 2), subprocesses=True)
+                    results[f"{kind}_direct_profiled"] = wrk(url, seconds, **extra, **settings)  # type: ignore[arg-type]
+                    results[f"{kind}_direct_profile"] = recording.result()
+                if "svg" in results[f"{kind}_direct_profile"]:
+                    results[f"{kind}_direct_profile"]["summary"] = profiling.summarize(svg)
         results["get_gateway"] = wrk(f"{stack.gateway}{item}", seconds, headers=token, **settings)
         results["post_gateway"] = wrk(f"{stack.gateway}/loan/applications", seconds, body_file=body_file, **settings)
     finally:

@@ -6,7 +6,9 @@
   ``basic_ack`` per message (as a Dramatiq worker does). 1 publisher, then 5 concurrent publishers
   (one per service relay); 1 consumer, then 5 (one per service worker). Each client is a process.
 - PostgreSQL: small ``INSERT`` + ``COMMIT`` transactions on a scratch table in a scratch database,
-  1 client then 8 concurrent clients (processes, psycopg 3).
+  1 client then 8 concurrent clients (processes, psycopg 3); then 8 clients again with a ``NOTIFY``
+  in each transaction, as loanflow's unit of work does when it wrote outbox rows (PostgreSQL
+  serialises the commits of notifying transactions under one cluster-wide lock).
 
 Every client process connects, waits at a barrier with the others, then counts for the same time.
 """
@@ -142,7 +144,7 @@ def rabbitmq(vhost: str, seconds: float, publishers: int = 5, consumers: int = 5
         subprocess.run(["rabbitmqctl", "-q", "delete_vhost", vhost], capture_output=True)
 
 
-def _inserter(dsn: str, seconds: float, barrier: Any) -> tuple[int, float, float]:
+def _inserter(dsn: str, seconds: float, notify: bool, barrier: Any) -> tuple[int, float, float]:
     with psycopg.connect(dsn) as connection:
         barrier.wait()
         started = time.time()
@@ -151,6 +153,8 @@ def _inserter(dsn: str, seconds: float, barrier: Any) -> tuple[int, float, float
         while (now := time.time()) < end:
             connection.execute("INSERT INTO scratch (payload) VALUES (%s)", ("a small row of about fifty bytes, "
                                                                             "like a processed id",))
+            if notify:  # what the unit of work adds when it wrote outbox rows (wakes the relays)
+                connection.execute("NOTIFY bench_scratch")
             connection.commit()
             count += 1
     return count, started, now
@@ -177,8 +181,9 @@ def postgres(database: str, seconds: float, many: int = 8) -> dict[str, Any]:
             connection.execute("CREATE TABLE scratch (id bigserial PRIMARY KEY, payload text NOT NULL, "
                                "created_at timestamptz NOT NULL DEFAULT now())")
         results: dict[str, Any] = {"settings": settings}
-        results["insert_commit_1"] = _run(_inserter, 1, (dsn, seconds))
-        results["insert_commit_n"] = _run(_inserter, many, (dsn, seconds))
+        results["insert_commit_1"] = _run(_inserter, 1, (dsn, seconds, False))
+        results["insert_commit_n"] = _run(_inserter, many, (dsn, seconds, False))
+        results["insert_notify_commit_n"] = _run(_inserter, many, (dsn, seconds, True))
         return results
     finally:
         with psycopg.connect(admin_dsn(), autocommit=True) as admin:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,7 +52,8 @@ async def _hold(session: aiohttp.ClientSession, url: str, token: str, conn: Conn
 
 
 async def measure(url: str, gateway: str, staff_token: str, body: dict[str, Any], levels: list[int], *,
-                  apps_per_level: int, rate: float, timeout: float = 60) -> list[dict[str, Any]]:
+                  apps_per_level: int, rate: float, timeout: float = 60,
+                  probe: Callable[[], float | None] | None = None) -> list[dict[str, Any]]:
     """Delivery delays at each level of concurrent connections (see the module docstring)."""
     results = []
     connector = aiohttp.TCPConnector(limit=0)
@@ -92,6 +94,7 @@ async def measure(url: str, gateway: str, staff_token: str, body: dict[str, Any]
                     "events_expected": len(wanted) * len(live),
                     "events_missing": missing,
                     "delivery_s": stats,
+                    "rss_mib": probe() if probe else None,
                     "held": bool(len(live) == level and missing == 0 and stats["p99"] is not None
                                  and stats["p99"] < 1.0),
                 })

@@ -109,8 +109,9 @@ class Sampler:
     def snapshot(self) -> Snapshot:
         self.sample()
         busy, total = machine_busy()
-        me = psutil.Process().cpu_times()
-        return Snapshot(dict(self.last_cpu), busy, total, time.monotonic(), infrastructure_cpu(), me.user + me.system)
+        me = psutil.Process().cpu_times()  # the harness, with the children it waited for (wrk, py-spy)
+        mine = me.user + me.system + me.children_user + me.children_system
+        return Snapshot(dict(self.last_cpu), busy, total, time.monotonic(), infrastructure_cpu(), mine)
 
     def reset_peaks(self) -> None:
         self.peak_rss.clear()

@@ -55,7 +55,7 @@ RSS_TARGET_MIB = 150.0
 #: Figures every run reports (the smoke test checks them all); per-step and per-process rows follow.
 FIGURES = (
     "rabbitmq_publish_1", "rabbitmq_publish_n", "rabbitmq_consume_1", "rabbitmq_consume_n",
-    "postgres_commit_1", "postgres_commit_8",
+    "postgres_commit_1", "postgres_commit_8", "postgres_notify_commit_8",
     "messages_per_app", "commits_per_app", "processed_per_app", "relay_batches_per_app", "other_writes_per_app",
     "all_xact_commits_per_app", "bound_broker", "bound_db", "bound", "bound_cpu",
     "e2e_held_rate", "e2e_max_sustained", "e2e_p50", "e2e_p95", "e2e_p99", "e2e_commit_p99", "e2e_read_p99",
@@ -74,7 +74,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--offset", type=int, default=14_000, help="port offset of the stack (default 14000)")
     parser.add_argument("--prefix", help="database prefix (default loanflow_bench[_<offset>])")
     parser.add_argument("--vhost", help="RabbitMQ vhost (default loanflow_bench[_<offset>])")
-    parser.add_argument("--rates", help="offered applications/s, stepped up (default 5,10,20,30,40,60)")
+    parser.add_argument("--rates", help="offered applications/s, stepped up (default 4,6,8,10,12,14,16,20,25,30,40,50)")
     parser.add_argument("--step-seconds", type=float, help="seconds per step (default 20)")
     parser.add_argument("--grace", type=float, help="seconds to wait for a step's stragglers (default 15)")
     parser.add_argument("--keep-going", action="store_true", help="run every rate even after one is not held")
@@ -82,7 +82,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--api-seconds", type=float, help="seconds per wrk run (default 10)")
     parser.add_argument("--wrk-threads", type=int, default=2)
     parser.add_argument("--wrk-connections", type=int, default=16)
-    parser.add_argument("--live-levels", help="concurrent SSE connections, cumulative (default 50,100,200)")
+    parser.add_argument("--live-levels", help="concurrent SSE connections, cumulative (default 100,200,400,800)")
     parser.add_argument("--live-apps", type=int, help="applications submitted at each level (default 10)")
     parser.add_argument("--profile", action=argparse.BooleanOptionalAction, default=None,
                         help="py-spy the hottest process under load (default: on, off with --smoke)")
@@ -95,17 +95,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="--threads of one Procfile entry (e.g. loan_worker=8); repeatable")
     parser.add_argument("--nice", action="append", default=[], metavar="ENTRY=N",
                         help="run one Procfile entry under `nice -n N` (e.g. notify_documents_worker=10); repeatable")
+    parser.add_argument("--skip", default="", help="parts left out, comma-separated: live,api (for quick "
+                        "before/after comparisons of the end-to-end figures; the table then lacks their rows)")
     parser.add_argument("--output", type=Path, default=RESULTS / "latest.json")
     parser.add_argument("--log-dir", type=Path, help="process logs (default: a new temporary folder)")
     args = parser.parse_args(argv)
     smoke = args.smoke
     defaults = {
-        "rates": "4" if smoke else "5,10,20,30,40,60",
+        "rates": "4" if smoke else "4,6,8,10,12,14,16,20,25,30,40,50",
         "step_seconds": 2.0 if smoke else 20.0,
         "grace": 20.0 if smoke else 15.0,
         "ceiling_seconds": 0.5 if smoke else 4.0,
         "api_seconds": 1.0 if smoke else 10.0,
-        "live_levels": "5" if smoke else "50,100,200",
+        "live_levels": "5" if smoke else "100,200,400,800",
         "live_apps": 2 if smoke else 10,
         "profile": not smoke,
     }
@@ -117,6 +119,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.vhost = args.vhost or f"loanflow_bench{suffix}"
     args.rates = [float(r) for r in args.rates.split(",")]
     args.live_levels = sorted(int(n) for n in args.live_levels.split(","))
+    args.skip = {part.strip() for part in args.skip.split(",") if part.strip()}
+    if args.skip - {"live", "api"}:
+        parser.error("--skip takes live and/or api")
     return args
 
 
@@ -323,9 +328,19 @@ def live_channels(stack: Any, args: argparse.Namespace, body: dict[str, Any]) ->
                                   workers=1, threads=threads, env={"LOANFLOW_MAX_LIVE_CONNECTIONS": str(cap)})
     api.start_extra(stack, "bench_notify_live", command, f"http://127.0.0.1:{port}/notify/health")
     log(f"live channels: {args.live_levels} SSE connections on one notify process ({threads} threads)")
+    leader = stack.processes["bench_notify_live"].pid
+
+    def rss() -> float | None:  # the largest process of the extra notify (its one worker), connections open
+        sizes = [procs.rss_bytes(p) for p in procs.tree({"bench_notify_live": leader})]
+        return round(max((s for s in sizes if s), default=0) / procs.MIB, 1)
+
     levels = asyncio.run(live.measure(f"http://127.0.0.1:{port}/notify/events", stack.gateway, STAFF_TOKEN, body,
-                                      args.live_levels, apps_per_level=args.live_apps, rate=4.0 if args.smoke else 5.0))
-    return {"command": command, "threads": threads, "max_live_connections": cap, "levels": levels}
+                                      args.live_levels, apps_per_level=args.live_apps, rate=4.0 if args.smoke else 5.0,
+                                      probe=rss))
+    cpu = sum(procs.cpu_seconds(pid) or 0.0 for pid in procs.tree({"bench_notify_live": leader}))  # before it goes
+    stack.stop("bench_notify_live", timeout=3)  # its threads would otherwise hold the final stop 15 s
+    return {"command": command, "threads": threads, "max_live_connections": cap, "levels": levels,
+            "rss_mib": levels[-1]["rss_mib"] if levels else None, "process_cpu_s": round(cpu, 2)}
 
 
 # ---------------------------------------------------------------------------------------------- table
@@ -351,6 +366,8 @@ def figures(result: dict[str, Any]) -> list[dict[str, Any]]:
             mq["consume_n"]["rate"], "msg/s"))
     add(row("postgres_commit_1", "PostgreSQL INSERT+COMMIT, 1 client", pg["insert_commit_1"]["rate"], "tx/s"))
     add(row("postgres_commit_8", "PostgreSQL INSERT+COMMIT, 8 clients", pg["insert_commit_n"]["rate"], "tx/s"))
+    add(row("postgres_notify_commit_8", "PostgreSQL INSERT+NOTIFY+COMMIT, 8 clients",
+            pg["insert_notify_commit_n"]["rate"], "tx/s", pg["insert_commit_n"]["rate"], "no NOTIFY"))
     c = result["counts"]
     add(row("messages_per_app", "messages per application (outbox rows, 5 DBs)", c["messages_per_app"], "msg"))
     add(row("commits_per_app", "write commits per application (below + other)", c["commits_per_app"], "commit"))
@@ -405,7 +422,17 @@ def figures(result: dict[str, Any]) -> list[dict[str, Any]]:
     for entry, per_app in sorted(cpu["per_app_per_entry_s"].items(), key=lambda kv: -kv[1]):
         add(row(f"cpu_per_app[{entry}]", f"  CPU per application: {entry}", per_app, "cpu-s",
                 round(cpu["stack_s"] / done, 4), "all"))
-    a = result["api"]
+    if "api" in result:
+        rows += api_rows(result["api"])
+    if "live" in result:
+        rows += live_rows(result["live"])
+    rows += rss_rows(e2e)
+    return rows
+
+
+def api_rows(a: dict[str, Any]) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    add = rows.append
     bare = a["bare"]["rps"]
     add(row("api_bare_rps", "bare Flask {ok: true}, loan_web's gunicorn flags", bare, "req/s"))
     for key, label, reference, against in (
@@ -417,7 +444,13 @@ def figures(result: dict[str, Any]) -> list[dict[str, Any]]:
         add(row(f"api_{key}_rps", label, a[key]["rps"], "req/s", reference, against))
         add(row(f"api_{key}_p50", "  p50", a[key]["latency_ms"]["p50"], "ms"))
         add(row(f"api_{key}_p99", "  p99", a[key]["latency_ms"]["p99"], "ms"))
-    lv = result["live"]
+    add(row("api_others_cpu", "  CPU used by other work on the machine meanwhile", a.get("others_cpu_s"), "cpu-s"))
+    return rows
+
+
+def live_rows(lv: dict[str, Any]) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    add = rows.append
     levels = lv["levels"]
     held_levels = [lvl for lvl in levels if lvl["held"]]
     top_live = held_levels[-1] if held_levels else (levels[0] if levels else None)
@@ -432,6 +465,16 @@ def figures(result: dict[str, Any]) -> list[dict[str, Any]]:
         add(row(f"sse_{lvl['connections']}_p99", f"  {lvl['connections']} connections: p99 "
                 f"({lvl['events_missing']} of {lvl['events_expected']} missing)", lvl["delivery_s"]["p99"], "s",
                 LIVE_TARGET_S, "1 s target"))
+    add(row("sse_process_rss", f"  RSS of that notify process with {levels[-1]['connections'] if levels else 0} conn",
+            lv.get("rss_mib"), "MiB", RSS_TARGET_MIB, "150 MiB"))
+    add(row("sse_process_cpu", "  CPU used by that notify process (all levels)", lv.get("process_cpu_s"), "cpu-s"))
+    add(row("sse_others_cpu", "  CPU used by other work on the machine meanwhile", lv.get("others_cpu_s"), "cpu-s"))
+    return rows
+
+
+def rss_rows(e2e: dict[str, Any]) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    add = rows.append
     rest, busy = e2e["rss_rest"], e2e["rss_load"]
     add(row("rss_max_rest", f"largest RSS at rest ({rest[0]['entry'] if rest else '?'})",
             rest[0]["rss_mib"] if rest else None, "MiB", RSS_TARGET_MIB, "150 MiB"))
@@ -473,6 +516,7 @@ def main(argv: list[str] | None = None) -> int:
     started = dt.datetime.now(dt.UTC)
     log_dir = args.log_dir or Path(tempfile.mkdtemp(prefix="loanflow-bench-"))
     log_dir.mkdir(parents=True, exist_ok=True)
+    RESULTS.mkdir(parents=True, exist_ok=True)  # the profiles land there before the JSON does
     env = {**DEFAULT_ENV, **dict(e.partition("=")[::2] for e in args.env)}
     overrides = override_commands(args.threads, args.nice)
     body = application()
@@ -511,12 +555,24 @@ def main(argv: list[str] | None = None) -> int:
             log("profile", "profile")
             result["profile"] = profile_hottest(stack, args, body, result["e2e"])
             counts.quiesce(urls, 300)
-        log("live channels: extra notify process", "live")
-        result["live"] = live_channels(stack, args, body)
-        log("API: wrk", "api")
-        result["api"] = api.run(stack, body, seconds=args.api_seconds, threads=args.wrk_threads,
-                                connections=args.wrk_connections, bare_port=8080 + args.offset, work_dir=log_dir,
-                                profile_svg=RESULTS / "profile-loan_web-post.svg" if args.profile else None)
+        if "live" not in args.skip:
+            log("live channels: extra notify process", "live")
+            before = sampler.snapshot()
+            result["live"] = live_channels(stack, args, body)
+            sampler.leaders = {name: p.pid for name, p in stack.processes.items()}
+            after = sampler.snapshot()
+            # The extra notify process, reaped by this harness, is in its children's CPU (Snapshot.me).
+            result["live"]["others_cpu_s"] = others(before, after, sum(sampler.cpu_between(before, after).values()))
+        if "api" not in args.skip:
+            counts.quiesce(urls, 120)  # the live phase's applications done: the API runs on a quiet stack
+            log("API: wrk", "api")
+            before = sampler.snapshot()
+            result["api"] = api.run(stack, body, seconds=args.api_seconds, threads=args.wrk_threads,
+                                    connections=args.wrk_connections, bare_port=8080 + args.offset, work_dir=log_dir,
+                                    profile_svg=RESULTS / "profile-loan_web-post.svg" if args.profile else None)
+            sampler.leaders = {name: p.pid for name, p in stack.processes.items()}
+            after = sampler.snapshot()
+            result["api"]["others_cpu_s"] = others(before, after, sum(sampler.cpu_between(before, after).values()))
         log("stopping the stack", "stop")
         stack.stop(timeout=5)  # SSE threads notice a closed client only at their next heartbeat (15 s)
     log("stack stopped", "report")
