@@ -71,8 +71,16 @@ class PropertyFacts:
 
 @dataclass(frozen=True)
 class Reason:
+    """Why an application was rejected: a stable ``code``, an English ``message`` and its figures.
+
+    ``params`` holds the figures the message states (as strings, money and ratios exact), so a
+    reader in another language words the same reason from the code and the figures instead of
+    translating an English sentence (notify_app's French e-mails do).
+    """
+
     code: str
     message: str
+    params: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -176,17 +184,22 @@ def _hard_rules(request: LoanRequest, credit: CreditFacts, estate: PropertyFacts
     return [
         (RuleResult("duration", months <= limit, str(months), str(limit)),
          Reason("DURATION_TOO_LONG", f"A loan over {months} months is longer than our maximum of "
-                f"{limit} months ({limit // 12} years).")),
+                f"{limit} months ({limit // 12} years).",
+                {"duration_months": str(months), "max_duration_months": str(limit)})),
         (RuleResult("loan_to_value", request.amount <= ltv_limit, str(estate.loan_to_value),
                     str(config.max_loan_to_value)),
          Reason("LOAN_TO_VALUE_TOO_HIGH", f"The loan ({request.amount} €) is more than {ltv_text} "
-                f"({estate.estimated_value} €).")),
+                f"({estate.estimated_value} €).",
+                {"amount": str(request.amount), "estimated_value": str(estate.estimated_value),
+                 "max_loan_to_value": str(config.max_loan_to_value)})),
         (RuleResult("payment_incidents", credit.payment_incidents == 0, str(credit.payment_incidents), "0"),
-         Reason("PAYMENT_INCIDENT", "The credit bureau records a payment incident in your name.")),
+         Reason("PAYMENT_INCIDENT", "The credit bureau records a payment incident in your name.",
+                {"payment_incidents": str(credit.payment_incidents)})),
         (RuleResult("credit_score", credit.score >= config.min_credit_score, str(credit.score),
                     str(config.min_credit_score)),
          Reason("CREDIT_SCORE_TOO_LOW", f"Your credit score ({credit.score}) is below our minimum of "
-                f"{config.min_credit_score}.")),
+                f"{config.min_credit_score}.",
+                {"credit_score": str(credit.score), "min_credit_score": str(config.min_credit_score)})),
     ]
 
 
@@ -195,7 +208,8 @@ def _dti_rule(monthly: Decimal, income: Decimal, config: PolicyConfig) -> tuple[
     limit = config.max_debt_to_income
     result = RuleResult("debt_to_income", exact <= limit, str(shown), str(limit))
     reason = Reason("DEBT_TO_INCOME_TOO_HIGH", f"Your monthly repayments would be {_percent(shown)} of your "
-                    f"income; the maximum is {_percent(limit)}.")
+                    f"income; the maximum is {_percent(limit)}.",
+                    {"debt_to_income": str(shown), "max_debt_to_income": str(limit)})
     return result, reason, shown
 
 

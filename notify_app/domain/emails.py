@@ -9,19 +9,28 @@ Every message has a plain-text part and an HTML part. HTML templates autoescape:
 name and the reasons are data, and a name such as ``<script>`` must reach the inbox as text.
 The subject is the ``subject`` block of the text template, so each status keeps its whole wording
 in one pair of files.
+
+Reasons and requested information arrive worded in English by the service that gave them, with
+a stable code (an item's name) and, for rejections, the figures they state (``params``). A
+language other than English words them itself in ``<language>/reasons.txt``, one macro per code,
+from the code and the figures, rather than machine-translating a sentence; a code it does not know
+yet is shown in the English the service sent, so a new reason never breaks an e-mail.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, select_autoescape
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, TemplateNotFound, select_autoescape
+from jinja2.exceptions import UndefinedError
+from jinja2.runtime import Macro
 
 from common.finance import Offer
-from notify_app.domain.schedule import format_duration, format_money, format_rate, language_of
+from notify_app.domain.schedule import NBSP, format_duration, format_money, format_rate, language_of
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "email"
 
@@ -43,6 +52,8 @@ _ENV = Environment(
     lstrip_blocks=True,
     keep_trailing_newline=True,
 )
+_ENV.filters["money"] = lambda value, language: format_money(Decimal(str(value)), language)
+_ENV.filters["ratio"] = lambda value, language: format_ratio(Decimal(str(value)), language)
 
 
 @dataclass(frozen=True)
@@ -87,11 +98,42 @@ def _template_values(status: str, language: str, context: dict[str, Any]) -> dic
         "application_id": str(context.get("application_id") or ""),
         "status_url": str(context.get("status_url") or ""),
         "offer": offer_figures(offer, language) if offer else None,
-        "reasons": [str(reason.get("message") or reason.get("code") or "") for reason in context.get("reasons") or []],
-        "requested_information": [str(item.get("description") or item.get("name") or "")
+        "reasons": [worded(reason.get("code"), reason.get("params"), reason.get("message"), language)
+                    for reason in context.get("reasons") or []],
+        "requested_information": [worded(item.get("name"), None, item.get("description"), language)
                                   for item in context.get("requested_information") or []],
         "deadline": format_deadline(context.get("deadline"), language),
     }
+
+
+def worded(code: Any, params: Any, english: Any, language: str) -> str:
+    """A reason (or requested item) in ``language``: its macro in ``<language>/reasons.txt``
+    applied to ``params``, else the ``english`` text the service published (else the code)."""
+    fallback = str(english or code or "")
+    macro = getattr(_reasons_module(language), str(code), None) if code else None
+    if not isinstance(macro, Macro):  # also refuses a code such as "__class__"
+        return fallback
+    try:
+        text = str(macro(dict(params) if isinstance(params, dict) else {}))
+    except (UndefinedError, ArithmeticError, ValueError, TypeError):
+        return fallback  # a figure missing or unreadable: the service's own words are still right
+    return text.strip() or fallback  # (not split(): it would also break the no-break spaces)
+
+
+def _reasons_module(language: str) -> Any:
+    """The macros of ``<language>/reasons.txt`` (None for a language that has none, e.g. English)."""
+    try:
+        return _ENV.get_template(f"{language}/reasons.txt").module
+    except TemplateNotFound:
+        return None
+
+
+def format_ratio(ratio: Decimal, language: str) -> str:
+    """A fraction as a percentage to one decimal, whole numbers bare: ``0.4123`` → ``"41.2 %"`` / ``"41,2 %"``."""
+    text = str((ratio * 100).quantize(Decimal("0.1"), ROUND_HALF_UP)).removesuffix(".0")
+    if language_of(language) == "fr":
+        text = text.replace(".", ",")
+    return f"{text}{NBSP}%"
 
 
 def offer_figures(offer: dict[str, Any], language: str) -> dict[str, str]:

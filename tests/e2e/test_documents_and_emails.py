@@ -70,7 +70,9 @@ def test_rejection_and_information_requests_are_emailed_in_french(client: Client
     client.wait_for(rejected, TERMINAL)
     mail = mails_for(stack, rejected["id"], 1)[0]
     assert not list(mail.iter_attachments())
-    assert "payment incident" in mail.get_body(("plain",)).get_content().lower()
+    text = mail.get_body(("plain",)).get_content()
+    assert "Le fichier des crédits mentionne un incident de paiement à votre nom." in text, text
+    assert "payment incident" not in text.lower()
     asked = client.submit(application(applicant={"employment_status": "self_employed"}))
     client.wait_for(asked, {"INFO_REQUESTED"})
     assert "declared" in mails_for(stack, asked["id"], 1)[0].get_body(("plain",)).get_content().lower()

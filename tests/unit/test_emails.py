@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from notify_app.domain.emails import EMAIL_STATUSES, TEMPLATES, compose, format_deadline
+from notify_app.domain.emails import EMAIL_STATUSES, TEMPLATES, compose, format_deadline, worded
 
 LANGUAGES = ("en", "fr")
 OFFER = {"amount": "200000", "duration_months": 240, "annual_rate": "0.0355", "monthly_payment": "1165.06",
@@ -173,3 +173,95 @@ def test_missing_context_keys_are_tolerated() -> None:
 ])
 def test_deadline_formats(deadline: str | None, language: str, expected: str | None) -> None:
     assert format_deadline(deadline, language) == expected
+
+
+def rejection_reasons() -> list[dict[str, Any]]:
+    """The reasons decision_app publishes when every rule fails (code, English message, params)."""
+    from decimal import Decimal
+
+    from decision_app.domain.policy import CreditFacts, LoanRequest, PolicyConfig, PropertyFacts, decide
+
+    request = LoanRequest(amount=Decimal("300000"), duration_months=360, employment_status="employed",
+                          monthly_income=Decimal("2000"), monthly_debts=Decimal("900"))
+    credit = CreditFacts(score=420, payment_incidents=2, monthly_debts=Decimal("900"), monthly_income=Decimal("2000"))
+    decision = decide(request, credit, PropertyFacts(Decimal("250000"), Decimal("1.2")),
+                      config=PolicyConfig(max_loan_to_value=Decimal("0.8")))
+    assert decision.outcome == "REJECTED"
+    return decision.to_dict()["reasons"]
+
+
+def test_french_rejection_words_every_reason_from_its_code_and_figures() -> None:
+    reasons = rejection_reasons()
+    mail = compose("REJECTED", "fr", context(reasons=reasons))
+    text = flat(mail.text)
+    for sentence in ("Un prêt sur 360 mois dépasse notre durée maximale de 300 mois (25 ans).",
+                     "Le montant du prêt (300 000,00 €) dépasse 80 % de la valeur estimée du bien (250 000,00 €).",
+                     "Le fichier des crédits mentionne un incident de paiement à votre nom.",
+                     "Votre score de crédit (420) est inférieur à notre minimum de 600.",
+                     "Vos mensualités représenteraient"):
+        assert sentence in text, text
+    assert "monthly" not in text and "Your" not in text
+    assert "&lt;" not in mail.html and "de vos revenus ; le maximum est de 35\xa0%.</li>" in mail.html
+    english = compose("REJECTED", "en", context(reasons=reasons)).text
+    for reason in reasons:  # English keeps the decision's own sentences
+        assert f"- {reason['message']}\n" in english
+
+
+def test_a_reason_without_french_words_or_figures_falls_back_to_the_service_message() -> None:
+    reasons = [{"code": "BRAND_NEW_RULE", "message": "A rule added yesterday."},
+               {"code": "DURATION_TOO_LONG", "message": "Too long (published before params existed)."},
+               {"code": "DEBT_TO_INCOME_TOO_HIGH", "message": "Too much debt.", "params": {"debt_to_income": "x",
+                                                                                        "max_debt_to_income": "0.35"}},
+               {"code": "__class__", "message": "Not a macro."}]
+    text = compose("REJECTED", "fr", context(reasons=reasons)).text
+    for reason in reasons:
+        assert f"- {reason['message']}\n" in text
+
+
+def test_french_information_request_words_the_items_by_name() -> None:
+    from decision_app.domain.policy import SELF_EMPLOYED_ITEMS
+
+    items = [{"name": name, "description": text, "type": "decimal"} for name, text in SELF_EMPLOYED_ITEMS]
+    text = compose("INFO_REQUESTED", "fr", context(requested_information=items)).text
+    assert "- Revenu net déclaré aux impôts pour l'année dernière (en euros).\n" in text
+    assert "- Revenu net déclaré aux impôts pour l'année précédente (en euros).\n" in text
+    assert "declared" not in text
+
+
+def published_codes() -> set[str]:
+    """Every reason or failure code, and requested item name, the services' code can publish.
+
+    Read from the source so a code added without French words fails this test rather than
+    reaching a French applicant in English.
+    """
+    import re
+
+    from tests.conftest import ROOT
+
+    patterns = (r'Reason\(\s*"([A-Z_]+)"', r'"code":\s*"([A-Z_]+)"', r'\bcode\s*=\s*"([A-Z_]+)"',
+                r'_fail\(\s*"([A-Z_]+)"', r'"(CREDIT_CHECK_[A-Z_]+)"')
+    codes: set[str] = set()
+    for service in ("loan_app", "credit_app", "property_app", "decision_app"):
+        for source in (ROOT / service).rglob("*.py"):
+            text = source.read_text()
+            for pattern in patterns:
+                codes.update(re.findall(pattern, text))
+    from decision_app.domain.policy import SELF_EMPLOYED_ITEMS
+
+    return codes | {name for name, _ in SELF_EMPLOYED_ITEMS}
+
+
+def test_every_published_code_has_french_words() -> None:
+    codes = published_codes()
+    assert {"DURATION_TOO_LONG", "LOAN_TO_VALUE_TOO_HIGH", "PAYMENT_INCIDENT", "CREDIT_SCORE_TOO_LOW",
+            "DEBT_TO_INCOME_TOO_HIGH", "CREDIT_CHECK_UNAVAILABLE", "CREDIT_CHECK_REJECTED",
+            "VALUATION_UNAVAILABLE", "VALUATION_FAILED", "STEP_TIMEOUT", "declared_income_year_1"} <= codes
+    figures = {name: value for reason in rejection_reasons() for name, value in reason["params"].items()}
+    missing = sorted(code for code in codes if worded(code, figures, "ENGLISH", "fr") == "ENGLISH")
+    assert not missing, f"no French words in notify_app/templates/email/fr/reasons.txt for {missing}"
+
+
+def test_a_loan_over_the_whole_value_is_worded_without_a_percentage() -> None:
+    params = {"amount": "260000", "estimated_value": "250000", "max_loan_to_value": "1.00"}
+    assert worded("LOAN_TO_VALUE_TOO_HIGH", params, "", "fr") == (
+        "Le montant du prêt (260\xa0000,00\xa0€) dépasse la valeur estimée du bien (250\xa0000,00\xa0€).")

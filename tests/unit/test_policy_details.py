@@ -91,6 +91,16 @@ def test_messages_state_the_figures() -> None:
     assert "360" in long.reasons[0].message and "300" in long.reasons[0].message
 
 
+def test_reasons_publish_the_figures_they_state() -> None:
+    """Other languages word a reason from its code and these figures (notify's French e-mails)."""
+    decision = decide(request(), credit(income="2949.17"), PROPERTY)
+    assert decision.to_dict()["reasons"][0]["params"] == {"debt_to_income": "0.4120", "max_debt_to_income": "0.35"}
+    low = decide(request(), credit(score=580), PROPERTY)
+    assert low.reasons[0].params == {"credit_score": "580", "min_credit_score": "600"}
+    long = decide(request(months=360), credit(income="20000"), PROPERTY)
+    assert long.reasons[0].params == {"duration_months": "360", "max_duration_months": "300"}
+
+
 def test_loan_to_value_boundary_is_to_the_cent() -> None:
     at = PropertyFacts(estimated_value=D("200000.00"), loan_to_value=D("1.0000"))
     assert decide(request(amount="200000.00"), credit(), at).outcome == "APPROVED"

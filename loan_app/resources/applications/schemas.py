@@ -136,7 +136,9 @@ class AcceptedSchema(ma.Schema):
 
 class ReasonSchema(ma.Schema):
     code = fields.String()
-    message = fields.String()
+    message = fields.String(metadata={"description": "In English; word it from code and params in another language."})
+    params = fields.Dict(keys=fields.String(), values=fields.String(),
+                         metadata={"description": "The figures the message states (rejections only)."})
 
 
 class InformationItemSchema(ma.Schema):
