@@ -87,3 +87,8 @@ def test_an_application_is_decided_in_seconds_and_the_applicant_is_told(embedded
     assert b"event: status" in seen and b"APPROVED" in seen
     for page in ("/notify/dashboard", "/tasks", "/loan/docs", "/notify/docs"):
         assert requests.get(base + page, timeout=5).status_code == 200, page
+    health = requests.get(f"{base}/health", timeout=5)
+    assert health.status_code == 200, health.text
+    assert health.json()["routes"] == ["credit", "decision", "loan", "notify", "property", "tasks"]
+    missing = requests.get(f"{base}/nowhere", timeout=5)
+    assert missing.status_code == 404 and missing.json()["message"] == "No service answers this path."
