@@ -28,6 +28,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError, MethodNotAll
 from common.auth import Caller, bearer_token, identify
 from common.broker import BrokerProbe
 from common.metrics import install_http_metrics, metrics_response
+from common.openapi import ContractFixes
 from common.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -140,7 +141,7 @@ def create_service_app(rt: Runtime, *, title: str, description: str) -> Flask:
         JSON_SORT_KEYS=False,
     )
     app.extensions["loanflow.runtime"] = rt
-    api = Api(app)
+    api = Api(app, spec_kwargs={"extra_plugins": [ContractFixes(MAX_PAGE)]})
     for documenting in (numeric_bounds, decimal_strings):  # before the blueprints are read
         api.ma_plugin.converter.add_attribute_function(documenting)
     from common.operations_api import operations_blueprint

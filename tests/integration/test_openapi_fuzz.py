@@ -28,8 +28,13 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.errors import FailureGroup
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
+    missing_required_header,
+    negative_data_rejection,
+    positive_data_acceptance,
+    response_headers_conformance,
     response_schema_conformance,
     status_code_conformance,
+    unsupported_method,
 )
 
 from common.consumers import apply_once
@@ -42,7 +47,12 @@ from tests.support.payloads import application
 pytestmark = pytest.mark.slow
 
 SERVICES = ("loan", "credit", "property", "decision", "notify")
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+#: What ``st run --checks all`` asks of a single response: besides no 5xx and answers as
+#: documented, a request the document calls valid is accepted (no 4xx but 401/403/404/409/429),
+#: one it calls invalid is refused, and headers match their declaration (``X-Pagination``).
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
+          response_headers_conformance, positive_data_acceptance, negative_data_rejection,
+          missing_required_header, unsupported_method]
 EXAMPLES_PER_OPERATION = 25
 #: Messages whose handlers call a network service (the credit bureau, the SMTP server): not pumped.
 CALLS_OUT = {"CheckCredit", "SendEmail"}

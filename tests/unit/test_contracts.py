@@ -62,3 +62,11 @@ def test_slow_work_has_a_lane_of_its_own() -> None:
     assert spec_for("SendEmail").queue("notify") == "notify.documents"
     assert spec_for("ApplicationStatusChanged").queue("notify") == "notify"
     assert queues_of("credit") == ["credit"]
+
+
+def test_loan_documents_the_information_items_the_policy_asks_for() -> None:
+    """loan's OpenAPI names the answers a client may send; they must be the policy's items."""
+    from decision_app.domain.policy import SELF_EMPLOYED_ITEMS
+    from loan_app.resources.applications.schemas import INFORMATION_ITEMS
+
+    assert INFORMATION_ITEMS == SELF_EMPLOYED_ITEMS

@@ -8,6 +8,7 @@ serve to hide or reorder what a reader sees (control characters, bidirectional o
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -28,7 +29,11 @@ EMPLOYMENT_STATUSES = ("permanent", "fixed_term", "self_employed", "unemployed",
 #: display in another order than it is stored ("Trojan Source"), and invisible characters that
 #: belong to no script's spelling (zero-width space, word joiner, BOM). ZWJ/ZWNJ and the LRM/RLM
 #: marks stay allowed: Persian, Indic scripts and mixed-direction names need them.
-_HIDDEN_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u200b\u2060\ufeff]")
+_HIDDEN = r"\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069\u200b\u2060\ufeff"
+_HIDDEN_CHARACTERS = re.compile(f"[{_HIDDEN}]")
+#: The same rule, and "not blank", as the OpenAPI ``pattern`` of those fields (the escapes mean
+#: the same in Python and ECMAScript regular expressions), so clients can check before sending.
+_ONE_LINE_VISIBLE = f"^[^{_HIDDEN}]*[^{_HIDDEN}\\s][^{_HIDDEN}]*$"
 
 
 class TwoPlaces(fields.Decimal):
@@ -37,18 +42,26 @@ class TwoPlaces(fields.Decimal):
     More than two decimal places is refused rather than rounded: 1234.567 is a typo or a unit
     mistake, and rounding it would store an amount nobody entered. ``-0`` is stored as ``0.00``.
     Numbers too large to hold to the cent are left for the range check, which names the bound.
+
+    One exception: a JSON *number* that is a cent amount up to binary floating-point noise
+    (``0.1 + 0.2`` is ``0.30000000000000004`` in JavaScript, ``57 * 0.01`` is
+    ``0.5700000000000001``) is read as that cent amount — the client meant it and cannot write it
+    otherwise; a string is taken literally. Documented as ``multipleOf: 0.01``.
     """
 
     default_error_messages = {"places": "At most two decimal places."}
 
     def __init__(self, *, metadata: dict[str, Any] | None = None, **kwargs: Any) -> None:
-        documented = {"type": "number", "description": "A number, or a decimal string; at most two decimals."}
+        documented = {"type": "number", "multipleOf": 0.01,
+                      "description": "A number, or a decimal string; at most two decimals."}
         super().__init__(as_string=True, metadata=documented | (metadata or {}), **kwargs)
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Decimal:
         number: Decimal = super()._deserialize(value, attr, data, **kwargs)
         if decimal_places(number) > 2:
-            raise self.make_error("places")
+            if not (isinstance(value, float) and _float_noise_of_a_cent(value, number)):
+                raise self.make_error("places")
+            number = number.quantize(CENT)
         try:
             number = number.quantize(CENT)
         except InvalidOperation:
@@ -56,18 +69,32 @@ class TwoPlaces(fields.Decimal):
         return number.copy_abs() if number.is_zero() else number
 
 
+#: How far, relatively, a JSON number may sit from a cent amount and still be read as it: a few
+#: units in the last place of a double (~1e-16), far below any digit a person types.
+FLOAT_NOISE = 1e-12
+
+
+def _float_noise_of_a_cent(value: float, number: Decimal) -> bool:
+    try:
+        cents = number.quantize(CENT)
+    except InvalidOperation:  # too many digits to hold to the cent: left for the range check
+        return False
+    return not cents.is_zero() and math.isclose(value, float(cents), rel_tol=FLOAT_NOISE, abs_tol=0.0)
+
+
 def _money(**kwargs: Any) -> TwoPlaces:
     return TwoPlaces(validate=validate.Range(min=0, max=MAX_MONEY), **kwargs)
 
 
 def _positive_money(**kwargs: Any) -> TwoPlaces:
-    # apispec documents Range bounds as inclusive whatever min_inclusive says: say it ourselves.
-    return TwoPlaces(validate=validate.Range(min=0, min_inclusive=False, max=MAX_MONEY),
-                     metadata={"exclusiveMinimum": True}, **kwargs)
+    # To the cent, "more than 0" is "at least 0.01": stated so, a client (or a fuzzer) reading the
+    # document does not take 5e-324 for a valid price.
+    return TwoPlaces(validate=validate.Range(min=CENT, max=MAX_MONEY), **kwargs)
 
 
 def _text(max_length: int) -> fields.String:
-    return fields.String(required=True, validate=[validate.Length(min=1, max=max_length), _not_blank, _visible])
+    return fields.String(required=True, validate=[validate.Length(min=1, max=max_length), _not_blank, _visible],
+                         metadata={"pattern": _ONE_LINE_VISIBLE})
 
 
 def _not_blank(value: str) -> None:
@@ -78,6 +105,21 @@ def _not_blank(value: str) -> None:
 def _visible(value: str) -> None:
     if _HIDDEN_CHARACTERS.search(value):
         raise ma.ValidationError("Must not contain control characters, direction overrides or invisible spaces.")
+
+
+def birth_years_pattern(today: date) -> str:
+    """An OpenAPI ``pattern`` of birth dates whose whole year passes :func:`_adult_birth_date`
+    (``^(190[7-9]|19[1-9][0-9]|200[0-7])-``, in 2026): the years where no day can be refused.
+
+    JSON Schema cannot bound a date; without this the document called 0154-05-01 valid. A day in
+    the edge years may still be accepted: the pattern is narrower than the rule, never wider.
+    """
+    first, last = today.year - 119, today.year - 19
+    decades = []
+    for decade in range(first // 10, last // 10 + 1):
+        low, high = max(first, decade * 10) % 10, min(last, decade * 10 + 9) % 10
+        decades.append(f"{decade}[0-9]" if (low, high) == (0, 9) else f"{decade}[{low}-{high}]")
+    return f"^({'|'.join(decades)})-"
 
 
 def _adult_birth_date(value: date) -> None:
@@ -94,7 +136,9 @@ def _adult_birth_date(value: date) -> None:
 class ApplicantSchema(ma.Schema):
     full_name = _text(200)
     email = fields.Email(required=True, validate=validate.Length(max=254))
-    birth_date = fields.Date(required=True, validate=_adult_birth_date)
+    birth_date = fields.Date(required=True, validate=_adult_birth_date, metadata={
+        "pattern": birth_years_pattern(date.today()),
+        "description": "The applicant must be 18 to 120 years old."})
     employment_status = fields.String(required=True, validate=validate.OneOf(EMPLOYMENT_STATUSES))
     monthly_income = _money(required=True)
     monthly_debts = _money(required=True)
@@ -221,8 +265,25 @@ class ListQuerySchema(ma.Schema):
     )))
 
 
+#: The items decision_app's policy can ask for today (``requested_information[].name``).
+INFORMATION_ITEMS = (
+    ("declared_income_year_1", "Net income declared to the tax office for last year (EUR)."),
+    ("declared_income_year_2", "Net income declared to the tax office for the year before (EUR)."),
+)
+
+
 class InformationSchema(ma.Schema):
     """``{name: value}`` for the items the application asks for; checked against that list."""
+
+    #: Documented: at least one answer, each a number or a string, named after the items the
+    #: policy asks for today. The application's ``requested_information`` is what counts (the
+    #: view checks the answers against it and names any other item in a 422), so the document
+    #: is never wider than what is accepted: a client or fuzzer reading it sends known names.
+    openapi_extra = {"minProperties": 1, "additionalProperties": False, "properties": {
+        name: {"anyOf": [{"type": "number", "minimum": 0, "maximum": 100_000_000, "multipleOf": 0.01},
+                         {"type": "string", "maxLength": MAX_ANSWER_LENGTH, "pattern": "^[^\\u0000]*$"}],
+               "description": description}
+        for name, description in INFORMATION_ITEMS}}
 
     class Meta:
         unknown = ma.INCLUDE

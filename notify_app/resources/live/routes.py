@@ -28,8 +28,22 @@ from notify_app.live.streams import application_events, staff_events
 blp = Blueprint("live", __name__, url_prefix="/notify",
                 description="Live status changes (Server-Sent Events) and the officers' list.")
 
-_SSE_DOC = {"responses": {"200": {"description": "A text/event-stream of status events.",
-                                  "content": {"text/event-stream": {"schema": {"type": "string"}}}}}}
+#: One event of the stream, as SSE clients (and schemathesis) read the schema of a
+#: ``text/event-stream``: its fields. ``data`` is the status change as JSON (see docs/api.md).
+_SSE_EVENT = {
+    "type": "object",
+    "required": ["data"],
+    "properties": {
+        "id": {"type": "string", "description": "Resume from here with Last-Event-ID."},
+        "event": {"type": "string", "enum": ["status"]},
+        "data": {"type": "string", "description": "JSON: event_id, application_id, seq, status, previous_status, "
+                 "at, cause, reasons, offer, requested_information, deadline, summary."},
+        "retry": {"type": "integer", "description": "Reconnection delay in milliseconds."},
+    },
+}
+_SSE_DOC = {"responses": {"200": {"description": "A text/event-stream of status events (`: keepalive` comments "
+                                                 "every 15 s when idle).",
+                                  "content": {"text/event-stream": {"schema": _SSE_EVENT}}}}}
 
 
 def _hub() -> Hub:
