@@ -4,7 +4,8 @@ Five SQLite databases, Dramatiq's in-process stub broker with worker threads, th
 relays as threads, the bureau simulator on its own port, and every service's HTTP API behind
 one gunicorn server on ``http://127.0.0.1:8000``, routed by path prefix exactly like the
 gateway routes separate processes. The code paths are the production ones; only the broker and
-the database engine differ.
+the database engine differ. The stub broker keeps nothing across a restart: at start-up the
+outboxes send again whatever their consumers had not applied (``common.redelivery``).
 """
 
 from __future__ import annotations
@@ -22,11 +23,13 @@ import dramatiq
 from gunicorn.app.base import BaseApplication
 from werkzeug.serving import make_server
 
+from common import gunicorn_errors
 from common.broker import build_broker
 from common.consumers import register_actors
 from common.entrypoints import load_definition, migrate, start_background, web_app
 from common.gateway import EXTRA_ROUTES
 from common.logs import configure_logging
+from common.redelivery import requeue_unapplied
 from common.runtime import Runtime
 from common.settings import DEFAULT_VAR_DIR, SERVICES, Settings
 
@@ -103,6 +106,7 @@ class EmbeddedSystem:
             migrate(name, settings[name])
         broker = build_broker(settings["loan"])
         runtimes = {name: Runtime(load_definition(name), settings[name]) for name in SERVICES}
+        requeue_unapplied(runtimes)  # what the in-memory broker of a previous run lost
         for rt in runtimes.values():
             register_actors(rt, broker)
         self._start_bureau(settings["credit"].bureau_url)
@@ -155,6 +159,8 @@ class _Server(BaseApplication):
             "graceful_timeout": 10,
             "accesslog": None,
             "worker_exit": lambda _server, _worker: system.shutdown(),
+            "post_worker_init": lambda _worker: gunicorn_errors.install(),
+            **gunicorn_errors.LIMITS,
         }.items():
             self.cfg.set(key, value)
 

@@ -125,9 +125,17 @@ async def handle(request: web.Request) -> web.StreamResponse:
     return await _proxy_http(request, base)
 
 
+#: aiohttp's own bounds on a request line and a header, twice the services' (gunicorn's 8190,
+#: :data:`common.gunicorn_errors.LIMITS`): a request over the services' limit is forwarded and
+#: refused by the service with its JSON ``414``/``431``; only one over twice that gets aiohttp's
+#: plain-text ``400``, which aiohttp gives no way to reword.
+HANDLER_LIMITS = {"max_line_size": 2 * 8190, "max_field_size": 2 * 8190}
+
+
 def build_app() -> web.Application:
     """The aiohttp application of the gateway."""
-    app = web.Application(client_max_size=int(os.environ.get("LOANFLOW_MAX_BODY_BYTES", 64 * 1024)) + 1024)
+    app = web.Application(client_max_size=int(os.environ.get("LOANFLOW_MAX_BODY_BYTES", 64 * 1024)) + 1024,
+                          handler_args=HANDLER_LIMITS)
     app["upstreams"] = upstreams()
 
     async def session_context(app: web.Application):  # type: ignore[no-untyped-def]

@@ -8,6 +8,7 @@ applicant's e-mail lands in ``var/mail`` with the schedule, and the live stream 
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -19,6 +20,7 @@ import pytest
 import requests
 
 from tests.support.payloads import application
+from tests.support.polling import eventually
 from tests.support.smtp import received
 
 pytestmark = [pytest.mark.slow]
@@ -31,26 +33,31 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def start_embedded(var: Path, port: int, **env_extra: str) -> subprocess.Popen:
+    """``python -m common.cli embedded`` on ``port`` with its data in ``var``, once it is ready."""
+    env = {key: value for key, value in os.environ.items()
+           if not key.endswith("_DATABASE_URL") and key not in ("BROKER_URL", "SMTP_HOST", "SMTP_PORT")}
+    env.update(LOANFLOW_VAR_DIR=str(var), BUREAU_URL=f"http://127.0.0.1:{free_port()}",
+               LOANFLOW_MAIL_PORT=str(free_port()), LOANFLOW_STAFF_TOKEN="embedded-staff", **env_extra)
+    log = (var / "embedded.log").open("ab")
+    process = subprocess.Popen([sys.executable, "-m", "common.cli", "embedded", "--port", str(port)], cwd=ROOT,
+                               env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    for _ in range(120):
+        try:
+            if requests.get(f"http://127.0.0.1:{port}/loan/ready", timeout=1).status_code == 200:
+                break
+        except requests.RequestException:
+            time.sleep(0.25)
+    return process
+
+
 @pytest.fixture(scope="module")
 def embedded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     var = tmp_path_factory.mktemp("embedded-var")
     port = free_port()
-    env = {key: value for key, value in os.environ.items()
-           if not key.endswith("_DATABASE_URL") and key not in ("BROKER_URL", "SMTP_HOST", "SMTP_PORT")}
-    env.update(LOANFLOW_VAR_DIR=str(var), BUREAU_URL=f"http://127.0.0.1:{free_port()}",
-               LOANFLOW_MAIL_PORT=str(free_port()), LOANFLOW_STAFF_TOKEN="embedded-staff")
-    log = (var / "embedded.log").open("wb")
-    process = subprocess.Popen([sys.executable, "-m", "common.cli", "embedded", "--port", str(port)], cwd=ROOT,
-                               env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
+    process = start_embedded(var, port)
     try:
-        for _ in range(120):
-            try:
-                if requests.get(f"{base}/loan/ready", timeout=1).status_code == 200:
-                    break
-            except requests.RequestException:
-                time.sleep(0.25)
-        yield base, var
+        yield f"http://127.0.0.1:{port}", var
     finally:
         process.terminate()
         process.wait(timeout=20)
@@ -92,3 +99,44 @@ def test_an_application_is_decided_in_seconds_and_the_applicant_is_told(embedded
     assert health.json()["routes"] == ["credit", "decision", "loan", "notify", "property", "tasks"]
     missing = requests.get(f"{base}/nowhere", timeout=5)
     assert missing.status_code == 404 and missing.json()["message"] == "No service answers this path."
+
+
+def test_gunicorns_own_refusals_are_json(embedded: tuple[str, Path]) -> None:
+    base, _ = embedded
+    too_long = requests.get(f"{base}/loan/applications", params={"status": "x" * 9000}, timeout=5)
+    assert too_long.status_code == 414 and too_long.json()["code"] == 414, too_long.text
+    big_header = requests.get(f"{base}/loan/health", headers={"X-Padding": "x" * 9000}, timeout=5)
+    assert big_header.status_code == 431 and big_header.json()["code"] == 431, big_header.text
+
+
+def test_a_crash_loses_no_application(tmp_path: Path) -> None:
+    # The in-process broker keeps its messages in memory: killed while the credit check is in
+    # flight (a slow bureau), the application would stay EVALUATING for ever. At the restart the
+    # outboxes send again what no consumer applied, and the application ends, told once.
+    port = free_port()
+    process = start_embedded(tmp_path, port, BUREAU_LATENCY_MS="4000")
+    base = f"http://127.0.0.1:{port}"
+    try:
+        accepted = requests.post(f"{base}/loan/applications", json=application(), timeout=10).json()
+        auth = {"Authorization": f"Bearer {accepted['access_token']}"}
+        read = lambda: requests.get(f"{base}/loan/applications/{accepted['id']}", headers=auth, timeout=5)  # noqa: E731
+        assert eventually(read, lambda r: r.json()["status"] == "EVALUATING").json()["status"] == "EVALUATING"
+        time.sleep(0.5)  # the credit check is now waiting on the bureau, in the killed process
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=20)
+    process = start_embedded(tmp_path, port)
+    try:
+        body = eventually(lambda: read().json(), lambda b: b["status"] in ("APPROVED", "REJECTED", "FAILED"),
+                          timeout=60)
+        assert body["status"] == "APPROVED", body["history"]
+        url = f"{base}/notify/applications/{accepted['id']}/notifications"
+        logged = eventually(lambda: [n["status"] for n in requests.get(url, headers=auth, timeout=5).json()],
+                            lambda statuses: len(statuses) == len(body["history"]))
+        assert logged == [h["status"] for h in body["history"]]
+        mails = eventually(lambda: [m for m in received(tmp_path / "mail") if accepted["id"] in str(m["Message-ID"])],
+                           lambda found: len(found) >= 1)
+        assert len(mails) == 1
+    finally:
+        process.terminate()
+        process.wait(timeout=20)

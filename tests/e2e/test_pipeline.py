@@ -116,3 +116,21 @@ def test_every_service_serves_its_contract(stack: Stack) -> None:
         assert requests.get(f"{stack.gateway}/{service}/openapi.json", timeout=5).json()["paths"]
         assert requests.get(f"{stack.gateway}/{service}/docs", timeout=5).status_code == 200
         assert "loanflow_http_requests_total" in requests.get(f"{stack.gateway}/{service}/metrics", timeout=5).text
+
+
+@pytest.mark.parametrize(("request_size", "status"), [(5000, 422), (12000, 414)])
+def test_a_long_url_is_refused_in_json_by_the_service(stack: Stack, request_size: int, status: int) -> None:
+    # Under gunicorn's 8190-byte request line the application reads the query and refuses it;
+    # over it gunicorn refuses the line itself, in the same JSON error format (not its HTML page).
+    staff = {"Authorization": f"Bearer {STAFF_TOKEN}"}
+    response = requests.get(f"{stack.gateway}/loan/applications", params={"status": "x" * request_size},
+                            headers=staff, timeout=5)
+    assert response.status_code == status, response.text
+    assert response.headers["Content-Type"].startswith("application/json")
+    assert response.json()["code"] == status
+
+
+def test_an_oversized_header_is_refused_in_json_by_the_service(stack: Stack) -> None:
+    response = requests.get(f"{stack.gateway}/loan/health", headers={"X-Padding": "x" * 9000}, timeout=5)
+    assert response.status_code == 431, response.text
+    assert response.json()["code"] == 431

@@ -8,6 +8,7 @@ serve to hide or reorder what a reader sees (control characters, bidirectional o
 
 from __future__ import annotations
 
+import calendar
 import math
 import re
 from datetime import date
@@ -108,18 +109,25 @@ def _visible(value: str) -> None:
 
 
 def birth_years_pattern(today: date) -> str:
-    """An OpenAPI ``pattern`` of birth dates whose whole year passes :func:`_adult_birth_date`
-    (``^(190[7-9]|19[1-9][0-9]|200[0-7])-``, in 2026): the years where no day can be refused.
+    """An OpenAPI ``pattern`` matching exactly the calendar dates of the years in which
+    :func:`_adult_birth_date` refuses no day (1907 to 2007, in 2026).
 
-    JSON Schema cannot bound a date; without this the document called 0154-05-01 valid. A day in
-    the edge years may still be accepted: the pattern is narrower than the rule, never wider.
+    JSON Schema cannot bound a date; without a pattern the document called 0154-05-01 valid. The
+    pattern spells whole dates, month lengths and leap days included, rather than a year prefix:
+    a fuzzer that draws from a prefix pattern appends random text that is almost never a date,
+    and gives up on the operation as "too much filtered". A day in the edge years may still be
+    accepted: the pattern is narrower than the rule, never wider.
     """
     first, last = today.year - 119, today.year - 19
     decades = []
     for decade in range(first // 10, last // 10 + 1):
         low, high = max(first, decade * 10) % 10, min(last, decade * 10 + 9) % 10
         decades.append(f"{decade}[0-9]" if (low, high) == (0, 9) else f"{decade}[{low}-{high}]")
-    return f"^({'|'.join(decades)})-"
+    leap = [str(year) for year in range(first, last + 1) if calendar.isleap(year)]
+    days = ("(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])"
+            "|(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)"
+            "|02-(?:0[1-9]|1[0-9]|2[0-8])")
+    return f"^(?:(?:{'|'.join(decades)})-(?:{days})|(?:{'|'.join(leap)})-02-29)$"
 
 
 def _adult_birth_date(value: date) -> None:

@@ -1,0 +1,49 @@
+"""gunicorn's own error answers, made JSON like the application's, and its limits."""
+
+from __future__ import annotations
+
+import json
+import runpy
+import socket
+from pathlib import Path
+
+import pytest
+from gunicorn import util
+
+from common import gunicorn_errors
+from common.gateway import HANDLER_LIMITS
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_an_error_gunicorn_writes_is_json_with_the_common_error_fields() -> None:
+    server, client = socket.socketpair()
+    with server, client:
+        gunicorn_errors.write_json_error(server, 414, "URI Too Long", "Request Line is too large (9042 > 8190)")
+        server.shutdown(socket.SHUT_WR)
+        raw = b""
+        while chunk := client.recv(65536):
+            raw += chunk
+    head, body = raw.split(b"\r\n\r\n", 1)
+    lines = head.decode("latin-1").split("\r\n")
+    assert lines[0] == "HTTP/1.1 414 URI Too Long"
+    assert "Content-Type: application/json" in lines
+    assert f"Content-Length: {len(body)}" in lines
+    assert json.loads(body) == {"code": 414, "status": "URI Too Long",
+                                "message": "Request Line is too large (9042 > 8190)"}
+
+
+def test_install_replaces_gunicorns_html_page(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(util, "write_error", util.write_error)  # restored after the test
+    gunicorn_errors.install()
+    assert util.write_error is gunicorn_errors.write_json_error
+
+
+def test_the_deployed_gunicorn_config_has_the_documented_limits() -> None:
+    config = runpy.run_path(str(ROOT / "deploy" / "gunicorn.conf.py"))
+    assert {name: config[name] for name in gunicorn_errors.LIMITS} == gunicorn_errors.LIMITS
+
+
+def test_the_gateway_forwards_what_the_services_refuse_in_json() -> None:
+    assert HANDLER_LIMITS["max_line_size"] > gunicorn_errors.LIMITS["limit_request_line"]
+    assert HANDLER_LIMITS["max_field_size"] > gunicorn_errors.LIMITS["limit_request_field_size"]
