@@ -22,6 +22,8 @@ from notify_app.live.hub import WAKE, Subscriber, event_of
 HEARTBEAT = 15.0
 #: A ``None`` in a stream means "send a heartbeat now".
 Heartbeat = None
+#: Statuses no change ever follows (loan_app's ``TERMINAL``; a unit test holds them equal).
+FINAL_STATUSES: frozenset[str] = frozenset({"APPROVED", "REJECTED", "WITHDRAWN", "FAILED", "EXPIRED"})
 
 
 def history(session_factory: sessionmaker, application_id: str, after_seq: int) -> list[dict[str, Any]]:
@@ -47,26 +49,41 @@ def _live(subscriber: Subscriber, heartbeat: float) -> Iterator[dict[str, Any] |
 
 
 def application_events(session_factory: sessionmaker, subscriber: Subscriber, after_seq: int,
-                       heartbeat: float = HEARTBEAT) -> Iterator[dict[str, Any] | None]:
-    """History after ``after_seq``, then every new change, in ``seq`` order; ``None`` = heartbeat."""
+                       heartbeat: float = HEARTBEAT, end_at_final: bool = False) -> Iterator[dict[str, Any] | None]:
+    """History after ``after_seq``, then every new change, in ``seq`` order; ``None`` = heartbeat.
+
+    With ``end_at_final`` the sequence ends after a final status: nothing can follow it.
+    """
     sent = after_seq
     application_id = subscriber.application_id or ""
     for event in history(session_factory, application_id, sent):
         sent = event["seq"]
         yield event
+        if end_at_final and event["status"] in FINAL_STATUSES:
+            return
     for event in _live(subscriber, heartbeat):
         if event is Heartbeat:
             yield Heartbeat
             continue
         if event["seq"] <= sent:
             continue
-        if event["seq"] > sent + 1:
-            for missed in history(session_factory, application_id, sent):
-                sent = missed["seq"]
-                yield missed
-            continue
-        sent = event["seq"]
-        yield event
+        fresh = history(session_factory, application_id, sent) if event["seq"] > sent + 1 else [event]
+        for change in fresh:  # a gap seen live is filled from the log
+            sent = change["seq"]
+            yield change
+            if end_at_final and change["status"] in FINAL_STATUSES:
+                return
+
+
+def recipient_of(session_factory: sessionmaker, application_id: str) -> Recipient | None:
+    """notify's row of the application, or None if notify has not heard of it (yet)."""
+    with session_factory() as session:
+        return session.get(Recipient, application_id)
+
+
+def ended(recipient: Recipient | None, after_seq: int) -> bool:
+    """True if the application has a final status and nothing after ``after_seq`` is left to send."""
+    return recipient is not None and recipient.status in FINAL_STATUSES and recipient.last_seq <= after_seq
 
 
 def staff_snapshot(session_factory: sessionmaker, limit: int = 200) -> list[dict[str, Any]]:

@@ -4,8 +4,9 @@
 On connect the client gets the current state (the application's history; for staff, the latest
 state of recent applications), then every change, as JSON text frames in the same shape as the
 SSE events; ``{"type": "heartbeat"}`` every 15 s when idle. Close codes: 4401 (no valid token),
-4404 (not your application), 4408 (too slow: reconnect and resume), 1001 (server shutting
-down: reconnect and resume), 1009 (frame too large).
+4404 (not your application; for staff, an application notify has not heard of), 4408 (too
+slow: reconnect and resume), 1001 (server shutting down: reconnect and resume), 1009 (frame too
+large).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from simple_websocket import ConnectionClosed
 from common.runtime import Runtime
 from notify_app.live.access import caller_of, origin_allowed
 from notify_app.live.hub import Hub, Subscriber
-from notify_app.live.streams import application_events, staff_events, staff_snapshot
+from notify_app.live.streams import application_events, recipient_of, staff_events, staff_snapshot
 
 
 class _ReaderThread(threading.Thread):
@@ -97,8 +98,9 @@ def install_websockets(app: Flask, rt: Runtime, hub: Hub, allowed_origins: froze
         if caller is None:
             ws.close(CLOSE_UNAUTHORIZED, "a valid token is required")
             return
-        if not caller.may_read(application_id):
-            ws.close(CLOSE_NOT_FOUND, "not found")
+        if not caller.may_read(application_id) or (caller.staff and recipient_of(rt.session_factory,
+                                                                                  application_id) is None):
+            ws.close(CLOSE_NOT_FOUND, "not found")  # staff: an id notify never heard of (as SSE's 404)
             return
         _follow(ws, hub, application_id, lambda subscriber: application_events(rt.session_factory, subscriber, 0))
 

@@ -72,8 +72,12 @@ def test_sse_streams_every_change_in_order_and_resumes(client: Client, stack: St
     assert [e.id for e in events] == ["1", "2", "3", "4"]
     approved = json.loads(events[-1].data)
     assert approved["offer"]["monthly_payment"] and approved["application_id"] == accepted["id"]
+    assert [e for e in stream if e.event == "status"] == []  # the stream ended: nothing follows APPROVED
     resumed = read_until(sse(stack, accepted, last_event_id="2"), "APPROVED")
     assert [e.id for e in resumed] == ["3", "4"]  # exactly what was missed
+    headers = {"Authorization": f"Bearer {accepted['access_token']}", "Last-Event-ID": "4"}
+    done = requests.get(f"{stack.gateway}/notify/applications/{accepted['id']}/events", headers=headers, timeout=5)
+    assert done.status_code == 204  # everything received: EventSource stops reconnecting
 
 
 def test_several_connections_on_several_workers_all_get_the_change(client: Client, stack: Stack) -> None:
@@ -139,6 +143,11 @@ def test_sse_refuses_other_applicants(client: Client, stack: Stack) -> None:
     assert requests.get(url, headers=bearer(theirs["access_token"]), timeout=5).status_code == 404
     assert requests.get(f"{stack.gateway}/notify/events", headers=bearer(mine["access_token"]),
                         timeout=5).status_code == 403
+    unknown = f"{stack.gateway}/notify/applications/00000000-0000-4000-8000-000000000000/events"
+    assert requests.get(unknown, headers=bearer(STAFF_TOKEN), timeout=5).status_code == 404  # not held open
+    ws = websocket.create_connection(ws_url(stack, "/notify/ws/applications/00000000-0000-4000-8000-000000000000"
+                                                   f"?token={STAFF_TOKEN}"), timeout=10)
+    assert close_code(ws) == 4404
 
 
 def test_staff_websocket_sees_every_application(client: Client, stack: Stack) -> None:
@@ -185,10 +194,11 @@ def test_oversized_websocket_frames_are_refused(client: Client, stack: Stack) ->
 
 def test_sigterm_ends_live_streams_promptly_and_clients_resume(client: Client, stack: Stack) -> None:
     """A rolling restart of notify: its open streams end at SIGTERM (WebSocket close 1001, SSE end
-    of stream), not at their next heartbeat 15 s later, and an SSE client resumes where it was."""
-    accepted = client.submit(application())
+    of stream), not at their next heartbeat 15 s later, and an SSE client resumes where it was.
+    The application waits for information, so its stream stays open until the SIGTERM."""
+    accepted = client.submit(application(applicant={"employment_status": "self_employed"}))
     stream = sse(stack, accepted)
-    seen = read_until(stream, "APPROVED")
+    seen = read_until(stream, "INFO_REQUESTED")
     ws = websocket.create_connection(ws_url(stack, f"/notify/ws?token={STAFF_TOKEN}"), timeout=30)
     assert json.loads(ws.recv())["type"] in {"snapshot", "status"}
     process = stack.processes["notify_web"]
@@ -206,5 +216,5 @@ def test_sigterm_ends_live_streams_promptly_and_clients_resume(client: Client, s
             os.killpg(process.pid, signal.SIGKILL)
         stack.start("notify_web")
         stack.wait_ready()
-    resumed = read_until(sse(stack, accepted, last_event_id=seen[0].id), "APPROVED")  # the restarted notify
+    resumed = read_until(sse(stack, accepted, last_event_id=seen[0].id), "INFO_REQUESTED")  # the restarted notify
     assert [json.loads(e.data)["status"] for e in resumed] == [json.loads(e.data)["status"] for e in seen[1:]]

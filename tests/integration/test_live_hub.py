@@ -9,8 +9,9 @@ import pytest
 
 from common.clock import utcnow
 from common.runtime import Runtime
-from notify_app.adapters.orm import Notification
+from notify_app.adapters.orm import Notification, Recipient
 from notify_app.live.hub import Hub
+from notify_app.live.streams import application_events, ended, recipient_of
 from notify_app.service import definition
 from tests.conftest import make_settings
 from tests.support.databases import truncate_all
@@ -24,11 +25,15 @@ def rt(pg_urls: dict[str, str]) -> Iterator[Runtime]:
     runtime.dispose()
 
 
-def log(rt: Runtime, application_id: str, seq: int, row_id: int | None = None) -> None:
+def log(rt: Runtime, application_id: str, seq: int, row_id: int | None = None, status: str = "EVALUATING") -> None:
     with rt.session_factory() as session, session.begin():
         session.add(Notification(id=row_id, event_id=f"e-{application_id}-{seq}", application_id=application_id,
-                                 seq=seq, status="EVALUATING", previous_status="SUBMITTED", payload={},
+                                 seq=seq, status=status, previous_status="SUBMITTED", payload={},
                                  at=utcnow()))
+        recipient = session.get(Recipient, application_id) or Recipient(application_id=application_id, summary={},
+                                                                         language="en", updated_at=utcnow())
+        recipient.last_seq, recipient.status = seq, status
+        session.add(recipient)
 
 
 def drain(subscriber, timeout: float = 3.0) -> list[dict]:  # type: ignore[no-untyped-def]
@@ -104,4 +109,24 @@ def test_closing_ends_waiting_streams_at_once_and_refuses_new_ones(rt: Runtime) 
     assert set(ended) == {"mine", "staff"} and max(ended.values()) - closed_at < 2
     assert mine.closed and not mine.lagging
     assert hub.subscribe(None, "sse") is None  # a shutting-down process takes no new stream
+    hub.stop()
+
+
+def test_an_application_stream_ends_after_the_final_status(rt: Runtime) -> None:
+    hub = Hub(rt.session_factory, poll=0.05)
+    log(rt, "app-a", 1, status="SUBMITTED")
+    subscriber = hub.subscribe("app-a", "sse")
+    assert subscriber is not None
+    stream = application_events(rt.session_factory, subscriber, 0, heartbeat=0.2, end_at_final=True)
+    assert next(stream)["seq"] == 1
+    assert next(stream) is None  # idle: a heartbeat, the stream is open
+    assert not ended(recipient_of(rt.session_factory, "app-a"), 1)
+    log(rt, "app-a", 2)
+    log(rt, "app-a", 3, status="APPROVED")
+    rest = [event for event in stream if event is not None]  # ends by itself
+    assert [event["status"] for event in rest] == ["EVALUATING", "APPROVED"]
+    assert ended(recipient_of(rt.session_factory, "app-a"), 3)
+    assert not ended(recipient_of(rt.session_factory, "app-a"), 2)  # the final event is still to be sent
+    assert recipient_of(rt.session_factory, "unknown") is None and not ended(None, 0)
+    hub.unsubscribe(subscriber)
     hub.stop()

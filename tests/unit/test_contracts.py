@@ -70,3 +70,10 @@ def test_loan_documents_the_information_items_the_policy_asks_for() -> None:
     from loan_app.resources.applications.schemas import INFORMATION_ITEMS
 
     assert INFORMATION_ITEMS == SELF_EMPLOYED_ITEMS
+
+
+def test_notify_knows_the_same_final_statuses_as_loan() -> None:
+    from loan_app.domain.status import TERMINAL
+    from notify_app.live.streams import FINAL_STATUSES
+
+    assert {str(status) for status in TERMINAL} == FINAL_STATUSES

@@ -1,7 +1,8 @@
 """Server-Sent Events of status changes, and the staff list of applications as notify_app knows them.
 
 ``GET /notify/applications/<id>/events`` streams one application (its owner or staff);
-``GET /notify/events`` streams every application (staff). Event ids come from the durable log
+``GET /notify/events`` streams every application (staff). An application's stream ends after its
+final status (``204`` to a client that reconnects with nothing left to receive). Event ids come from the durable log
 (an application's ``seq``; the log position for the staff stream), so a client that reconnects
 with ``Last-Event-ID`` receives exactly what it missed. Comments (``: keepalive``) every 15 s.
 """
@@ -23,7 +24,7 @@ from common.http import require_staff, runtime
 from notify_app.adapters.orm import Recipient
 from notify_app.live.access import caller_of
 from notify_app.live.hub import Hub, Subscriber
-from notify_app.live.streams import application_events, staff_events
+from notify_app.live.streams import application_events, ended, recipient_of, staff_events
 
 blp = Blueprint("live", __name__, url_prefix="/notify",
                 description="Live status changes (Server-Sent Events) and the officers' list.")
@@ -41,9 +42,14 @@ _SSE_EVENT = {
         "retry": {"type": "integer", "description": "Reconnection delay in milliseconds."},
     },
 }
-_SSE_DOC = {"responses": {"200": {"description": "A text/event-stream of status events (`: keepalive` comments "
-                                                 "every 15 s when idle).",
-                                  "content": {"text/event-stream": {"schema": _SSE_EVENT}}}}}
+_SSE_200 = {"description": "A text/event-stream of status events (`: keepalive` comments every 15 s when idle).",
+            "content": {"text/event-stream": {"schema": _SSE_EVENT}}}
+_SSE_DOC = {"responses": {"200": _SSE_200}}
+_APPLICATION_SSE_DOC = {"responses": {
+    "200": {**_SSE_200, "description": _SSE_200["description"] + " The stream ends after a final status "
+            "(APPROVED, REJECTED, WITHDRAWN, FAILED, EXPIRED): nothing can follow it."},
+    "204": {"description": "The application has ended and the client has every event (Last-Event-ID): "
+                           "nothing to stream. EventSource stops reconnecting on 204."}}}
 
 
 def _hub() -> Hub:
@@ -86,11 +92,14 @@ def _subscribe(application_id: str | None) -> Subscriber:
 class ApplicationEvents(MethodView):
     @blp.doc(security=[{"bearer": []}], parameters=[
         {"name": "token", "in": "query", "schema": {"type": "string"},
-         "description": "The access token, for clients that cannot set headers (EventSource)."}], **_SSE_DOC)
+         "description": "The access token, for clients that cannot set headers (EventSource)."}],
+             **_APPLICATION_SSE_DOC)
     def get(self, application_id: Any) -> Response:
         """Stream an application's status changes (SSE)
 
-        The history first (or what followed ``Last-Event-ID``), then every change.
+        The history first (or what followed ``Last-Event-ID``), then every change, up to the final
+        status. A stream that stayed open after it would hold a connection for nothing; a client
+        that reconnects once it has everything gets ``204``, which tells EventSource to stop.
         """
         application_id = str(application_id)
         rt = runtime()
@@ -99,8 +108,15 @@ class ApplicationEvents(MethodView):
             abort(401, message="A valid token is required.", headers={"WWW-Authenticate": "Bearer"})
         if not caller.may_read(application_id):
             abort(404, message="Not found.")
+        recipient, after = recipient_of(rt.session_factory, application_id), _last_event_id()
+        if recipient is None and caller.staff:
+            # A staff token names no application: an id notify never heard of is a wrong id (or one
+            # submitted a moment ago), not a stream to hold open with nothing in it.
+            abort(404, message="Not found.")
+        if ended(recipient, after):
+            return Response(status=204)
         subscriber = _subscribe(application_id)
-        return _sse(application_events(rt.session_factory, subscriber, _last_event_id()), subscriber, "seq")
+        return _sse(application_events(rt.session_factory, subscriber, after, end_at_final=True), subscriber, "seq")
 
 
 @blp.route("/events")
