@@ -21,7 +21,7 @@ from flask_sock import Sock
 from simple_websocket import ConnectionClosed
 
 from common.runtime import Runtime
-from notify_app.live.access import caller_of, origin_allowed
+from notify_app.live.access import caller_of, may_follow, origin_allowed
 from notify_app.live.hub import Hub, Subscriber
 from notify_app.live.streams import application_events, recipient_of, staff_events, staff_snapshot
 
@@ -98,9 +98,8 @@ def install_websockets(app: Flask, rt: Runtime, hub: Hub, allowed_origins: froze
         if caller is None:
             ws.close(CLOSE_UNAUTHORIZED, "a valid token is required")
             return
-        if not caller.may_read(application_id) or (caller.staff and recipient_of(rt.session_factory,
-                                                                                  application_id) is None):
-            ws.close(CLOSE_NOT_FOUND, "not found")  # staff: an id notify never heard of (as SSE's 404)
+        if not may_follow(caller, application_id, recipient_of(rt.session_factory, application_id)):
+            ws.close(CLOSE_NOT_FOUND, "not found")
             return
         _follow(ws, hub, application_id, lambda subscriber: application_events(rt.session_factory, subscriber, 0))
 

@@ -2,9 +2,10 @@
 
 ``GET /notify/applications/<id>/events`` streams one application (its owner or staff);
 ``GET /notify/events`` streams every application (staff). An application's stream ends after its
-final status (``204`` to a client that reconnects with nothing left to receive). Event ids come from the durable log
-(an application's ``seq``; the log position for the staff stream), so a client that reconnects
-with ``Last-Event-ID`` receives exactly what it missed. Comments (``: keepalive``) every 15 s.
+final status (``204`` to a client that reconnects with nothing left to receive). Event ids come
+from the durable log (an application's ``seq``; the log position for the staff stream), so a
+client that reconnects with ``Last-Event-ID`` receives exactly what it missed. Comments
+(``: keepalive``) every 15 s.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from sqlalchemy import func, select
 
 from common.http import require_staff, runtime
 from notify_app.adapters.orm import Recipient
-from notify_app.live.access import caller_of
+from notify_app.live.access import caller_of, may_follow
 from notify_app.live.hub import Hub, Subscriber
 from notify_app.live.streams import application_events, ended, recipient_of, staff_events
 
@@ -106,12 +107,8 @@ class ApplicationEvents(MethodView):
         caller = caller_of(request, rt)
         if caller is None:
             abort(401, message="A valid token is required.", headers={"WWW-Authenticate": "Bearer"})
-        if not caller.may_read(application_id):
-            abort(404, message="Not found.")
         recipient, after = recipient_of(rt.session_factory, application_id), _last_event_id()
-        if recipient is None and caller.staff:
-            # A staff token names no application: an id notify never heard of is a wrong id (or one
-            # submitted a moment ago), not a stream to hold open with nothing in it.
+        if not may_follow(caller, application_id, recipient):
             abort(404, message="Not found.")
         if ended(recipient, after):
             return Response(status=204)
