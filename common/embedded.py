@@ -27,7 +27,7 @@ from common import gunicorn_errors
 from common.broker import build_broker
 from common.consumers import register_actors
 from common.entrypoints import load_definition, migrate, start_background, web_app
-from common.gateway import EXTRA_ROUTES
+from common.gateway import EXTRA_ROUTES, HOME, NO_SERVICE, health
 from common.logs import configure_logging
 from common.redelivery import requeue_unapplied
 from common.runtime import Runtime
@@ -69,19 +69,22 @@ class PrefixDispatcher:
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "/")
         if path == "/health":  # what the gateway answers, so probes and docs hold in both modes
-            body = json.dumps({"status": "ok", "service": "gateway", "routes": sorted(self.apps)}).encode()
-            start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
-            return [body]
+            return _json(start_response, "200 OK", health(self.apps))
         prefix = path.lstrip("/").split("/", 1)[0]
         return self.apps.get(prefix, self.fallback)(environ, start_response)
 
 
 def _index(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
     if environ.get("PATH_INFO", "/") in ("", "/"):
-        start_response("302 Found", [("Location", "/loan/docs")])
+        start_response("302 Found", [("Location", HOME)])
         return [b""]
-    start_response("404 Not Found", [("Content-Type", "application/json")])
-    return [b'{"code": 404, "status": "Not Found", "message": "No service answers this path."}']
+    return _json(start_response, "404 Not Found", NO_SERVICE)
+
+
+def _json(start_response: Callable[..., Any], status: str, document: dict[str, Any]) -> Iterable[bytes]:
+    body = json.dumps(document).encode()
+    start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+    return [body]
 
 
 class EmbeddedSystem:

@@ -14,10 +14,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from collections.abc import Iterable
+from typing import Any
 
 import aiohttp
 from aiohttp import WSMsgType, web
 
+from common.gunicorn_errors import LIMITS
 from common.logs import configure_logging
 from common.settings import SERVICES
 
@@ -110,26 +113,37 @@ async def _proxy_ws(request: web.Request, base: str) -> web.StreamResponse:
     return client
 
 
+#: Where ``/`` redirects, and the answer to a path no service serves. The embedded mode's
+#: dispatcher (``common.embedded``) answers its front door with these and :func:`health` too.
+HOME = "/loan/docs"
+NO_SERVICE = {"code": 404, "status": "Not Found", "message": "No service answers this path."}
+
+
+def health(routes: Iterable[str]) -> dict[str, Any]:
+    """The body of the gateway's own ``GET /health`` (probes); services have ``/<svc>/health``."""
+    return {"status": "ok", "service": "gateway", "routes": sorted(routes)}
+
+
 async def handle(request: web.Request) -> web.StreamResponse:
-    if request.path == "/health":  # the gateway's own liveness (probes); services have /<svc>/health
-        return web.json_response({"status": "ok", "service": "gateway", "routes": sorted(request.app["upstreams"])})
+    if request.path == "/health":
+        return web.json_response(health(request.app["upstreams"]))
     prefix = request.path.lstrip("/").split("/", 1)[0]
     base = request.app["upstreams"].get(prefix)
     if base is None:
         if request.path == "/":
-            raise web.HTTPFound("/loan/docs")
-        return web.json_response({"code": 404, "status": "Not Found", "message": "No service answers this path."},
-                                 status=404)
+            raise web.HTTPFound(HOME)
+        return web.json_response(NO_SERVICE, status=404)
     if request.headers.get("Upgrade", "").lower() == "websocket":
         return await _proxy_ws(request, base)
     return await _proxy_http(request, base)
 
 
-#: aiohttp's own bounds on a request line and a header, twice the services' (gunicorn's 8190,
+#: aiohttp's own bounds on a request line and a header, twice the services' (gunicorn's,
 #: :data:`common.gunicorn_errors.LIMITS`): a request over the services' limit is forwarded and
 #: refused by the service with its JSON ``414``/``431``; only one over twice that gets aiohttp's
 #: plain-text ``400``, which aiohttp gives no way to reword.
-HANDLER_LIMITS = {"max_line_size": 2 * 8190, "max_field_size": 2 * 8190}
+HANDLER_LIMITS = {"max_line_size": 2 * LIMITS["limit_request_line"],
+                  "max_field_size": 2 * LIMITS["limit_request_field_size"]}
 
 
 def build_app() -> web.Application:
