@@ -18,6 +18,7 @@ from typing import Any
 import marshmallow as ma
 from marshmallow import fields, validate
 
+from common.openapi import NO_NUL
 from loan_app.domain.information import CENT, MAX_ANSWER_LENGTH, decimal_places
 
 #: Bounds that keep amounts meaningful; beyond them an application is an input error, not a risk.
@@ -59,10 +60,9 @@ class TwoPlaces(fields.Decimal):
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Decimal:
         number: Decimal = super()._deserialize(value, attr, data, **kwargs)
-        if decimal_places(number) > 2:
-            if not (isinstance(value, float) and _float_noise_of_a_cent(value, number)):
-                raise self.make_error("places")
-            number = number.quantize(CENT)
+        # Float noise of a cent amount is let through and rounded to that cent just below.
+        if decimal_places(number) > 2 and not (isinstance(value, float) and _float_noise_of_a_cent(value, number)):
+            raise self.make_error("places")
         try:
             number = number.quantize(CENT)
         except InvalidOperation:
@@ -289,7 +289,7 @@ class InformationSchema(ma.Schema):
     #: is never wider than what is accepted: a client or fuzzer reading it sends known names.
     openapi_extra = {"minProperties": 1, "additionalProperties": False, "properties": {
         name: {"anyOf": [{"type": "number", "minimum": 0, "maximum": 100_000_000, "multipleOf": 0.01},
-                         {"type": "string", "maxLength": MAX_ANSWER_LENGTH, "pattern": "^[^\\u0000]*$"}],
+                         {"type": "string", "maxLength": MAX_ANSWER_LENGTH, "pattern": NO_NUL}],
                "description": description}
         for name, description in INFORMATION_ITEMS}}
 
