@@ -11,7 +11,7 @@ from common.clock import utcnow
 from common.runtime import Runtime
 from notify_app.adapters.orm import Notification, Recipient
 from notify_app.live.hub import Hub
-from notify_app.live.streams import application_events, ended, recipient_of
+from notify_app.live.streams import application_events, ended, recipient_of, staff_events
 from notify_app.service import definition
 from tests.conftest import make_settings
 from tests.support.databases import truncate_all
@@ -85,17 +85,15 @@ def test_closing_ends_waiting_streams_at_once_and_refuses_new_ones(rt: Runtime) 
     """What a SIGTERM does (common.lifecycle): streams end now, not at their next heartbeat."""
     import threading
 
-    from notify_app.live.streams import application_events, staff_events
-
     hub = Hub(rt.session_factory, poll=0.05)
     mine, staff = hub.subscribe("app-a", "sse"), hub.subscribe(None, "websocket")
     assert mine and staff
-    ended: dict[str, float] = {}
+    finished: dict[str, float] = {}
 
     def follow(name: str, events: Iterator[object]) -> None:
         for _ in events:
             pass
-        ended[name] = time.monotonic()
+        finished[name] = time.monotonic()
 
     threads = [threading.Thread(target=follow, args=("mine", application_events(rt.session_factory, mine, 0, 60))),
                threading.Thread(target=follow, args=("staff", staff_events(rt.session_factory, staff, 0, 60)))]
@@ -106,7 +104,7 @@ def test_closing_ends_waiting_streams_at_once_and_refuses_new_ones(rt: Runtime) 
     hub.close_all()
     for thread in threads:
         thread.join(5)
-    assert set(ended) == {"mine", "staff"} and max(ended.values()) - closed_at < 2
+    assert set(finished) == {"mine", "staff"} and max(finished.values()) - closed_at < 2
     assert mine.closed and not mine.lagging
     assert hub.subscribe(None, "sse") is None  # a shutting-down process takes no new stream
     hub.stop()
