@@ -15,6 +15,10 @@ from common.settings import Settings
 ROOT = Path(__file__).resolve().parent.parent
 STAFF_TOKEN = "test-staff-token"
 SECRET_KEY = "test-secret-key"
+#: Ports of the session's system move by this offset; two sessions on one machine pick two.
+PORT_OFFSET = int(os.environ.get("LOANFLOW_TEST_PORT_OFFSET", "10000"))
+#: Appended to the names of test databases and virtual hosts, so two sessions do not collide.
+SUFFIX = "" if PORT_OFFSET == 10_000 else f"_{PORT_OFFSET}"
 
 
 def _port_open(port: int) -> bool:
@@ -36,7 +40,7 @@ class _FreshDatabases(dict):
     def __missing__(self, service: str) -> str:
         from tests.support.databases import reset_database
 
-        self[service] = url = reset_database(service)
+        self[service] = url = reset_database(service, prefix=f"loanflow_test{SUFFIX}")
         return url
 
 
@@ -69,15 +73,12 @@ def stack(servers: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[o
     """
     from tests.support.stack import launched
 
-    # Overridable so that two test sessions on one machine do not collide.
-    offset = int(os.environ.get("LOANFLOW_TEST_PORT_OFFSET", "10000"))
-    suffix = "" if offset == 10_000 else f"_{offset}"
     env = {
         "LOANFLOW_STEP_MAX_RETRIES": "8",
         "LOANFLOW_MIN_BACKOFF_MS": "200",
         "LOANFLOW_MAX_BACKOFF_MS": "2000",
         "LOANFLOW_STEP_TIMEOUT_SECONDS": "90",
     }
-    with launched(f"loanflow_e2e{suffix}", f"loanflow_test_e2e{suffix}", offset,
+    with launched(f"loanflow_e2e{SUFFIX}", f"loanflow_test_e2e{SUFFIX}", PORT_OFFSET,
                   tmp_path_factory.mktemp("stack-logs"), **env) as (running, _):
         yield running

@@ -22,7 +22,7 @@ from common.outbox import new_id
 from common.relay import OutboxRelay
 from common.runtime import Runtime
 from credit_app.service import definition
-from tests.conftest import STAFF_TOKEN, make_settings
+from tests.conftest import STAFF_TOKEN, SUFFIX, make_settings
 from tests.support.databases import truncate_all
 from tests.support.messages import outbox
 from tests.support.stack import reset_vhost
@@ -158,7 +158,7 @@ def test_a_retry_that_cannot_be_re_enqueued_is_parked_not_lost(rt: Runtime, monk
 
 
 def test_the_dead_letter_queue_is_drained_into_the_table(rt: Runtime) -> None:
-    vhost = "loanflow_test_dlq"
+    vhost = f"loanflow_test_dlq{SUFFIX}"
     reset_vhost(vhost)
     url = f"amqp://guest:guest@127.0.0.1:5672/{vhost}"
     rabbit = RabbitmqBroker(url=url, confirm_delivery=True)

@@ -16,12 +16,12 @@ from common.relay import OutboxRelay
 from common.runtime import Runtime
 from loan_app import handlers
 from loan_app.service import definition
-from tests.conftest import make_settings
+from tests.conftest import SUFFIX, make_settings
 from tests.support.databases import truncate_all
 from tests.support.payloads import application
 from tests.support.stack import reset_vhost
 
-VHOST = "loanflow_test_relay"
+VHOST = f"loanflow_test_relay{SUFFIX}"
 URL = f"amqp://guest:guest@127.0.0.1:5672/{VHOST}"
 
 
