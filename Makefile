@@ -7,7 +7,7 @@ DEV    := $(VENV)/.installed-dev-$(shell cat requirements.txt requirements-dev.t
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run run-services test test-fast lint migrate services install install-dev clean tools bench
+.PHONY: run run-services test test-fast lint migrate services server-packages install install-dev clean tools bench
 
 # Runtime packages only (make run); the test and benchmark tools come with `make test`.
 $(STAMP): requirements.txt
@@ -39,9 +39,14 @@ run-services: install services
 services:
 	bash deploy/local/ensure_services.sh
 
+## The PostgreSQL and RabbitMQ programs the tests boot their own servers from (none is started here)
+server-packages:
+	bash deploy/local/ensure_server_packages.sh
+
 ## Every test: unit, integration (real PostgreSQL), end to end (real processes on RabbitMQ + PostgreSQL),
-## browser pages (Debian's Chromium), deployment files (validators), fault injection
-test: install-dev services tools
+## browser pages (Debian's Chromium), deployment files (validators), fault injection. The suite
+## starts its own PostgreSQL cluster and RabbitMQ node and leaves the machine's servers alone.
+test: install-dev server-packages tools
 	$(BIN)/python -m pytest -q
 
 ## System tools the tests and benchmarks use: Chromium, validators, wrk (installed when missing)

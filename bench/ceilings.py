@@ -16,12 +16,13 @@ Every client process connects, waits at a barrier with the others, then counts f
 from __future__ import annotations
 
 import multiprocessing
-import subprocess
 import time
 from typing import Any
 
 import pika
 import psycopg
+
+from tests.support import servers
 
 QUEUE = "bench.ceiling"
 BODY = b'{"x": "' + b"0" * 1000 + b'"}'
@@ -92,18 +93,9 @@ def _queue_depth(url: str) -> int:
     return depth
 
 
-def reset_vhost(vhost: str, attempts: int = 4) -> None:
-    """tests.support.stack.reset_vhost, tried again: rabbitmqctl fails now and then on a busy node."""
-    from tests.support.stack import reset_vhost as reset
-
-    for attempt in range(attempts):
-        try:
-            reset(vhost)
-            return
-        except subprocess.CalledProcessError:
-            if attempt == attempts - 1:
-                raise
-            time.sleep(2)
+def reset_vhost(vhost: str) -> None:
+    """An empty virtual host on the node the tests and the stack use (tried again when busy)."""
+    servers.current.rabbitmq.reset_vhost(vhost)
 
 
 def _fill(url: str, depth: int) -> int:
@@ -126,7 +118,7 @@ def rabbitmq(vhost: str, seconds: float, publishers: int = 5, consumers: int = 5
     are measured on a full window rather than on a queue that runs dry.
     """
     reset_vhost(vhost)
-    url = f"amqp://guest:guest@127.0.0.1:5672/{vhost}"
+    url = servers.current.rabbitmq.amqp_url(vhost)
     try:
         connection = pika.BlockingConnection(pika.URLParameters(url))
         connection.channel().queue_declare(QUEUE, durable=True)
@@ -141,7 +133,7 @@ def rabbitmq(vhost: str, seconds: float, publishers: int = 5, consumers: int = 5
         results["left_in_queue"] = _queue_depth(url)
         return results
     finally:
-        subprocess.run(["rabbitmqctl", "-q", "delete_vhost", vhost], capture_output=True)
+        servers.current.rabbitmq.delete_vhost(vhost)
 
 
 def _inserter(dsn: str, seconds: float, notify: bool, barrier: Any) -> tuple[int, float, float]:
@@ -162,9 +154,7 @@ def _inserter(dsn: str, seconds: float, notify: bool, barrier: Any) -> tuple[int
 
 def admin_dsn(database: str = "postgres") -> str:
     """A libpq URL for ``database`` on the server the tests and the stack use."""
-    from tests.support.databases import ADMIN_URL
-
-    return ADMIN_URL.replace("postgresql+psycopg://", "postgresql://") + f"/{database}"
+    return servers.current.postgres.admin_url.replace("postgresql+psycopg://", "postgresql://") + f"/{database}"
 
 
 def postgres(database: str, seconds: float, many: int = 8) -> dict[str, Any]:

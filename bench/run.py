@@ -181,7 +181,7 @@ def launch(exits: contextlib.ExitStack, args: argparse.Namespace, log_dir: Path,
     for attempt in range(3):
         try:
             return exits.enter_context(launched(args.prefix, args.vhost, args.offset, log_dir, **env))
-        except subprocess.CalledProcessError:
+        except (subprocess.CalledProcessError, RuntimeError):
             if attempt == 2:
                 raise
             time.sleep(5)

@@ -19,7 +19,9 @@ def main(argv: list[str] | None = None) -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
     migrate = commands.add_parser("migrate", help="upgrade service databases")
-    migrate.add_argument("services", nargs="*", choices=[*SERVICES, []], default=list(SERVICES))
+    # No ``choices`` here: argparse checks a ``nargs="*"`` default against them as one value and
+    # refuses the bare ``migrate`` that ``make run-services`` runs. Names are checked below.
+    migrate.add_argument("services", nargs="*", metavar="SERVICE", help=f"one of {', '.join(SERVICES)} (default: all)")
     relay = commands.add_parser("relay", help="run a service's outbox relay")
     relay.add_argument("service", choices=SERVICES)
     revision = commands.add_parser("revision", help="autogenerate a migration")
@@ -32,6 +34,8 @@ def main(argv: list[str] | None = None) -> None:
     gateway.add_argument("--host", default="127.0.0.1")
     gateway.add_argument("--port", type=int, default=8000)
     args = parser.parse_args(argv)
+    if args.command == "migrate" and (unknown := set(args.services) - set(SERVICES)):
+        parser.error(f"migrate: unknown service(s) {', '.join(sorted(unknown))}; choose from {', '.join(SERVICES)}")
 
     from common import entrypoints
 

@@ -1,16 +1,15 @@
-"""Fixtures shared by every test: real PostgreSQL and RabbitMQ, started if they are down."""
+"""Fixtures shared by every test: the session's own PostgreSQL cluster and RabbitMQ node."""
 
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from common.settings import Settings
+from tests.support.servers import Servers, own_servers
 
 ROOT = Path(__file__).resolve().parent.parent
 STAFF_TOKEN = "test-staff-token"
@@ -21,17 +20,14 @@ PORT_OFFSET = int(os.environ.get("LOANFLOW_TEST_PORT_OFFSET", "10000"))
 SUFFIX = "" if PORT_OFFSET == 10_000 else f"_{PORT_OFFSET}"
 
 
-def _port_open(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.settimeout(0.5)
-        return sock.connect_ex(("127.0.0.1", port)) == 0
-
-
 @pytest.fixture(scope="session")
-def servers() -> None:
-    """RabbitMQ and PostgreSQL answer on loopback (started by the project script if down)."""
-    if not (_port_open(5432) and _port_open(5672)):
-        subprocess.run(["bash", str(ROOT / "deploy/local/ensure_services.sh")], check=True)
+def servers() -> Iterator[Servers]:
+    """The session's own PostgreSQL cluster and RabbitMQ node (tests/support/servers.py).
+
+    Started once, thrown away at the end; the machine's servers are never used nor touched.
+    """
+    with own_servers() as started:
+        yield started
 
 
 class _FreshDatabases(dict):
@@ -45,7 +41,7 @@ class _FreshDatabases(dict):
 
 
 @pytest.fixture(scope="session")
-def pg_urls(servers: None) -> dict[str, str]:
+def pg_urls(servers: Servers) -> dict[str, str]:
     """A freshly migrated PostgreSQL test database per service (once per session)."""
     return _FreshDatabases()
 
@@ -64,7 +60,7 @@ def make_settings(service: str, database_url: str, **overrides: object) -> Setti
 
 
 @pytest.fixture(scope="session")
-def stack(servers: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+def stack(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     """Every Procfile process on RabbitMQ and PostgreSQL, started once for the session.
 
     Shared by the end-to-end and the fault tests (which heal what they break): one system at a
@@ -80,5 +76,5 @@ def stack(servers: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[o
         "LOANFLOW_STEP_TIMEOUT_SECONDS": "90",
     }
     with launched(f"loanflow_e2e{SUFFIX}", f"loanflow_test_e2e{SUFFIX}", PORT_OFFSET,
-                  tmp_path_factory.mktemp("stack-logs"), **env) as (running, _):
+                  tmp_path_factory.mktemp("stack-logs"), broker_link=True, **env) as (running, _):
         yield running

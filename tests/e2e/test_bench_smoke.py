@@ -13,13 +13,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.servers import Servers
 from tests.support.stack import ROOT
 
 pytestmark = [pytest.mark.slow]
 
 
 @pytest.mark.timeout(600)
-def test_bench_smoke_reports_every_figure(servers: None, tmp_path: Path) -> None:
+def test_bench_smoke_reports_every_figure(servers: Servers, tmp_path: Path) -> None:
     from bench.run import FIGURES
 
     subprocess.run(["bash", str(ROOT / "bench/ensure_tools.sh")], check=True)

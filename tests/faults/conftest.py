@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -10,6 +9,7 @@ from typing import Any
 import pytest
 import requests
 
+from tests.support import servers
 from tests.support.stack import Stack
 
 
@@ -41,7 +41,8 @@ class System:
 
 
 def rabbitmq(command: str) -> None:
-    subprocess.run(["rabbitmqctl", "-q", command], check=True, capture_output=True, timeout=120)
+    """``rabbitmqctl <command>`` on the session's own node."""
+    servers.current.rabbitmq.ctl(command)
 
 
 @pytest.fixture(scope="module")

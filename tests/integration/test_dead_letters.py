@@ -25,6 +25,7 @@ from credit_app.service import definition
 from tests.conftest import STAFF_TOKEN, SUFFIX, make_settings
 from tests.support.databases import truncate_all
 from tests.support.messages import outbox
+from tests.support.servers import Servers
 from tests.support.stack import reset_vhost
 
 STAFF = {"Authorization": f"Bearer {STAFF_TOKEN}", "X-Operator": "alice"}
@@ -157,10 +158,10 @@ def test_a_retry_that_cannot_be_re_enqueued_is_parked_not_lost(rt: Runtime, monk
     assert broker.dead_letters  # nacked to the dead-letter queue, not acked
 
 
-def test_the_dead_letter_queue_is_drained_into_the_table(rt: Runtime) -> None:
+def test_the_dead_letter_queue_is_drained_into_the_table(rt: Runtime, servers: Servers) -> None:
     vhost = f"loanflow_test_dlq{SUFFIX}"
     reset_vhost(vhost)
-    url = f"amqp://guest:guest@127.0.0.1:5672/{vhost}"
+    url = servers.rabbitmq.amqp_url(vhost)
     rabbit = RabbitmqBroker(url=url, confirm_delivery=True)
     rabbit.declare_queue("credit", ensure=True)
     messages = [dramatiq.Message(queue_name="credit", actor_name="credit.check_credit",

@@ -2,24 +2,26 @@
 
 from __future__ import annotations
 
-import os
-
 from sqlalchemy import create_engine, text
 
 from common.entrypoints import load_definition
 from common.migrations import upgrade
+from tests.support import servers
 
-ADMIN_URL = os.environ.get("LOANFLOW_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432")
+
+def admin_url() -> str:
+    """The PostgreSQL server of this session (its own cluster under pytest), as the superuser."""
+    return servers.current.postgres.admin_url
 
 
 def test_database_url(service: str, prefix: str = "loanflow_test") -> str:
-    return f"{ADMIN_URL}/{prefix}_{service}"
+    return f"{admin_url()}/{prefix}_{service}"
 
 
 def ensure_database(service: str, prefix: str = "loanflow_test") -> str:
     """Create the database if missing; returns its URL."""
     name = f"{prefix}_{service}"
-    engine = create_engine(f"{ADMIN_URL}/postgres", isolation_level="AUTOCOMMIT")
+    engine = create_engine(f"{admin_url()}/postgres", isolation_level="AUTOCOMMIT")
     with engine.connect() as connection:
         if connection.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}) is None:
             connection.execute(text(f'CREATE DATABASE "{name}"'))

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import requests
 
+from tests.support import servers
+
 ROOT = Path(__file__).resolve().parents[2]
 PORT_OFFSET = 10_000
 SERVICES = ("loan", "credit", "property", "decision", "notify")
@@ -40,11 +42,8 @@ def shift_ports(command: str, offset: int = PORT_OFFSET) -> str:
 
 
 def reset_vhost(vhost: str) -> None:
-    """An empty RabbitMQ virtual host (queues of a previous run gone)."""
-    subprocess.run(["rabbitmqctl", "-q", "delete_vhost", vhost], capture_output=True)
-    subprocess.run(["rabbitmqctl", "-q", "add_vhost", vhost], check=True, capture_output=True)
-    subprocess.run(["rabbitmqctl", "-q", "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"],
-                   check=True, capture_output=True)
+    """An empty RabbitMQ virtual host on the session's node (queues of a previous run gone)."""
+    servers.current.rabbitmq.reset_vhost(vhost)
 
 
 class Stack:
@@ -65,6 +64,10 @@ class Stack:
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         #: The services' database URLs (set by :func:`launched`).
         self.urls: dict[str, str] = {}
+        #: The proxy every process reaches RabbitMQ through, if launched with one.
+        self.broker_link: servers.NetProxy | None = None
+        #: The RabbitMQ virtual host of this system.
+        self.vhost = ""
 
     @property
     def gateway(self) -> str:
@@ -130,19 +133,27 @@ class Stack:
 
 
 @contextlib.contextmanager
-def launched(prefix: str, vhost: str, offset: int, log_dir: Path, **env: str) -> Iterator[tuple[Stack, dict[str, str]]]:
+def launched(prefix: str, vhost: str, offset: int, log_dir: Path, *, broker_link: bool = False,
+             **env: str) -> Iterator[tuple[Stack, dict[str, str]]]:
     """A fresh system: new databases ``<prefix>_<service>``, an empty vhost, every Procfile process.
 
-    Yields the stack and the database URLs; stops every process on exit, whatever happened.
+    With ``broker_link`` every process reaches RabbitMQ through a :class:`~tests.support.servers.NetProxy`
+    (``stack.broker_link``) that fault tests can black-hole or degrade, and with a 5 s AMQP
+    heartbeat (production: the broker's 30 s) so that a silent link is noticed within a test's
+    patience. Yields the stack and the database URLs; stops every process on exit, whatever happened.
     """
     from tests.conftest import SECRET_KEY, STAFF_TOKEN
     from tests.support.databases import reset_database
 
     urls = {name: reset_database(name, prefix=prefix) for name in SERVICES}
     reset_vhost(vhost)
+    rabbitmq = servers.current.rabbitmq
+    link = servers.NetProxy(rabbitmq.amqp_port, log_dir / "broker-link.log") if broker_link else None
+    broker_url = (f"amqp://guest:guest@127.0.0.1:{link.port}/{vhost}?heartbeat=5" if link
+                  else rabbitmq.amqp_url(vhost))
     base = {f"{name.upper()}_DATABASE_URL": url for name, url in urls.items()}
     base.update(
-        BROKER_URL=f"amqp://guest:guest@127.0.0.1:5672/{vhost}",
+        BROKER_URL=broker_url,
         LOANFLOW_STAFF_TOKEN=STAFF_TOKEN,
         LOANFLOW_SECRET_KEY=SECRET_KEY,
         LOANFLOW_STEP_MAX_RETRIES="3",
@@ -153,13 +164,17 @@ def launched(prefix: str, vhost: str, offset: int, log_dir: Path, **env: str) ->
         SMTP_HOST="127.0.0.1",
         SMTP_PORT=str(8025 + offset),
         LOANFLOW_MAIL_DIR=str(log_dir / "mail"),
-        RABBITMQ_MANAGEMENT_URL="http://guest:guest@127.0.0.1:15672",
+        RABBITMQ_MANAGEMENT_URL=servers.current.rabbitmq.management_url,
     )
     running = Stack({**base, **env}, log_dir, offset=offset)
     running.urls = urls
-    running.start()
+    running.broker_link = link
+    running.vhost = vhost
     try:
+        running.start()
         running.wait_ready()
         yield running, urls
     finally:
         running.stop()
+        if link:
+            link.stop()
