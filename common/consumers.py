@@ -21,18 +21,15 @@ from dramatiq.middleware import CurrentMessage, Retries
 from common.contracts import consumed_by
 from common.envelope import Envelope
 from common.logs import correlated
+from common.metrics import DUPLICATES_ABSORBED
 from common.runtime import Handler, Runtime, TwoPhase
 from common.tasks import Supervision
 from common.uow import DuplicateMessage
 
 log = logging.getLogger(__name__)
 
-#: Messages applied and skipped as duplicates, per actor (read by metrics and tests).
-DUPLICATES: dict[str, int] = {}
-
-
 def _duplicate(actor_name: str, message_id: str) -> bool:
-    DUPLICATES[actor_name] = DUPLICATES.get(actor_name, 0) + 1
+    DUPLICATES_ABSORBED.labels(actor_name).inc()
     log.info("duplicate message skipped", extra={"message_id": message_id, "actor": actor_name})
     return False
 

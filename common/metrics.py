@@ -53,6 +53,12 @@ OUTBOX_PUBLISH_SECONDS = Histogram(
     "loanflow_outbox_publish_seconds", "Time from an event's commit to its publication (outbox lag).",
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
 )
+DUPLICATES_ABSORBED = Counter(
+    "loanflow_duplicates_absorbed_total",
+    "Messages delivered again whose effect was already applied, skipped by deduplication, by actor "
+    "(at-least-once delivery at work: a relay crash, a redelivery after a lost ack, a replay).",
+    ["actor"],
+)
 
 
 def install_http_metrics(app: Flask, service: str) -> None:

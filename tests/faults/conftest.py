@@ -17,6 +17,7 @@ from tests.support.stack import Stack
 class System:
     stack: Stack
     urls: dict[str, str]
+    servers: servers.Servers
 
     def submit(self, body: dict[str, Any]) -> dict[str, Any]:
         response = requests.post(f"{self.stack.gateway}/loan/applications", json=body, timeout=30)
@@ -48,4 +49,4 @@ def rabbitmq(command: str) -> None:
 @pytest.fixture(scope="module")
 def system(stack: Stack) -> System:
     """The session's running system (tests/conftest.py), which each fault test heals."""
-    return System(stack, stack.urls)
+    return System(stack, stack.urls, servers.current)

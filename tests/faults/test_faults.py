@@ -21,6 +21,7 @@ from common.relay import FAULT_EXIT_AFTER_PUBLISH, to_message
 from tests.faults.conftest import System, rabbitmq
 from tests.support import invariants
 from tests.support.payloads import application
+from tests.support.polling import eventually
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.rabbitmq]
 
@@ -29,17 +30,39 @@ def people(count: int, **changes: dict) -> list[dict]:
     return [application(**changes) for _ in range(count)]
 
 
+def _credit_queues(system: System) -> list[dict]:
+    """The credit queues (``credit`` and its retry queue ``credit.DQ``) as RabbitMQ's management API
+    reports them (counts sampled every 0.5 s on the test node)."""
+    vhost = system.stack.vhost.replace("/", "%2F")
+    queues = system.servers.rabbitmq.api(f"queues/{vhost}")
+    return [q for q in queues if q["name"] in ("credit", "credit.DQ")]  # type: ignore[union-attr]
+
+
+def _unacked(queues: list[dict]) -> int:
+    return sum(int(q.get("messages_unacknowledged", 0)) for q in queues)
+
+
+def _redelivered(queues: list[dict]) -> int:
+    return sum(int(q.get("message_stats", {}).get("redeliver", 0)) for q in queues)
+
+
 def test_worker_killed_mid_task_is_redelivered(system: System) -> None:
+    redelivered_before = _redelivered(_credit_queues(system))
     system.bureau_faults(latency_ms=2500)
     try:
         ids = system.submit_many(people(6))
-        time.sleep(2.0)  # the credit worker is now inside bureau calls
+        # The credit worker holds the checks, unacknowledged, inside its bureau calls.
+        assert _unacked(eventually(lambda: _credit_queues(system), lambda qs: _unacked(qs) >= 1,
+                                   timeout=30, interval=0.2)) >= 1
         system.stack.kill("credit_worker")  # kill -9, the whole process group
     finally:
         system.bureau_faults(latency_ms=20)
     system.stack.start("credit_worker")
     statuses = invariants.check(system.urls, ids)
     assert set(statuses.values()) == {"APPROVED"}
+    # What the killed worker held was delivered again (RabbitMQ counts redeliveries per queue).
+    assert _redelivered(eventually(lambda: _credit_queues(system), lambda qs: _redelivered(qs) > redelivered_before,
+                                   timeout=30, interval=1)) > redelivered_before
 
 
 def test_rabbitmq_stopped_while_applications_are_in_flight(system: System) -> None:
@@ -110,6 +133,7 @@ def test_duplicated_and_out_of_order_messages_change_nothing(system: System) -> 
 
     broker = RabbitmqBroker(url=system.stack.env["BROKER_URL"], confirm_delivery=True)
     message = to_message(Row(dict(row)))
+    before = _absorbed(system, "loan.credit_checked")
     broker.enqueue(message)  # the very same message, twice more
     broker.enqueue(message)
     late = dramatiq.Message(queue_name="loan", actor_name="loan.decision_made", kwargs={}, options={},
@@ -117,9 +141,30 @@ def test_duplicated_and_out_of_order_messages_change_nothing(system: System) -> 
                                    "data": {"decision": {"outcome": "REJECTED", "reasons": []}, "round": 1}},))
     broker.enqueue(late)  # a new, out-of-order decision for an application already approved
     broker.close()
-    time.sleep(3)
+    # Both copies were consumed and skipped by deduplication (counted), and the late decision was
+    # consumed (recorded as processed) without changing anything.
+    assert eventually(lambda: _absorbed(system, "loan.credit_checked"), lambda n: n >= before + 2, timeout=30) \
+        >= before + 2
+    assert eventually(lambda: _processed(system.urls["loan"], late.message_id), bool, timeout=30)
     statuses = invariants.check(system.urls, ids)
     assert statuses[ids[0]] == "APPROVED"
+
+
+def _absorbed(system: System, actor: str) -> float:
+    """``loanflow_duplicates_absorbed_total`` of ``actor``, from loan's worker metrics."""
+    text = requests.get(f"http://127.0.0.1:{9191 + system.stack.offset}/metrics", timeout=10).text
+    return sum(float(line.rpartition(" ")[2]) for line in text.splitlines()
+               if line.startswith("loanflow_duplicates_absorbed_total{") and f'actor="{actor}"' in line)
+
+
+def _processed(url: str, message_id: str) -> bool:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            return connection.scalar(text("SELECT count(*) FROM processed_messages WHERE message_id = :m"),
+                                     {"m": message_id}) == 1
+    finally:
+        engine.dispose()
 
 
 def test_bureau_down_fails_and_compensates_then_flaky_bureau_succeeds(system: System) -> None:
