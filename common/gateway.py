@@ -160,7 +160,9 @@ def build_app() -> web.Application:
         await app["session"].close()
 
     app.cleanup_ctx.append(session_context)
-    app.router.add_route("*", "/{tail:.*}", handle)
+    # [\s\S] and not ".": a decoded path may hold a newline (%0A), which "." does not match, and
+    # aiohttp would answer its own text/plain 404 instead of forwarding.
+    app.router.add_route("*", r"/{tail:[\s\S]*}", handle)
     return app
 
 
