@@ -6,10 +6,9 @@ from datetime import datetime
 from typing import Any
 
 from dramatiq import Retry
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from common.clock import utcnow
+from common.db import insert_or_lock
 from common.envelope import Envelope
 from common.runtime import Handler, Runtime, TwoPhase
 from common.uow import UnitOfWork
@@ -23,11 +22,8 @@ def _recipient(uow: UnitOfWork, application_id: str) -> Recipient:
     ``ApplicationSubmitted`` and the first ``ApplicationStatusChanged`` race to create it:
     ``INSERT … ON CONFLICT DO NOTHING`` lets both go on, then the row lock orders them.
     """
-    insert = postgresql_insert if uow.session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    uow.session.execute(insert(Recipient).values(application_id=application_id, summary={}, last_seq=0,
-                                                 language="en", updated_at=utcnow())
-                        .on_conflict_do_nothing(index_elements=["application_id"]))
-    return uow.session.get(Recipient, application_id, with_for_update=True, populate_existing=True)
+    values = {"application_id": application_id, "summary": {}, "last_seq": 0, "language": "en", "updated_at": utcnow()}
+    return insert_or_lock(uow.session, Recipient, "application_id", values)[0]
 
 
 def message_handlers(runtime: Runtime) -> dict[str, Handler | TwoPhase]:
