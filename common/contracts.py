@@ -68,6 +68,7 @@ CATALOGUE: dict[str, MessageSpec] = {
         _event("PropertyValued", ("loan",), "valuation", "round"),
         _event("PropertyValuationFailed", ("loan",), "code", "message", "round"),
         _event("DecisionMade", ("loan",), "decision", "round"),
+        _event("DecisionFailed", ("loan",), "code", "message", "round"),
         # loan_app → notify: every transition of the state machine, in order (``seq``).
         _event(
             "ApplicationStatusChanged",
