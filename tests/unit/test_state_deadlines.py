@@ -4,22 +4,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 
 import pytest
 
-from loan_app.domain.model import Application, Deadlines
+from loan_app.domain.model import Application
 from loan_app.domain.status import Status
 from tests.conftest import ROOT
-from tests.support.payloads import application
-
-NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
-LIMITS = Deadlines(step=timedelta(minutes=2), information=timedelta(days=7))
-CREDIT = {"score": 700, "payment_incidents": 0, "open_credits": 0, "monthly_income": "5200.00",
-          "monthly_debts": "0.00", "debt_to_income": "0", "bureau_found": True}
-VALUE = {"estimated_value": "360000.00", "price_per_m2": "4800", "loan_to_value": "0.55", "reference": "x",
-         "adjustments": []}
+from tests.unit.test_application_model import CREDIT, LIMITS, NOW, VALUE, new
 
 
 def documented_states() -> set[str]:
@@ -28,14 +19,8 @@ def documented_states() -> set[str]:
     return set(re.findall(r"^\| `([A-Z_]+)` \|", section, flags=re.MULTILINE))
 
 
-def submitted() -> Application:
-    data = application()
-    return Application("app-1", data["applicant"], data["property"], Decimal(data["loan"]["amount"]),
-                       data["loan"]["duration_months"], "app-1", NOW, LIMITS)
-
-
 def evaluating() -> Application:
-    app = submitted()
+    app = new()
     app.start_evaluation(NOW, LIMITS)
     return app
 
@@ -54,7 +39,7 @@ def info_requested() -> Application:
 
 
 REACH: dict[Status, Callable[[], Application]] = {
-    Status.SUBMITTED: submitted, Status.EVALUATING: evaluating, Status.DECIDING: deciding,
+    Status.SUBMITTED: new, Status.EVALUATING: evaluating, Status.DECIDING: deciding,
     Status.INFO_REQUESTED: info_requested,
 }
 
