@@ -97,6 +97,9 @@ def insert_or_lock(session: Any, model: Any, key: str, values: dict[str, Any]) -
     from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
     insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    result = session.execute(insert(model).values(**values).on_conflict_do_nothing(index_elements=[key]))
+    # RETURNING, not rowcount: an ORM session's result of a Core insert does not report rowcount.
+    column = getattr(model, key)
+    inserted = session.execute(insert(model).values(**values).on_conflict_do_nothing(index_elements=[key])
+                               .returning(column)).scalar_one_or_none() is not None
     row = session.get(model, values[key], with_for_update=True, populate_existing=True)
-    return row, result.rowcount == 1
+    return row, inserted

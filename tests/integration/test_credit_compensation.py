@@ -26,7 +26,7 @@ from credit_app.service import definition
 from tests.conftest import make_settings
 from tests.support.bureau import Bureau, served_bureau
 from tests.support.databases import truncate_all
-from tests.support.messages import deliver
+from tests.support.messages import deliver, outbox
 from tests.support.polling import eventually
 
 APPLICANT = {"full_name": "Alice Propre", "birth_date": "1992-04-15", "employment_status": "permanent",
@@ -134,3 +134,14 @@ def lock_waits(credit: Credit) -> int:
     with credit.rt.session_factory() as session:
         return int(session.scalar(select(func.count()).select_from(text("pg_stat_activity")).where(
             text("datname = current_database() AND wait_event_type = 'Lock'"))) or 0)
+
+
+def test_a_check_alone_answers_once_and_a_later_cancel_undoes_it(credit: Credit) -> None:
+    credit.client.go.set()
+    check = credit.check()
+    assert eventually(lambda: credit.processed(check), bool, timeout=30)
+    credit.cancel()
+    credit.cancel()  # a compensation delivered twice changes nothing the second time
+    assert [row.message_type for row in outbox(credit.rt, credit.application_id)] == [
+        "CreditChecked", "CreditInquiryCancelled"]
+    assert credit.bureau.inquiry_status(credit.client.reports[0].inquiry_id) == "cancelled"
