@@ -38,6 +38,34 @@ def assessment_payload(assessment: CreditAssessment) -> dict[str, Any]:
     }
 
 
+def _assess(envelope: Envelope, report: BureauReport) -> CreditAssessment:
+    applicant = envelope.data["applicant"]
+    return assess(
+        BureauRecord(report.found, report.payment_incidents, report.open_credits, report.open_credits_monthly),
+        Decimal(applicant["monthly_income"]),
+        Decimal(applicant["monthly_debts"]),
+        applicant["employment_status"],
+    )
+
+
+def _completed_row(envelope: Envelope, report: BureauReport, assessment: CreditAssessment) -> dict[str, Any]:
+    """The ``credit_inquiries`` row of a check done."""
+    return {
+        "application_id": envelope.application_id,
+        "correlation_id": envelope.correlation_id,
+        "status": "COMPLETED",
+        "bureau_inquiry_id": report.inquiry_id,
+        "bureau_found": assessment.bureau_found,
+        "score": assessment.score,
+        "payment_incidents": assessment.payment_incidents,
+        "open_credits": assessment.open_credits,
+        "monthly_income": assessment.monthly_income,
+        "monthly_debts": assessment.monthly_debts,
+        "debt_to_income": min(assessment.debt_to_income, Decimal("999999.9999")),
+        "completed_at": utcnow(),
+    }
+
+
 def message_handlers(runtime: Runtime) -> dict[str, Handler | TwoPhase]:
     """``{message name: handler}`` for everything credit_app consumes."""
     bureau: BureauClient = runtime.adapters.setdefault("bureau", BureauClient(runtime.settings.bureau_url))
@@ -52,27 +80,9 @@ def message_handlers(runtime: Runtime) -> dict[str, Handler | TwoPhase]:
     def apply_check(envelope: Envelope, uow: UnitOfWork, report: BureauReport | None) -> None:
         if report is None:
             return  # prepare found the inquiry already there: checked, or cancelled before it ran
-        applicant = envelope.data["applicant"]
-        assessment = assess(
-            BureauRecord(report.found, report.payment_incidents, report.open_credits, report.open_credits_monthly),
-            Decimal(applicant["monthly_income"]),
-            Decimal(applicant["monthly_debts"]),
-            applicant["employment_status"],
-        )
-        inquiry, inserted = insert_or_lock(uow.session, CreditInquiry, "application_id", {
-            "application_id": envelope.application_id,
-            "correlation_id": envelope.correlation_id,
-            "status": "COMPLETED",
-            "bureau_inquiry_id": report.inquiry_id,
-            "bureau_found": assessment.bureau_found,
-            "score": assessment.score,
-            "payment_incidents": assessment.payment_incidents,
-            "open_credits": assessment.open_credits,
-            "monthly_income": assessment.monthly_income,
-            "monthly_debts": assessment.monthly_debts,
-            "debt_to_income": min(assessment.debt_to_income, Decimal("999999.9999")),
-            "completed_at": utcnow(),
-        })
+        assessment = _assess(envelope, report)
+        inquiry, inserted = insert_or_lock(uow.session, CreditInquiry, "application_id",
+                                           _completed_row(envelope, report, assessment))
         if inserted:
             _publish(uow, envelope, "CreditChecked", {
                 "inquiry_id": report.inquiry_id,
