@@ -10,12 +10,15 @@ serves the embedded default.
 from __future__ import annotations
 
 import time
+from functools import partial
+from typing import Any
 
 import dramatiq
 import pika
 from dramatiq import Broker
-from dramatiq.brokers.rabbitmq import RabbitmqBroker
+from dramatiq.brokers.rabbitmq import RabbitmqBroker, _RabbitmqConsumer
 from dramatiq.brokers.stub import StubBroker
+from dramatiq.errors import ConnectionClosed
 from dramatiq.middleware import (
     AgeLimit,
     Callbacks,
@@ -42,14 +45,22 @@ RABBITMQ_CONSUMER_TIMEOUT_MS = 30 * 60 * 1000
 COMPENSATION_MAX_BACKOFF_MS = 5 * 60_000
 
 
+#: Set on a message whose retry could not be published: acknowledge it by requeueing instead.
+REQUEUE_ATTRIBUTE = "_loanflow_requeue"
+
+
 class SafeRetries(Retries):
-    """Dramatiq's Retries, except that a retry is never lost when re-enqueueing it fails.
+    """Dramatiq's Retries, except that a retry is never lost nor given up for a transport error.
 
     Upstream, ``Retries.after_process_message`` re-enqueues a failed message with a delay; if
     that publish raises (broker connection lost), Dramatiq logs the error and then **acks** the
     message: it is gone (dramatiq PR #545). Here the publish is tried again with a short
-    backoff, and if the broker still refuses, the message is marked failed, so it is nacked to
-    the dead-letter queue and parked (``common.tasks.Supervision``) instead of vanishing.
+    backoff; if the broker still refuses, the message is neither acked nor failed: it is marked
+    for requeueing (:class:`RequeueingConsumer` nacks it with ``requeue=True``, and a consumer
+    whose connection died leaves it unacked, which RabbitMQ redelivers once workers reconnect).
+    Its body still carries the retry count it arrived with, so the step's retries are intact
+    and no give-up runs for what was only a broker blip. Only a broker that cannot requeue (the
+    in-process stub of the embedded mode, whose publish does not fail) falls back to failing it.
     """
 
     #: Seconds to wait between the attempts to re-enqueue a retry.
@@ -62,13 +73,50 @@ class SafeRetries(Retries):
                 super().after_process_message(broker, message, result=result, exception=exception)
                 return
             except Exception as error:
-                if wait is None:
-                    message.options["retry_enqueue_error"] = f"{type(error).__name__}: {error}"[:300]
-                    message.fail()  # type: ignore[attr-defined]
-                    return
                 # Undo the bookkeeping of the failed attempt so that it is not counted twice.
                 message.options["retries"] = max(0, int(message.options.get("retries", 1)) - 1)
+                if wait is None:
+                    self._not_published(broker, message, f"{type(error).__name__}: {error}"[:300])
+                    return
                 time.sleep(wait)
+
+    def _not_published(self, broker: Broker, message: dramatiq.Message, error: str) -> None:
+        message.options["retry_enqueue_error"] = error
+        if isinstance(broker, LoanflowRabbitmqBroker):
+            self.logger.warning("Retry of message %r not published (%s): requeued for redelivery.",
+                                message.message_id, error)
+            setattr(message, REQUEUE_ATTRIBUTE, error)
+        else:
+            message.fail()  # type: ignore[attr-defined]
+
+
+class RequeueingConsumer(_RabbitmqConsumer):
+    """Dramatiq's RabbitMQ consumer, except that a message marked by :class:`SafeRetries` is requeued.
+
+    Why: the worker acks every message that did not fail; acking one whose retry could not be
+    published would lose it. ``basic_nack(requeue=True)`` hands it back to RabbitMQ unchanged.
+    """
+
+    def ack(self, message: Any) -> None:
+        if getattr(message, REQUEUE_ATTRIBUTE, None) is None:
+            super().ack(message)
+            return
+        try:
+            self.known_tags.remove(message._tag)
+            self.connection.add_callback_threadsafe(partial(self.channel.basic_nack, message._tag, requeue=True))
+        except (pika.exceptions.AMQPConnectionError, pika.exceptions.AMQPChannelError) as error:
+            # The connection is gone: RabbitMQ already put the unacked message back in its queue.
+            raise ConnectionClosed(error) from None
+        except KeyError:
+            self.logger.info("Message %r was already handed back by a lost connection.", message.message_id)
+
+
+class LoanflowRabbitmqBroker(RabbitmqBroker):
+    """The RabbitMQ broker with :class:`RequeueingConsumer` consumers."""
+
+    @property
+    def consumer_class(self) -> type[RequeueingConsumer]:
+        return RequeueingConsumer
 
 
 def _middleware() -> list[dramatiq.Middleware]:
@@ -102,7 +150,7 @@ def build_broker(settings: Settings) -> Broker:
         broker = StubBroker(middleware=_middleware())
         broker.emit_after("process_boot")
     else:
-        broker = RabbitmqBroker(url=settings.broker_url, confirm_delivery=True, middleware=_middleware())
+        broker = LoanflowRabbitmqBroker(url=settings.broker_url, confirm_delivery=True, middleware=_middleware())
     dramatiq.set_broker(broker)
     return broker
 

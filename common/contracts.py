@@ -59,6 +59,8 @@ CATALOGUE: dict[str, MessageSpec] = {
         _command("ValueProperty", "property", "property", "loan_amount", "round"),
         _command("MakeDecision", "decision", "loan", "applicant", "credit", "valuation", "information", "round"),
         _command("CancelCreditInquiry", "credit", "reason"),
+        # credit → itself: undo a bureau inquiry made by a check that a cancellation overtook.
+        _command("CancelBureauInquiry", "credit", "inquiry_id"),
         # step services → loan_app.
         _event("CreditChecked", ("loan",), "inquiry_id", "assessment", "round"),
         _event("CreditCheckFailed", ("loan",), "code", "message", "round"),
@@ -66,6 +68,7 @@ CATALOGUE: dict[str, MessageSpec] = {
         _event("PropertyValued", ("loan",), "valuation", "round"),
         _event("PropertyValuationFailed", ("loan",), "code", "message", "round"),
         _event("DecisionMade", ("loan",), "decision", "round"),
+        _event("DecisionFailed", ("loan",), "code", "message", "round"),
         # loan_app → notify: every transition of the state machine, in order (``seq``).
         _event(
             "ApplicationStatusChanged",

@@ -3,7 +3,11 @@
 The bureau call happens in ``prepare``, outside the database transaction (see
 :class:`common.runtime.TwoPhase`); it is idempotent because the bureau deduplicates inquiries on
 our reference, the application id. Cancelling is idempotent too: the first cancellation wins,
-later ones change nothing and publish nothing.
+later ones change nothing and publish nothing. A check and a cancellation of the same application
+may run at once: both insert-or-lock the inquiry row (:func:`common.db.insert_or_lock`), so the
+second waits for the first instead of colliding with it, and a check that finds itself cancelled
+undoes its bureau inquiry through ``CancelBureauInquiry``, a message to itself that is retried
+until the bureau agrees, instead of a call whose failure would be forgotten on the next attempt.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from common.clock import utcnow
+from common.db import insert_or_lock
 from common.envelope import Envelope
 from common.runtime import Handler, Runtime, TwoPhase
 from common.uow import UnitOfWork
@@ -33,6 +38,34 @@ def assessment_payload(assessment: CreditAssessment) -> dict[str, Any]:
     }
 
 
+def _assess(envelope: Envelope, report: BureauReport) -> CreditAssessment:
+    applicant = envelope.data["applicant"]
+    return assess(
+        BureauRecord(report.found, report.payment_incidents, report.open_credits, report.open_credits_monthly),
+        Decimal(applicant["monthly_income"]),
+        Decimal(applicant["monthly_debts"]),
+        applicant["employment_status"],
+    )
+
+
+def _completed_row(envelope: Envelope, report: BureauReport, assessment: CreditAssessment) -> dict[str, Any]:
+    """The ``credit_inquiries`` row of a check done."""
+    return {
+        "application_id": envelope.application_id,
+        "correlation_id": envelope.correlation_id,
+        "status": "COMPLETED",
+        "bureau_inquiry_id": report.inquiry_id,
+        "bureau_found": assessment.bureau_found,
+        "score": assessment.score,
+        "payment_incidents": assessment.payment_incidents,
+        "open_credits": assessment.open_credits,
+        "monthly_income": assessment.monthly_income,
+        "monthly_debts": assessment.monthly_debts,
+        "debt_to_income": min(assessment.debt_to_income, Decimal("999999.9999")),
+        "completed_at": utcnow(),
+    }
+
+
 def message_handlers(runtime: Runtime) -> dict[str, Handler | TwoPhase]:
     """``{message name: handler}`` for everything credit_app consumes."""
     bureau: BureauClient = runtime.adapters.setdefault("bureau", BureauClient(runtime.settings.bureau_url))
@@ -45,58 +78,44 @@ def message_handlers(runtime: Runtime) -> dict[str, Handler | TwoPhase]:
         return bureau.inquire(envelope.application_id or "", applicant["full_name"], applicant["birth_date"])
 
     def apply_check(envelope: Envelope, uow: UnitOfWork, report: BureauReport | None) -> None:
-        inquiry = uow.session.get(CreditInquiry, envelope.application_id, with_for_update=True)
-        if inquiry is not None:
-            if inquiry.status == "CANCELLED" and report is not None:
-                bureau.cancel(report.inquiry_id)  # the cancellation overtook this check: undo it
-            return
         if report is None:
-            return
-        applicant = envelope.data["applicant"]
-        assessment = assess(
-            BureauRecord(report.found, report.payment_incidents, report.open_credits, report.open_credits_monthly),
-            Decimal(applicant["monthly_income"]),
-            Decimal(applicant["monthly_debts"]),
-            applicant["employment_status"],
-        )
-        uow.session.add(
-            CreditInquiry(
-                application_id=envelope.application_id,
-                correlation_id=envelope.correlation_id,
-                status="COMPLETED",
-                bureau_inquiry_id=report.inquiry_id,
-                bureau_found=assessment.bureau_found,
-                score=assessment.score,
-                payment_incidents=assessment.payment_incidents,
-                open_credits=assessment.open_credits,
-                monthly_income=assessment.monthly_income,
-                monthly_debts=assessment.monthly_debts,
-                debt_to_income=min(assessment.debt_to_income, Decimal("999999.9999")),
-                completed_at=utcnow(),
-            )
-        )
-        _publish(uow, envelope, "CreditChecked", {
-            "inquiry_id": report.inquiry_id,
-            "assessment": assessment_payload(assessment),
-            "round": envelope.data["round"],
-        })
+            return  # prepare found the inquiry already there: checked, or cancelled before it ran
+        assessment = _assess(envelope, report)
+        inquiry, inserted = insert_or_lock(uow.session, CreditInquiry, "application_id",
+                                           _completed_row(envelope, report, assessment))
+        if inserted:
+            _publish(uow, envelope, "CreditChecked", {
+                "inquiry_id": report.inquiry_id,
+                "assessment": assessment_payload(assessment),
+                "round": envelope.data["round"],
+            })
+        elif inquiry.status == "CANCELLED" and inquiry.bureau_inquiry_id is None:
+            # The cancellation overtook this check while it was at the bureau: undo the inquiry
+            # just made. Recorded and sent in this transaction, retried until the bureau agrees.
+            inquiry.bureau_inquiry_id = report.inquiry_id
+            _publish(uow, envelope, "CancelBureauInquiry", {"inquiry_id": report.inquiry_id})
 
     def cancel(envelope: Envelope, uow: UnitOfWork) -> None:
-        inquiry = uow.session.get(CreditInquiry, envelope.application_id, with_for_update=True)
         reason = envelope.data["reason"]
-        if inquiry is not None and inquiry.status == "CANCELLED":
-            return
-        if inquiry is None:
-            inquiry = CreditInquiry(application_id=envelope.application_id, correlation_id=envelope.correlation_id)
-            uow.session.add(inquiry)
-        elif inquiry.bureau_inquiry_id:
-            bureau.cancel(inquiry.bureau_inquiry_id)
-        inquiry.status = "CANCELLED"
-        inquiry.cancelled_at = utcnow()
-        inquiry.cancel_reason = reason
+        inquiry, inserted = insert_or_lock(uow.session, CreditInquiry, "application_id", {
+            "application_id": envelope.application_id, "correlation_id": envelope.correlation_id,
+            "status": "CANCELLED", "cancelled_at": utcnow(), "cancel_reason": reason,
+        })
+        if not inserted:
+            if inquiry.status == "CANCELLED":
+                return
+            if inquiry.bureau_inquiry_id:
+                bureau.cancel(inquiry.bureau_inquiry_id)
+            inquiry.status = "CANCELLED"
+            inquiry.cancelled_at = utcnow()
+            inquiry.cancel_reason = reason
         _publish(uow, envelope, "CreditInquiryCancelled", {"inquiry_id": inquiry.bureau_inquiry_id, "reason": reason})
 
-    return {"CheckCredit": TwoPhase(prepare_check, apply_check), "CancelCreditInquiry": cancel}
+    def cancel_at_bureau(envelope: Envelope, uow: UnitOfWork) -> None:
+        bureau.cancel(envelope.data["inquiry_id"])  # a 404 or a second cancel count as done
+
+    return {"CheckCredit": TwoPhase(prepare_check, apply_check), "CancelCreditInquiry": cancel,
+            "CancelBureauInquiry": cancel_at_bureau}
 
 
 def give_up_handlers(runtime: Runtime) -> dict[str, Handler]:

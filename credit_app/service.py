@@ -16,6 +16,7 @@ def _actor_options(settings: Settings) -> dict[str, dict[str, Any]]:
     return {
         "CheckCredit": step_options(settings, throws=(BureauRejected,)),
         "CancelCreditInquiry": compensation_options(settings),
+        "CancelBureauInquiry": compensation_options(settings),
     }
 
 

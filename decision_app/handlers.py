@@ -68,3 +68,16 @@ def message_handlers(runtime: Runtime) -> dict[str, Handler]:
                     application_id=envelope.application_id, correlation_id=envelope.correlation_id)
 
     return {"MakeDecision": make_decision}
+
+
+def give_up_handlers(runtime: Runtime) -> dict[str, Handler]:
+    """What to publish when Dramatiq gives up on a decision: the saga fails now, not at its deadline."""
+
+    def decision_failed(envelope: Envelope, uow: UnitOfWork) -> None:
+        uow.publish("DecisionFailed", {
+            "code": "DECISION_FAILED",
+            "message": "The decision could not be made; the evaluation was stopped.",
+            "round": int(envelope.data["round"]),
+        }, application_id=envelope.application_id, correlation_id=envelope.correlation_id)
+
+    return {"MakeDecision": decision_failed}

@@ -17,7 +17,7 @@ def _actor_options(settings: Settings) -> dict[str, dict[str, Any]]:
 def definition() -> ServiceDefinition:
     """decision_app owns decisions and the policy."""
     from decision_app.adapters.orm import TABLES, Base
-    from decision_app.handlers import message_handlers
+    from decision_app.handlers import give_up_handlers, message_handlers
     from decision_app.resources.decisions.routes import blp
 
     return ServiceDefinition(
@@ -28,4 +28,5 @@ def definition() -> ServiceDefinition:
         handlers=message_handlers,
         package_dir=Path(__file__).parent,
         actor_options=_actor_options,
+        on_give_up=give_up_handlers,
     )

@@ -35,7 +35,7 @@ def deadlines(settings: Settings) -> Deadlines:
 # --- HTTP commands ---------------------------------------------------------------------------
 
 
-def submit(uow: UnitOfWork, data: dict[str, Any]) -> Application:
+def submit(uow: UnitOfWork, data: dict[str, Any], settings: Settings) -> Application:
     """Accept a validated application; the saga starts when ``ApplicationSubmitted`` comes back.
 
     The application id doubles as the correlation id that every service logs and records.
@@ -51,6 +51,7 @@ def submit(uow: UnitOfWork, data: dict[str, Any]) -> Application:
             duration_months=int(loan["duration_months"]),
             correlation_id=application_id,
             now=utcnow(),
+            deadlines=deadlines(settings),
         )
         repository.save(uow, application)
         uow.commit()
@@ -153,6 +154,10 @@ def message_handlers(runtime: Runtime) -> dict[str, Handler]:
 
         return on_failed
 
+    def on_decision_failed(envelope: Envelope, uow: UnitOfWork) -> None:
+        data = envelope.data
+        apply(envelope, uow, lambda a: a.decision_failed(data["round"], data["code"], data["message"], utcnow()))
+
     def on_cancelled(envelope: Envelope, uow: UnitOfWork) -> None:
         detail = {"inquiry_id": envelope.data["inquiry_id"], "reason": envelope.data["reason"]}
         apply(envelope, uow, lambda a: a.record_compensation("credit", detail, utcnow()))
@@ -164,5 +169,6 @@ def message_handlers(runtime: Runtime) -> dict[str, Handler]:
         "PropertyValued": on_property_valued,
         "PropertyValuationFailed": failed("valuation"),
         "DecisionMade": on_decision_made,
+        "DecisionFailed": on_decision_failed,
         "CreditInquiryCancelled": on_cancelled,
     }

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 from dramatiq import Retry
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from common.clock import utcnow
+from common.db import insert_or_lock
 from common.envelope import Envelope
 from common.runtime import Handler, Runtime, TwoPhase
+from common.settings import Settings
 from common.uow import UnitOfWork
 from notify_app.adapters.orm import Notification, Recipient
 from notify_app.documents import document_handlers, owe_email
@@ -23,11 +24,46 @@ def _recipient(uow: UnitOfWork, application_id: str) -> Recipient:
     ``ApplicationSubmitted`` and the first ``ApplicationStatusChanged`` race to create it:
     ``INSERT … ON CONFLICT DO NOTHING`` lets both go on, then the row lock orders them.
     """
-    insert = postgresql_insert if uow.session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    uow.session.execute(insert(Recipient).values(application_id=application_id, summary={}, last_seq=0,
-                                                 language="en", updated_at=utcnow())
-                        .on_conflict_do_nothing(index_elements=["application_id"]))
-    return uow.session.get(Recipient, application_id, with_for_update=True, populate_existing=True)
+    values = {"application_id": application_id, "summary": {}, "last_seq": 0, "language": "en", "updated_at": utcnow()}
+    return insert_or_lock(uow.session, Recipient, "application_id", values)[0]
+
+
+#: Retries of a status change for errors other than a missing predecessor (the former budget).
+OTHER_ERRORS_MAX_RETRIES = 100
+
+
+class PredecessorMissing(Retry):
+    """A status change arrived before the one it follows; retried while the predecessor can still come.
+
+    The delay is a tenth of the wait so far, within the service's backoff bounds
+    (``LOANFLOW_MIN_BACKOFF_MS`` … ``LOANFLOW_MAX_BACKOFF_MS``): quick at first, sparse later.
+    """
+
+    def __init__(self, waited: timedelta, settings: Settings) -> None:
+        self.waited = waited
+        tenth_ms = int(waited.total_seconds() * 100)
+        super().__init__(f"an earlier status change is not logged yet (waited {waited})",
+                         delay=min(settings.max_backoff_ms, max(settings.min_backoff_ms, tenth_ms)))
+
+
+def ordering_retry_when(settings: Settings) -> Callable[[int, BaseException], bool]:
+    """Dramatiq's ``retry_when`` for status changes.
+
+    Why not a retry count: the predecessor of a change was committed before it in loan_app's
+    outbox, so it does come — after a broker or relay outage, or a replay of its dead letter —
+    and a count (100 × 300 ms before) dead-lettered the change after ~30 s, stalling the
+    applicant's log for good. A change waits as long as its application itself could still be
+    waiting (step plus information deadlines). Other errors keep this actor's former budget of
+    100 retries, counted together with the waits (Dramatiq keeps one count per message).
+    """
+    horizon = timedelta(seconds=settings.step_timeout_seconds + settings.info_timeout_seconds)
+
+    def retry_when(retries: int, exception: BaseException) -> bool:
+        if isinstance(exception, PredecessorMissing):
+            return exception.waited < horizon
+        return retries < OTHER_ERRORS_MAX_RETRIES
+
+    return retry_when
 
 
 def message_handlers(runtime: Runtime) -> dict[str, Handler | TwoPhase]:
@@ -50,8 +86,8 @@ def message_handlers(runtime: Runtime) -> dict[str, Handler | TwoPhase]:
             return  # already logged (the log is written in order, so every lower seq is there)
         if data["seq"] > recipient.last_seq + 1:
             # An earlier change is still in flight: log in order, so that an applicant's stream
-            # can be resumed by seq. Dramatiq retries this message shortly.
-            raise Retry(delay=300)
+            # can be resumed by seq. Retried until the predecessor is logged (ordering_retry_when).
+            raise PredecessorMissing(utcnow() - datetime.fromisoformat(data["at"]), runtime.settings)
         uow.session.add(Notification(
             event_id=envelope.event_id,
             application_id=application_id,

@@ -11,11 +11,13 @@ from common.settings import Settings
 
 
 def _actor_options(settings: Settings) -> dict[str, dict[str, Any]]:
-    # A status change that arrives before its predecessor is retried shortly (see handlers).
+    # A status change that arrives before its predecessor waits for it (see handlers).
     from notify_app.adapters.mailer import MailerRejected
+    from notify_app.handlers import ordering_retry_when
 
     return {
-        "ApplicationStatusChanged": {"max_retries": 100, "min_backoff": 100, "max_backoff": 2000},
+        "ApplicationStatusChanged": {"retry_when": ordering_retry_when(settings), "min_backoff": 100,
+                                     "max_backoff": 2000},
         "GenerateDocuments": step_options(settings),
         "SendEmail": step_options(settings, throws=(MailerRejected,)),
     }

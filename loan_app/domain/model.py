@@ -61,6 +61,7 @@ class Application:
         duration_months: int,
         correlation_id: str,
         now: datetime,
+        deadlines: Deadlines,
     ) -> None:
         self.id = id
         self.applicant = applicant
@@ -79,7 +80,9 @@ class Application:
         self.information: dict[str, Any] = {}
         self.failure: dict[str, Any] | None = None
         self.compensations: list[dict[str, Any]] = []
-        self.deadline: datetime | None = None
+        # Even SUBMITTED has a deadline: if ApplicationSubmitted is never applied (dead-lettered),
+        # the expiry job ends the application instead of leaving it waiting forever.
+        self.deadline: datetime | None = now + deadlines.step
         self.history: list[Transition] = []
         self.messages: list[Outgoing] = []
         self._record(None, Status.SUBMITTED, now, "application submitted")
@@ -176,6 +179,12 @@ class Application:
         else:
             self.requested_information = None
             self._move(outcome, now, "decision made", deadline=None)
+
+    def decision_failed(self, round_: int, code: str, message: str, now: datetime) -> None:
+        """The decision service gave up on this round: compensate and end FAILED (not at the deadline)."""
+        if self.state is not Status.DECIDING or round_ != self.round:
+            return
+        self._fail(code, message, now, cause="decision step failed")
 
     def supply_information(self, answers: dict[str, str], now: datetime, deadlines: Deadlines) -> None:
         """The applicant answered: resume the evaluation with a new decision round.

@@ -8,17 +8,14 @@ what a mock would fake; the simulator is fast enough to run for real. Attempts a
 from __future__ import annotations
 
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 import pytest
 import requests
-from werkzeug.serving import BaseWSGIServer, make_server
 
 from credit_app.adapters.bureau import (
     BureauClient,
@@ -26,17 +23,7 @@ from credit_app.adapters.bureau import (
     BureauReport,
     BureauUnavailable,
 )
-from credit_app.bureau_simulator import create_app
-
-
-@dataclass
-class Bureau:
-    """The running simulator: its base URL and a way to set its faults."""
-
-    url: str
-
-    def set_faults(self, **faults: Any) -> None:
-        requests.put(f"{self.url}/v1/_faults", json=faults, timeout=2).raise_for_status()
+from tests.support.bureau import Bureau, served_bureau
 
 
 @contextmanager
@@ -49,15 +36,8 @@ def _port_nobody_listens_on() -> Iterator[int]:
 
 @pytest.fixture(scope="module")
 def bureau() -> Iterator[Bureau]:
-    server: BaseWSGIServer = make_server("127.0.0.1", 0, create_app({"BUREAU_SEED": 1}), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="bureau-simulator", daemon=True)
-    thread.start()
-    try:
-        yield Bureau(f"http://127.0.0.1:{server.server_port}")
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with served_bureau() as running:
+        yield running
 
 
 @pytest.fixture(autouse=True)

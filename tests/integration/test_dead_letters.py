@@ -24,7 +24,7 @@ from common.runtime import Runtime
 from credit_app.service import definition
 from tests.conftest import STAFF_TOKEN, SUFFIX, make_settings
 from tests.support.databases import truncate_all
-from tests.support.messages import outbox
+from tests.support.messages import outbox, run_until_idle
 from tests.support.servers import Servers
 from tests.support.stack import reset_vhost
 
@@ -50,22 +50,12 @@ def check_credit(broker: dramatiq.Broker, application_id: str) -> dramatiq.Messa
                                            kwargs={}, options={}))
 
 
-def run_until_idle(broker: dramatiq.Broker) -> None:
-    worker = dramatiq.Worker(broker, worker_timeout=50)
-    worker.start()
-    try:
-        broker.join("credit", fail_fast=False)
-        worker.join()
-    finally:
-        worker.stop()
-
-
 def test_retries_spent_park_the_message_and_fail_the_step(rt: Runtime) -> None:
     broker = build_broker(rt.settings)
     register_actors(rt, broker)
     application_id = new_id()
     message = check_credit(broker, application_id)
-    run_until_idle(broker)
+    run_until_idle(broker, "credit")
 
     tables = rt.definition.tables
     with rt.session_factory() as session:
@@ -83,7 +73,7 @@ def test_staff_replay_keeps_the_message_id_and_is_audited(rt: Runtime) -> None:
     broker = build_broker(rt.settings)
     register_actors(rt, broker)
     message = check_credit(broker, new_id())
-    run_until_idle(broker)
+    run_until_idle(broker, "credit")
     client = web_app("credit", rt.settings, rt=rt).test_client()
 
     listed = client.get("/credit/dead-letters?status=PARKED", headers=STAFF)
@@ -114,7 +104,7 @@ def test_discard_and_purge(rt: Runtime) -> None:
     register_actors(rt, broker)
     for _ in range(3):
         check_credit(broker, new_id())
-    run_until_idle(broker)
+    run_until_idle(broker, "credit")
     client = web_app("credit", rt.settings, rt=rt).test_client()
     first = client.get("/credit/dead-letters", headers=STAFF).json[0]["id"]
     assert client.post(f"/credit/dead-letters/{first}/discard", headers=STAFF).json["status"] == "DISCARDED"
@@ -128,7 +118,7 @@ def test_task_history_of_an_application(rt: Runtime) -> None:
     register_actors(rt, broker)
     application_id = new_id()
     check_credit(broker, application_id)
-    run_until_idle(broker)
+    run_until_idle(broker, "credit")
     client = web_app("credit", rt.settings, rt=rt).test_client()
     tasks = client.get(f"/credit/tasks?application_id={application_id}", headers=STAFF).json
     assert len(tasks) == 1
@@ -151,7 +141,7 @@ def test_a_retry_that_cannot_be_re_enqueued_is_parked_not_lost(rt: Runtime, monk
 
     broker.enqueue = enqueue  # type: ignore[method-assign]
     message = check_credit(broker, new_id())
-    run_until_idle(broker)
+    run_until_idle(broker, "credit")
     with rt.session_factory() as session:
         letter = session.scalars(select(rt.definition.tables.dead_letters)).one()
     assert letter.message_id == message.message_id

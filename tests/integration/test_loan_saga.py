@@ -5,14 +5,19 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import dramatiq
 import pytest
 
+from common.broker import build_broker
+from common.consumers import register_actors
+from common.outbox import new_id
 from common.runtime import Runtime
+from decision_app.service import definition as decision_definition
 from loan_app import handlers
 from loan_app.service import definition
 from tests.conftest import make_settings
 from tests.support.databases import truncate_all
-from tests.support.messages import deliver, sent_types
+from tests.support.messages import deliver, outbox, run_until_idle, sent_types
 from tests.support.payloads import application
 
 ASSESSMENT = {"score": 720, "payment_incidents": 0, "open_credits": 0, "monthly_income": "5200.00",
@@ -30,7 +35,7 @@ def rt(pg_urls: dict[str, str]) -> Iterator[Runtime]:
 
 
 def submitted(rt: Runtime, body: dict[str, Any] | None = None) -> str:
-    application_id = handlers.submit(rt.uow(), body or application()).id
+    application_id = handlers.submit(rt.uow(), body or application(), rt.settings).id
     deliver(rt, "ApplicationSubmitted", application_id, {"summary": {}, "contact": {}})
     return application_id
 
@@ -107,3 +112,47 @@ def test_overdue_steps_fail_and_unanswered_requests_expire(rt: Runtime) -> None:
     app = handlers.get(rt.uow(), waiting)
     assert app.status == "FAILED" and app.failure["code"] == "STEP_TIMEOUT"
     assert handlers.expire_overdue(rt) == 0  # exactly once
+
+
+def test_an_application_never_started_fails_at_its_deadline(rt: Runtime) -> None:
+    """``ApplicationSubmitted`` dead-lettered (never applied): SUBMITTED must not wait forever."""
+    rt.settings = rt.settings.with_overrides(step_timeout_seconds=0)
+    application_id = handlers.submit(rt.uow(), application(), rt.settings).id
+    assert handlers.expire_overdue(rt) == 1
+    app = handlers.get(rt.uow(), application_id)
+    assert app.status == "FAILED" and app.failure["code"] == "STEP_TIMEOUT"
+    assert [h.to_status for h in app.history] == ["SUBMITTED", "FAILED"]
+    assert "CancelCreditInquiry" not in sent_types(rt, application_id)  # nothing ran, nothing to undo
+
+
+def given_up_decision(database_url: str, application_id: str) -> dict[str, Any]:
+    """What a real decision worker publishes when it gives up on a poison ``MakeDecision``."""
+    truncate_all("decision", database_url)
+    decision = Runtime(decision_definition(), make_settings("decision", database_url, step_max_retries=1))
+    try:
+        broker = build_broker(decision.settings)
+        register_actors(decision, broker)
+        wire = {"event_id": new_id(), "type": "MakeDecision", "application_id": application_id,
+                "correlation_id": application_id, "occurred_at": "2026-11-25T09:00:00+00:00",
+                "data": {"loan": {}, "applicant": {}, "credit": {}, "valuation": {}, "information": {}, "round": 1}}
+        broker.enqueue(dramatiq.Message(queue_name="decision", actor_name="decision.make_decision", args=(wire,),
+                                        kwargs={}, options={}))
+        run_until_idle(broker, "decision")
+        return next(row.payload for row in outbox(decision, application_id) if row.message_type == "DecisionFailed")
+    finally:
+        decision.dispose()
+
+
+def test_a_decision_given_up_fails_the_application_at_once_and_compensates(
+    rt: Runtime, pg_urls: dict[str, str]
+) -> None:
+    application_id = submitted(rt)
+    deliver(rt, "CreditChecked", application_id, {"inquiry_id": "b-1", "assessment": ASSESSMENT, "round": 1})
+    deliver(rt, "PropertyValued", application_id, {"valuation": VALUATION, "round": 1})
+    assert status(rt, application_id) == "DECIDING"
+    failed = given_up_decision(pg_urls["decision"], application_id)
+    deliver(rt, "DecisionFailed", application_id, failed)
+    app = handlers.get(rt.uow(), application_id)
+    assert app.status == "FAILED" and app.failure["code"] == "DECISION_FAILED"
+    assert app.history[-1].cause == "decision step failed"
+    assert "CancelCreditInquiry" in sent_types(rt, application_id)

@@ -56,7 +56,7 @@ def queue_depth(queue: str) -> int:
 
 
 def test_relay_publishes_committed_rows_and_marks_them(rt: Runtime, rabbit: RabbitmqBroker) -> None:
-    ids = [handlers.submit(rt.uow(), application()).id for _ in range(5)]
+    ids = [handlers.submit(rt.uow(), application(), rt.settings).id for _ in range(5)]
     relay = OutboxRelay(rt.session_factory, rt.definition.outbox_model, rabbit, batch_size=4)
     batches = [relay.run_once() for _ in range(5)]
     assert batches == [4, 4, 4, 3, 0]
@@ -72,7 +72,7 @@ def test_message_id_is_the_outbox_row_id(rt: Runtime) -> None:
     broker = StubBroker()
     broker.declare_queue("loan")
     broker.declare_queue("notify")
-    application_id = handlers.submit(rt.uow(), application()).id
+    application_id = handlers.submit(rt.uow(), application(), rt.settings).id
     OutboxRelay(rt.session_factory, rt.definition.outbox_model, broker).run_once()
     model = rt.definition.outbox_model
     with rt.session_factory() as session:
@@ -82,7 +82,7 @@ def test_message_id_is_the_outbox_row_id(rt: Runtime) -> None:
 
 
 def test_broker_down_keeps_rows_for_later(rt: Runtime, rabbit: RabbitmqBroker) -> None:
-    handlers.submit(rt.uow(), application())
+    handlers.submit(rt.uow(), application(), rt.settings)
     dead = RabbitmqBroker(url="amqp://guest:guest@127.0.0.1:1/%2F", confirm_delivery=True)
     relay = OutboxRelay(rt.session_factory, rt.definition.outbox_model, dead)
     assert relay.run_once() == 0
@@ -98,7 +98,7 @@ def test_broker_down_keeps_rows_for_later(rt: Runtime, rabbit: RabbitmqBroker) -
 
 def test_concurrent_relays_never_publish_a_row_twice(rt: Runtime, rabbit: RabbitmqBroker) -> None:
     for _ in range(40):
-        handlers.submit(rt.uow(), application())
+        handlers.submit(rt.uow(), application(), rt.settings)
     published: list[str] = []
     lock = threading.Lock()
 
@@ -130,7 +130,7 @@ def test_a_commit_with_outbox_rows_wakes_a_listening_relay_at_once(rt: Runtime) 
 
     wakeup = PostgresWakeup(rt.settings.database_url)
     assert wakeup.wait(0.05) is False  # LISTEN is set up; nothing committed yet
-    threading.Timer(0.2, lambda: handlers.submit(rt.uow(), application())).start()
+    threading.Timer(0.2, lambda: handlers.submit(rt.uow(), application(), rt.settings)).start()
     started = time.monotonic()
     assert wakeup.wait(10) is True
     assert time.monotonic() - started < 5  # woken by NOTIFY, not by the 10 s timeout

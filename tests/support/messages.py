@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import dramatiq
 from sqlalchemy import select
 
 from common.clock import isoformat, utcnow
@@ -40,3 +41,14 @@ def sent_types(rt: Runtime, application_id: str) -> list[str]:
     for row in outbox(rt, application_id):
         seen.setdefault(row.event_id, row.message_type)
     return list(seen.values())
+
+
+def run_until_idle(broker: dramatiq.Broker, queue: str) -> None:
+    """Run a Dramatiq worker on ``broker`` (the stub) until ``queue`` and its retries are done."""
+    worker = dramatiq.Worker(broker, worker_timeout=50)
+    worker.start()
+    try:
+        broker.join(queue, fail_fast=False)  # type: ignore[attr-defined]
+        worker.join()
+    finally:
+        worker.stop()

@@ -22,7 +22,7 @@ VALUE = {"estimated_value": "360000.00", "price_per_m2": "4800", "loan_to_value"
 def new(**changes: dict) -> Application:
     data = body(**changes)
     return Application("app-1", data["applicant"], data["property"], Decimal(data["loan"]["amount"]),
-                       data["loan"]["duration_months"], "app-1", NOW)
+                       data["loan"]["duration_months"], "app-1", NOW, LIMITS)
 
 
 def names(app: Application) -> list[str]:

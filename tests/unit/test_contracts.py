@@ -18,7 +18,7 @@ def test_commands_are_imperative_with_one_consumer_events_past_tense() -> None:
 
 def test_actor_names_and_consumers() -> None:
     assert spec_for("CheckCredit").actor_name("credit") == "credit.check_credit"
-    assert {s.name for s in consumed_by("credit")} == {"CheckCredit", "CancelCreditInquiry"}
+    assert {s.name for s in consumed_by("credit")} == {"CheckCredit", "CancelCreditInquiry", "CancelBureauInquiry"}
     assert {s.name for s in consumed_by("notify")} == {"ApplicationSubmitted", "ApplicationStatusChanged",
                                                       "GenerateDocuments", "SendEmail"}
     with pytest.raises(UnknownMessage):

@@ -53,7 +53,7 @@ class Applications(MethodView):
         data = jsonable(data)  # the aggregate stores and sends JSON-simple values
         data["applicant"].setdefault("language", _language())
         rt = runtime()
-        application = handlers.submit(rt.uow(), data)
+        application = handlers.submit(rt.uow(), data, rt.settings)
         location = url_for("applications.ApplicationById", application_id=application.id)
         body = {
             "id": application.id,

@@ -1,0 +1,58 @@
+"""Every non-terminal state has a way out: the table in docs/reliability.md is the code's truth."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+import pytest
+
+from loan_app.domain.model import Application
+from loan_app.domain.status import Status
+from tests.conftest import ROOT
+from tests.unit.test_application_model import CREDIT, LIMITS, NOW, VALUE, new
+
+
+def documented_states() -> set[str]:
+    text = (ROOT / "docs/reliability.md").read_text()
+    section = text.split("### Every non-terminal state, and what ends it", 1)[1].split("\n## ", 1)[0]
+    return set(re.findall(r"^\| `([A-Z_]+)` \|", section, flags=re.MULTILINE))
+
+
+def evaluating() -> Application:
+    app = new()
+    app.start_evaluation(NOW, LIMITS)
+    return app
+
+
+def deciding() -> Application:
+    app = evaluating()
+    app.record_credit(1, "inq-1", CREDIT, NOW, LIMITS)
+    app.record_valuation(1, VALUE, NOW, LIMITS)
+    return app
+
+
+def info_requested() -> Application:
+    app = deciding()
+    app.record_decision(1, {"outcome": "INFO_REQUESTED", "requested_information": []}, NOW, LIMITS)
+    return app
+
+
+REACH: dict[Status, Callable[[], Application]] = {
+    Status.SUBMITTED: new, Status.EVALUATING: evaluating, Status.DECIDING: deciding,
+    Status.INFO_REQUESTED: info_requested,
+}
+
+
+def test_the_documented_table_lists_every_non_terminal_state() -> None:
+    assert documented_states() == {status.value for status in Status if not status.terminal}
+    assert set(REACH) == {status for status in Status if not status.terminal}
+
+
+@pytest.mark.parametrize("state", list(REACH))
+def test_every_non_terminal_state_has_a_deadline_that_ends_it(state: Status) -> None:
+    app = REACH[state]()
+    assert app.state is state
+    assert app.deadline is not None, f"{state} waits forever"
+    assert app.expire_if_overdue(app.deadline) is True
+    assert app.terminal
