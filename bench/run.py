@@ -325,7 +325,10 @@ def live_channels(stack: Any, args: argparse.Namespace, body: dict[str, Any]) ->
     threads, cap = top + 16, top + 8
     command = api.derived_command(stack, "notify_web", "notify_app:create_app()", port,
                                   multiproc_dir=str(stack.log_dir / "var/prometheus/notify-live"),
-                                  workers=1, threads=threads, env={"LOANFLOW_MAX_LIVE_CONNECTIONS": str(cap)})
+                                  workers=1, threads=threads,
+                                  # every bench client is one address: only the process cap applies
+                                  env={"LOANFLOW_MAX_LIVE_CONNECTIONS": str(cap),
+                                       "LOANFLOW_MAX_LIVE_PER_ADDRESS": str(cap)})
     api.start_extra(stack, "bench_notify_live", command, f"http://127.0.0.1:{port}/notify/health")
     log(f"live channels: {args.live_levels} SSE connections on one notify process ({threads} threads)")
     leader = stack.processes["bench_notify_live"].pid

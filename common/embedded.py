@@ -38,6 +38,24 @@ log = logging.getLogger(__name__)
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
+def http_threads() -> int:
+    """Threads of the one gunicorn process that serves every API (``LOANFLOW_HTTP_THREADS``)."""
+    return int(os.environ.get("LOANFLOW_HTTP_THREADS", "32"))
+
+
+def embedded_notify(settings: Settings, threads: int) -> Settings:
+    """notify's settings in the embedded process, whose threads serve all five APIs.
+
+    Each live stream holds one of those threads until it ends: with the services' own cap (48)
+    above the thread count, a few dozen open dashboards took every thread and no request of any
+    service was answered. Live streams get at most half the threads; beyond that they are
+    refused (503, they retry) and the APIs keep the rest. No proxy stands in front of this
+    process, so no ``X-Forwarded-For`` is trusted: the peer is the client.
+    """
+    cap = max(1, min(settings.max_live_connections, threads // 2))
+    return settings.with_overrides(max_live_connections=cap, trusted_proxies=())
+
+
 def ensure_secret(name: str, var_dir: Path = DEFAULT_VAR_DIR) -> str:
     """The value of environment variable ``name``, else one generated once and kept in ``var/``.
 
@@ -105,6 +123,7 @@ class EmbeddedSystem:
             self.mailcatcher = start_mailcatcher(port=port, directory=str(DEFAULT_VAR_DIR / "mail"))
             os.environ.update(SMTP_HOST="127.0.0.1", SMTP_PORT=str(port))
         settings = {name: Settings.from_env(name) for name in SERVICES}
+        settings["notify"] = embedded_notify(settings["notify"], http_threads())
         for name in SERVICES:
             migrate(name, settings[name])
         broker = build_broker(settings["loan"])
@@ -156,7 +175,7 @@ class _Server(BaseApplication):
         for key, value in {
             "bind": self.bind,
             "workers": 1,
-            "threads": int(os.environ.get("LOANFLOW_HTTP_THREADS", "32")),
+            "threads": http_threads(),
             "worker_class": "gthread",
             "timeout": 120,
             "graceful_timeout": 10,

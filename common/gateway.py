@@ -7,6 +7,11 @@ thread-per-connection WSGI proxy cannot. In compose and Kubernetes an nginx or a
 the same role; this one needs no install for the README's process-per-service command.
 
 Upstreams come from ``LOANFLOW_UPSTREAM_<SERVICE>`` (e.g. ``LOANFLOW_UPSTREAM_LOAN=http://127.0.0.1:8001``).
+
+Every request it forwards, WebSocket handshakes included, carries ``X-Forwarded-For`` with the
+address the gateway saw appended last: the one hop a service may trust (notify counts live
+connections per client address). A WebSocket's close is relayed with the other side's own code
+and reason (:func:`relayed_close`), never with a code RFC 6455 forbids on the wire.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import weakref
 from collections.abc import Iterable
 from typing import Any
 
@@ -49,10 +55,14 @@ def upstreams() -> dict[str, str]:
     return routes
 
 
+def _forwarded_for(request: web.Request) -> str:
+    """The client's ``X-Forwarded-For`` with the peer's address appended: the last hop is ours."""
+    return ", ".join(filter(None, [*request.headers.getall("X-Forwarded-For", []), request.remote or ""]))
+
+
 def _forward_headers(request: web.Request) -> dict[str, str]:
     headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
-    peer = request.remote or ""
-    headers["X-Forwarded-For"] = ", ".join(filter(None, [request.headers.get("X-Forwarded-For"), peer]))
+    headers["X-Forwarded-For"] = _forwarded_for(request)
     headers["X-Forwarded-Proto"] = request.scheme
     headers["X-Forwarded-Host"] = request.host
     return headers
@@ -83,10 +93,55 @@ async def _proxy_http(request: web.Request, base: str) -> web.StreamResponse:
         return response
 
 
+#: Close codes an endpoint may put in a close frame (RFC 6455 §7.4 and the IANA registry): 1004,
+#: 1005, 1006 and 1015 are reserved (1005/1006/1015 only *report* a missing status, a connection
+#: lost without a close frame, a TLS failure), 1016–2999 are for future standards, 3000–4999 for
+#: libraries and applications (our 44xx).
+SENDABLE = frozenset({1000, 1001, 1002, 1003, *range(1007, 1015), *range(3000, 5000)})
+#: What the gateway sends when a side ended without a close frame: the upstream failed (1011),
+#: the client left (1001 to the upstream).
+UPSTREAM_LOST, CLIENT_LOST = 1011, 1001
+
+
+def relayed_close(message: aiohttp.WSMessage | None, lost: int) -> tuple[int, bytes]:
+    """The close code and reason to send on, given the ``message`` that ended the other side.
+
+    A close frame's own code and reason pass through; one without a code is a normal close
+    (1000); a code no endpoint may send is an error of that side (1011). Without a close frame
+    (connection lost, error) the code is ``lost``. aiohttp's ``close_code`` attribute is not used:
+    it turns into 1006 when the socket breaks while answering a close frame already received.
+    """
+    if message is None or message.type != WSMsgType.CLOSE:
+        return lost, b""
+    code = message.data if isinstance(message.data, int) else 0
+    if code in (0, 1005):
+        return 1000, b""
+    if code not in SENDABLE:
+        return 1011, b""
+    # A close frame's reason fits in 123 bytes of UTF-8: cut there, never inside a character.
+    return code, str(message.extra or "").encode()[:123].decode(errors="ignore").encode()
+
+
+async def _pump(source: Any, sink: Any, lost: int) -> None:
+    """Relay ``source``'s messages to ``sink``, then close ``sink`` as ``source`` was closed."""
+    message = None
+    while True:
+        message = await source.receive()
+        if message.type == WSMsgType.TEXT:
+            await sink.send_str(message.data)
+        elif message.type == WSMsgType.BINARY:
+            await sink.send_bytes(message.data)
+        else:
+            break
+    code, reason = relayed_close(message, lost)
+    await sink.close(code=code, message=reason)
+
+
 async def _proxy_ws(request: web.Request, base: str) -> web.StreamResponse:
     session: aiohttp.ClientSession = request.app["session"]
     headers = {k: v for k, v in request.headers.items()
-               if k.lower() in ("origin", "cookie", "authorization", "x-forwarded-for", "last-event-id")}
+               if k.lower() in ("origin", "cookie", "authorization", "last-event-id")}
+    headers["X-Forwarded-For"] = _forwarded_for(request)
     # The service compares Origin with the host the browser used, which is the gateway's.
     headers["X-Forwarded-Host"] = request.host
     try:
@@ -98,19 +153,21 @@ async def _proxy_ws(request: web.Request, base: str) -> web.StreamResponse:
         return web.json_response({"code": 502, "message": "Service unreachable."}, status=502)
     client = web.WebSocketResponse(max_msg_size=WS_MAX_MESSAGE)
     await client.prepare(request)
-
-    async def pump(source: object, sink: object) -> None:
-        async for message in source:  # type: ignore[attr-defined]
-            if message.type == WSMsgType.TEXT:
-                await sink.send_str(message.data)  # type: ignore[attr-defined]
-            elif message.type == WSMsgType.BINARY:
-                await sink.send_bytes(message.data)  # type: ignore[attr-defined]
-            else:
-                break
-        await sink.close(code=getattr(source, "close_code", None) or 1000)  # type: ignore[attr-defined]
-
-    await asyncio.gather(pump(client, upstream), pump(upstream, client), return_exceptions=True)
+    sockets: weakref.WeakSet[web.WebSocketResponse] = request.app["websockets"]
+    sockets.add(client)
+    try:
+        await asyncio.gather(_pump(client, upstream, CLIENT_LOST), _pump(upstream, client, UPSTREAM_LOST),
+                             return_exceptions=True)
+    finally:
+        sockets.discard(client)
+        await upstream.close(code=CLIENT_LOST)  # no-op once closed; else the client left mid-relay
     return client
+
+
+async def _going_away(app: web.Application) -> None:
+    """At shutdown, close every relayed WebSocket with 1001 (reconnect), not by dropping it."""
+    for client in list(app["websockets"]):
+        await client.close(code=1001, message=b"gateway shutting down: reconnect")
 
 
 #: Where ``/`` redirects, and the answer to a path no service serves. The embedded mode's
@@ -151,6 +208,8 @@ def build_app() -> web.Application:
     app = web.Application(client_max_size=int(os.environ.get("LOANFLOW_MAX_BODY_BYTES", 64 * 1024)) + 1024,
                           handler_args=HANDLER_LIMITS)
     app["upstreams"] = upstreams()
+    app["websockets"] = weakref.WeakSet()
+    app.on_shutdown.append(_going_away)
 
     async def session_context(app: web.Application):  # type: ignore[no-untyped-def]
         timeout = aiohttp.ClientTimeout(total=None, connect=5, sock_read=None)
@@ -169,4 +228,6 @@ def build_app() -> web.Application:
 def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
     """Run the gateway until interrupted."""
     configure_logging("gateway")
-    web.run_app(build_app(), host=host, port=port, access_log=None, print=None)
+    # A client that leaves cancels its handler, which drops the upstream connection at once: an
+    # abandoned live stream's slot in notify is released now, not when a heartbeat fails to pass.
+    web.run_app(build_app(), host=host, port=port, access_log=None, print=None, handler_cancellation=True)

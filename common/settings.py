@@ -32,6 +32,11 @@ def _env_float(name: str, default: float) -> float:
     return float(raw) if raw else default
 
 
+def _env_list(name: str, default: str = "") -> tuple[str, ...]:
+    """A comma-separated variable as a tuple of its non-empty items."""
+    return tuple(item.strip() for item in _env(name, default).split(",") if item.strip())
+
+
 def default_database_url(service: str, var_dir: Path = DEFAULT_VAR_DIR) -> str:
     """The embedded default: one SQLite file per service, so each still owns its database."""
     return f"sqlite:///{var_dir / f'{service}.db'}"
@@ -81,7 +86,14 @@ class Settings:
     #: WebSocket + SSE connections one process holds. Each holds a gunicorn thread, so keep it
     #: below the process's ``--threads`` (the Procfile gives notify 64), leaving threads for
     #: ordinary requests: beyond it clients get a 503 and retry, instead of a stalled server.
+    #: Within it, one applicant token and one client address hold at most ``max_live_per_token``
+    #: and ``max_live_per_address`` per process (429 / close 4429 beyond), so that one applicant
+    #: cannot take every slot. The client address is the peer's, or the last ``X-Forwarded-For``
+    #: hop when the peer is one of ``trusted_proxies`` (our gateway appends the address it saw).
     allowed_origins: tuple[str, ...] = ()
+    max_live_per_token: int = 8
+    max_live_per_address: int = 16
+    trusted_proxies: tuple[str, ...] = ("127.0.0.1", "::1")
     #: The URL applicants reach loanflow at (links in e-mails).
     public_url: str = "http://127.0.0.1:8000"
     max_live_connections: int = 48
@@ -116,9 +128,12 @@ class Settings:
             min_backoff_ms=_env_int("LOANFLOW_MIN_BACKOFF_MS", 500),
             max_backoff_ms=_env_int("LOANFLOW_MAX_BACKOFF_MS", 15_000),
             valuation_delay_ms=_env_int("VALUATION_DELAY_MS", 0),
-            allowed_origins=tuple(o.strip() for o in _env("LOANFLOW_ALLOWED_ORIGINS").split(",") if o.strip()),
+            allowed_origins=_env_list("LOANFLOW_ALLOWED_ORIGINS"),
             public_url=_env("LOANFLOW_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/"),
             max_live_connections=_env_int("LOANFLOW_MAX_LIVE_CONNECTIONS", 48),
+            max_live_per_token=_env_int("LOANFLOW_MAX_LIVE_PER_TOKEN", 8),
+            max_live_per_address=_env_int("LOANFLOW_MAX_LIVE_PER_ADDRESS", 16),
+            trusted_proxies=_env_list("LOANFLOW_TRUSTED_PROXIES", "127.0.0.1,::1"),
             outbox_retention_days=_env_int("LOANFLOW_OUTBOX_RETENTION_DAYS", 7),
             processed_retention_days=_env_int("LOANFLOW_PROCESSED_RETENTION_DAYS", 30),
         )

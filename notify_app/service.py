@@ -25,11 +25,14 @@ def _actor_options(settings: Settings) -> dict[str, dict[str, Any]]:
 
 def _setup_app(app: Any, rt: Runtime) -> None:
     from common.lifecycle import on_shutdown
-    from notify_app.live.hub import Hub
+    from notify_app.live.hub import Caps, Hub
     from notify_app.live.websocket import install_websockets
     from notify_app.pages import install_pages
 
-    hub = Hub(rt.session_factory, max_connections=rt.settings.max_live_connections)
+    settings = rt.settings
+    hub = Hub(rt.session_factory, caps=Caps(per_process=settings.max_live_connections,
+                                            per_token=settings.max_live_per_token,
+                                            per_address=settings.max_live_per_address))
     app.extensions["notify.hub"] = hub
     on_shutdown(hub.close_all)  # streams end at SIGTERM, not at their next heartbeat
     install_websockets(app, rt, hub, frozenset(rt.settings.allowed_origins))

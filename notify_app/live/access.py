@@ -4,11 +4,15 @@ Browsers cannot set headers on a WebSocket or an EventSource, so live endpoints 
 token as ``?token=``. Tokens never reach a log: access logs are off in our servers and
 ``common.logs`` scrubs ``token=`` from any line. A WebSocket from a foreign ``Origin`` is
 refused at the handshake (cross-site WebSocket hijacking), as is one beyond the connection cap.
-An application's stream (SSE or WebSocket) is opened under one rule, :func:`may_follow`.
+An application's stream (SSE or WebSocket) is opened under one rule, :func:`may_follow`, and
+counts against the caps of its token and of its client address (:func:`cap_keys`).
 """
 
 from __future__ import annotations
 
+import socket
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Request
@@ -22,6 +26,12 @@ def caller_of(request: Request, rt: Runtime) -> Caller | None:
     """The caller of a live request: ``Authorization: Bearer`` or ``?token=``."""
     token = bearer_token(request) or request.args.get("token", "")
     return identify(token, staff_token=rt.settings.staff_token, secret_key=rt.settings.secret_key)
+
+
+def last_event_id(request: Request) -> int:
+    """Where a reconnecting client resumes: ``Last-Event-ID`` or ``?last_event_id=`` (0: from the start)."""
+    raw = request.headers.get("Last-Event-ID") or request.args.get("last_event_id") or "0"
+    return int(raw) if raw.isdigit() and len(raw) < 18 else 0
 
 
 def may_follow(caller: Caller, application_id: str, recipient: Recipient | None) -> bool:
@@ -44,3 +54,47 @@ def origin_allowed(request: Request, allowed: frozenset[str]) -> bool:
     forwarded = request.headers.get("X-Forwarded-Host", "").split(",")[0].strip()
     host = urlsplit(origin).netloc
     return host in {request.host, forwarded}
+
+
+def client_address(request: Request, trusted_proxies: frozenset[str]) -> str:
+    """The address of the client, for its connection cap.
+
+    Direct, the peer. Through a trusted proxy (our gateway), the last ``X-Forwarded-For`` hop:
+    the one that proxy appended, the address it saw. Earlier hops are whatever the client sent
+    and trusting them would let anyone pick the address they are counted under.
+    """
+    peer = request.remote_addr or ""
+    if peer not in trusted_proxies:
+        return peer
+    hops = [hop.strip() for line in request.headers.getlist("X-Forwarded-For") for hop in line.split(",")]
+    return next((hop for hop in reversed(hops) if hop), peer)
+
+
+def cap_keys(request: Request, caller: Caller, trusted_proxies: frozenset[str]) -> dict[str, str | None]:
+    """What a stream of ``caller`` counts against: ``token`` (an applicant's token opens exactly one
+    application, so its id stands for it; the staff token, shared by every officer, is exempt) and
+    ``address``."""
+    return {"token": None if caller.staff else caller.application_id,
+            "address": client_address(request, trusted_proxies)}
+
+
+def peer_gone(environ: dict[str, Any]) -> Callable[[], bool]:
+    """A probe: has the client of this SSE request closed its connection?
+
+    An SSE client sends nothing after its request, so a readable socket that yields no bytes is
+    its end of file. Without it a stream whose client left holds its slot until a heartbeat fails
+    to reach it (one, sometimes two, heartbeats later). Servers other than gunicorn: never gone.
+    """
+    sock = environ.get("gunicorn.socket")
+    if not isinstance(sock, socket.socket):
+        return lambda: False
+
+    def gone() -> bool:
+        try:
+            return sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+        except BlockingIOError:
+            return False
+        except OSError:
+            return True
+
+    return gone

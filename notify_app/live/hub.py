@@ -15,15 +15,22 @@ reconnects and catches up from the log.
 
 When the process shuts down, :meth:`Hub.close_all` ends every stream at once (and refuses new
 ones): the clients reconnect, to another process or instance, and resume from the log.
+
+Each stream holds a server thread, so the hub caps them three ways (:class:`Caps`): per process
+(threads stay free for the HTTP API), per token (one applicant's token cannot take every slot),
+and per client address (nor can one machine with many applications). A stream counts from
+:meth:`Hub.subscribe` to :meth:`Hub.unsubscribe`, which every exit of every endpoint must reach.
 """
 
 from __future__ import annotations
 
 import contextlib
+import enum
 import logging
 import queue
 import threading
-from collections import deque
+from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,12 +70,34 @@ def event_of(row: Notification) -> dict[str, Any]:
     }
 
 
+class Refusal(enum.Enum):
+    """Why :meth:`Hub.subscribe` turned a stream down; the value is the client's message."""
+
+    CLOSING = "This server is shutting down"
+    FULL = "Too many live connections on this server"
+    TOKEN = "Too many live connections with this token"  # noqa: S105 - a message, not a secret
+    ADDRESS = "Too many live connections from this address"
+
+
+@dataclass(frozen=True)
+class Caps:
+    """The most streams one process holds: in all, per token, per client address."""
+
+    per_process: int = 200
+    per_token: int = 8
+    per_address: int = 16
+
+
 @dataclass(eq=False)
 class Subscriber:
-    """One live connection: the application it follows (``None``: staff, all) and its queue."""
+    """One live connection: the application it follows (``None``: staff, all), its queue, and the
+    keys (token, client address) it counts against."""
 
     application_id: str | None
     channel: str
+    keys: tuple[str, ...] = ()
+    #: True once the client is known to have left (its endpoint sets a probe of its socket).
+    client_gone: Callable[[], bool] = field(default=lambda: False)
     events: queue.Queue[dict[str, Any]] = field(default_factory=lambda: queue.Queue(maxsize=256))
     lagging: bool = False
     closed: bool = False
@@ -97,11 +126,12 @@ class Subscriber:
 class Hub:
     """Tails the log and fans rows out to this process's subscribers."""
 
-    def __init__(self, session_factory: sessionmaker, *, poll: float = 0.2, max_connections: int = 200) -> None:
+    def __init__(self, session_factory: sessionmaker, *, poll: float = 0.2, caps: Caps = Caps()) -> None:
         self.session_factory = session_factory
         self.poll = poll
-        self.max_connections = max_connections
+        self.caps = caps
         self._subscribers: set[Subscriber] = set()
+        self._held: Counter[str] = Counter()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
@@ -110,22 +140,45 @@ class Hub:
         self._recent_set: set[int] = set()
         self.closing = False
 
-    def subscribe(self, application_id: str | None, channel: str) -> Subscriber | None:
-        """A new subscriber, or ``None`` when this process holds its maximum of connections or is
-        shutting down."""
+    @property
+    def max_connections(self) -> int:
+        return self.caps.per_process
+
+    def subscribe(self, application_id: str | None, channel: str, *, token: str | None = None,
+                  address: str | None = None) -> Subscriber | Refusal:
+        """A new subscriber, or why not: shutting down, or a cap reached (``token=None``: exempt
+        from the per-token cap, as the staff token every officer shares)."""
+        keys = tuple(key for key in (token and f"token:{token}", address and f"address:{address}") if key)
         with self._lock:
-            if self.closing or len(self._subscribers) >= self.max_connections:
-                return None
-            subscriber = Subscriber(application_id, channel)
+            refusal = self._refusal(keys)
+            if refusal is not None:
+                return refusal
+            subscriber = Subscriber(application_id, channel, keys)
             self._subscribers.add(subscriber)
+            self._held.update(keys)
             LIVE_CONNECTIONS.labels(channel).inc()
         self._ensure_tailer()
         return subscriber
 
+    def _refusal(self, keys: tuple[str, ...]) -> Refusal | None:
+        if self.closing:
+            return Refusal.CLOSING
+        if len(self._subscribers) >= self.caps.per_process:
+            return Refusal.FULL
+        for key in keys:
+            kind, cap = (Refusal.TOKEN, self.caps.per_token) if key.startswith("token:") else \
+                (Refusal.ADDRESS, self.caps.per_address)
+            if self._held[key] >= cap:
+                return kind
+        return None
+
     def unsubscribe(self, subscriber: Subscriber) -> None:
+        """Release the subscriber's slot; safe to call more than once (every exit path calls it)."""
         with self._lock:
             if subscriber in self._subscribers:
                 self._subscribers.discard(subscriber)
+                self._held.subtract(subscriber.keys)
+                self._held += Counter()  # drop the keys that reached zero
                 LIVE_CONNECTIONS.labels(subscriber.channel).dec()
 
     @property

@@ -20,6 +20,9 @@ from notify_app.live.hub import WAKE, Subscriber, event_of
 
 #: Seconds between heartbeats on an idle stream (keeps proxies from closing it).
 HEARTBEAT = 15.0
+#: Seconds between checks, on an idle stream, that its client is still there: a client that left
+#: releases its slot within this, not at the heartbeat that would fail to reach it.
+PROBE = 1.0
 #: A ``None`` in a stream means "send a heartbeat now".
 Heartbeat = None
 #: Statuses no change ever follows (loan_app's ``TERMINAL``; a unit test holds them equal).
@@ -37,13 +40,20 @@ def history(session_factory: sessionmaker, application_id: str, after_seq: int) 
 
 def _live(subscriber: Subscriber, heartbeat: float) -> Iterator[dict[str, Any] | None]:
     """The subscriber's events as the hub hands them over, a heartbeat after ``heartbeat`` idle
-    seconds; ends when the subscriber does (too slow, or closed at shutdown)."""
+    seconds; ends when the subscriber does (too slow, closed at shutdown) or its client left."""
+    idle = 0.0
     while not subscriber.ended:
         try:
-            event = subscriber.events.get(timeout=heartbeat)
+            event = subscriber.events.get(timeout=min(PROBE, heartbeat))
         except queue.Empty:
-            yield Heartbeat
+            if subscriber.client_gone():
+                return
+            idle += min(PROBE, heartbeat)
+            if idle >= heartbeat:
+                idle = 0.0
+                yield Heartbeat
             continue
+        idle = 0.0
         if event is not WAKE:  # WAKE only wakes the wait: ``ended`` is now true
             yield event
 

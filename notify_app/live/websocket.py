@@ -3,10 +3,17 @@
 ``/notify/ws/applications/<id>?token=<access token>`` and ``/notify/ws?token=<staff token>``.
 On connect the client gets the current state (the application's history; for staff, the latest
 state of recent applications), then every change, as JSON text frames in the same shape as the
-SSE events; ``{"type": "heartbeat"}`` every 15 s when idle. Close codes: 4401 (no valid token),
-4404 (not your application; for staff, an application notify has not heard of), 4408 (too
-slow: reconnect and resume), 1001 (server shutting down: reconnect and resume), 1009 (frame too
-large).
+SSE events; ``{"type": "heartbeat"}`` every 15 s when idle. An application's socket ends after
+its final status, as its SSE stream does (close 1000); one opened with ``?last_event_id=`` (or
+``Last-Event-ID``) resumes after that ``seq``, and is closed at once (1000) when nothing is left.
+Close codes: 1000 (the application has ended), 4401 (no valid token), 4404 (not your application;
+for staff, an application notify has not heard of), 4408 (too slow: reconnect and resume), 4429
+(this token or this client address holds its maximum of live connections), 1001 (server
+shutting down: reconnect and resume), 1009 (frame too large), 1013 (this process's cap).
+
+Every close waits (briefly) for the client's answering close frame before the connection is
+dropped: closing the socket at once with the client's answer unread makes the kernel reset the
+connection, and a proxy in between (our gateway) may then lose the close frame and its code.
 """
 
 from __future__ import annotations
@@ -21,9 +28,9 @@ from flask_sock import Sock
 from simple_websocket import ConnectionClosed
 
 from common.runtime import Runtime
-from notify_app.live.access import caller_of, may_follow, origin_allowed
-from notify_app.live.hub import Hub, Subscriber
-from notify_app.live.streams import application_events, recipient_of, staff_events, staff_snapshot
+from notify_app.live.access import caller_of, cap_keys, last_event_id, may_follow, origin_allowed
+from notify_app.live.hub import Hub, Refusal, Subscriber
+from notify_app.live.streams import application_events, ended, recipient_of, staff_events, staff_snapshot
 
 
 class _ReaderThread(threading.Thread):
@@ -40,11 +47,26 @@ class _ReaderThread(threading.Thread):
         super().__init__(*args, **kwargs)
 
 
-CLOSE_UNAUTHORIZED, CLOSE_NOT_FOUND, CLOSE_TOO_SLOW, CLOSE_GOING_AWAY = 4401, 4404, 4408, 1001
-CLOSE_TRY_AGAIN = 1013  # the connection cap of this process
+CLOSE_NORMAL, CLOSE_UNAUTHORIZED, CLOSE_NOT_FOUND, CLOSE_TOO_SLOW = 1000, 4401, 4404, 4408
+CLOSE_GOING_AWAY, CLOSE_TOO_MANY, CLOSE_TRY_AGAIN = 1001, 4429, 1013
+#: The close code of each refusal of :meth:`Hub.subscribe`.
+REFUSAL_CODES = {Refusal.CLOSING: CLOSE_GOING_AWAY, Refusal.FULL: CLOSE_TRY_AGAIN,
+                 Refusal.TOKEN: CLOSE_TOO_MANY, Refusal.ADDRESS: CLOSE_TOO_MANY}
+#: Seconds a close waits for the client's answering close frame.
+CLOSE_WAIT = 2.0
 
 
-def _send_all(ws: Any, events: Any, subscriber: Any) -> None:
+def _close(ws: Any, code: int, reason: str) -> None:
+    """Send the close frame, then let the reader thread take the client's answer (it ends then):
+    see the module's docstring. A connection already closed has nothing left to say."""
+    try:
+        ws.close(code, reason)
+    except ConnectionClosed:
+        return
+    ws.thread.join(timeout=CLOSE_WAIT)
+
+
+def _send_all(ws: Any, events: Any, subscriber: Subscriber) -> None:
     for event in events:
         if event is None:
             ws.send(json.dumps({"type": "heartbeat"}))
@@ -53,20 +75,24 @@ def _send_all(ws: Any, events: Any, subscriber: Any) -> None:
         while ws.receive(timeout=0) is not None:
             pass  # clients have nothing to say; drain so their frames do not pile up
     if subscriber.lagging:
-        ws.close(CLOSE_TOO_SLOW, "too slow: reconnect and resume")
+        _close(ws, CLOSE_TOO_SLOW, "too slow: reconnect and resume")
     elif subscriber.closed:
-        ws.close(CLOSE_GOING_AWAY, "server shutting down: reconnect and resume")
+        _close(ws, CLOSE_GOING_AWAY, "server shutting down: reconnect and resume")
+    else:  # the application's final status is sent (or the client left: then nobody hears it)
+        _close(ws, CLOSE_NORMAL, "final status sent")
 
 
-def _follow(ws: Any, hub: Hub, application_id: str | None,
+def _follow(ws: Any, hub: Hub, application_id: str | None, keys: dict[str, str | None],
             events_of: Callable[[Subscriber], Iterator[dict[str, Any] | None]],
             snapshot: Callable[[], list[dict[str, Any]]] | None = None) -> None:
-    """Subscribe (``None``: every application), send the ``snapshot`` (read once subscribed, so no
-    change falls between) then ``events_of(subscriber)``; always unsubscribe."""
-    subscriber = hub.subscribe(application_id, "websocket")
-    if subscriber is None:
-        ws.close(CLOSE_TRY_AGAIN, "try again later")
+    """Subscribe (``None``: every application) under the caps of ``keys``, send the ``snapshot``
+    (read once subscribed, so no change falls between) then ``events_of(subscriber)``; always
+    unsubscribe."""
+    subscriber = hub.subscribe(application_id, "websocket", **keys)
+    if isinstance(subscriber, Refusal):
+        _close(ws, REFUSAL_CODES[subscriber], subscriber.value)
         return
+    subscriber.client_gone = lambda: not ws.connected
     try:
         for state in snapshot() if snapshot else ():
             ws.send(json.dumps({"type": "snapshot", **state}))
@@ -82,6 +108,7 @@ def install_websockets(app: Flask, rt: Runtime, hub: Hub, allowed_origins: froze
     app.config["SOCK_SERVER_OPTIONS"] = {"max_message_size": 64 * 1024, "ping_interval": 25,
                                          "thread_class": _ReaderThread}
     sock = Sock(app)
+    trusted = frozenset(rt.settings.trusted_proxies)
 
     @app.before_request
     def _refuse_bad_handshakes() -> None:
@@ -96,19 +123,25 @@ def install_websockets(app: Flask, rt: Runtime, hub: Hub, allowed_origins: froze
     def application_socket(ws: Any, application_id: str) -> None:
         caller = caller_of(request, rt)
         if caller is None:
-            ws.close(CLOSE_UNAUTHORIZED, "a valid token is required")
+            _close(ws, CLOSE_UNAUTHORIZED, "a valid token is required")
             return
-        if not may_follow(caller, application_id, recipient_of(rt.session_factory, application_id)):
-            ws.close(CLOSE_NOT_FOUND, "not found")
+        recipient, after = recipient_of(rt.session_factory, application_id), last_event_id(request)
+        if not may_follow(caller, application_id, recipient):
+            _close(ws, CLOSE_NOT_FOUND, "not found")
             return
-        _follow(ws, hub, application_id, lambda subscriber: application_events(rt.session_factory, subscriber, 0))
+        if ended(recipient, after):
+            _close(ws, CLOSE_NORMAL, "nothing left: the application has ended")
+            return
+        _follow(ws, hub, application_id, cap_keys(request, caller, trusted), lambda subscriber: application_events(
+            rt.session_factory, subscriber, after, end_at_final=True))
 
     @sock.route("/notify/ws")
     def staff_socket(ws: Any) -> None:
         caller = caller_of(request, rt)
         if caller is None or not caller.staff:
-            ws.close(CLOSE_UNAUTHORIZED, "the staff token is required")
+            _close(ws, CLOSE_UNAUTHORIZED, "the staff token is required")
             return
-        _follow(ws, hub, None, lambda subscriber: staff_events(rt.session_factory, subscriber, 0),
+        _follow(ws, hub, None, cap_keys(request, caller, trusted),
+                lambda subscriber: staff_events(rt.session_factory, subscriber, 0),
                 snapshot=lambda: staff_snapshot(rt.session_factory))
     app.extensions["notify.sock"] = sock

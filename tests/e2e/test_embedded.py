@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -107,6 +108,38 @@ def test_gunicorns_own_refusals_are_json(embedded: tuple[str, Path]) -> None:
     assert too_long.status_code == 414 and too_long.json()["code"] == 414, too_long.text
     big_header = requests.get(f"{base}/loan/health", headers={"X-Padding": "x" * 9000}, timeout=5)
     assert big_header.status_code == 431 and big_header.json()["code"] == 431, big_header.text
+
+
+def _open_stream(url: str) -> requests.Response | None:
+    """A staff stream, opened and held; ``None`` if the server did not even answer its headers."""
+    try:
+        return requests.get(url, headers={"Authorization": "Bearer embedded-staff"}, stream=True, timeout=(5, 20))
+    except requests.RequestException:
+        return None
+
+
+def test_open_live_streams_never_starve_the_apis(embedded: tuple[str, Path]) -> None:
+    """The issue: 40 staff streams took every thread of the one process; no API answered."""
+    base, _ = embedded
+    with ThreadPoolExecutor(max_workers=48) as pool:
+        streams = list(pool.map(_open_stream, [f"{base}/notify/events"] * 48))
+    try:
+        answered = [s.status_code for s in streams if s is not None]
+        assert 200 in answered and set(answered) <= {200, 429, 503}, answered
+        # Generous deadlines (seconds, where answers take milliseconds): failing means no answer.
+        assert requests.get(f"{base}/loan/health", timeout=15).status_code == 200
+        assert requests.post(f"{base}/loan/applications", json=application(), timeout=15).status_code == 202
+    finally:
+        for stream in streams:
+            if stream is not None:
+                stream.close()
+
+    def held() -> float:
+        metrics = requests.get(f"{base}/notify/metrics", timeout=10).text
+        return sum(float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines()
+                   if line.startswith("loanflow_live_connections{"))
+
+    assert eventually(held, lambda count: count == 0) == 0
 
 
 def test_a_crash_loses_no_application(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ import pytest
 from common.clock import utcnow
 from common.runtime import Runtime
 from notify_app.adapters.orm import Notification, Recipient
-from notify_app.live.hub import Hub
+from notify_app.live.hub import Caps, Hub, Refusal
 from notify_app.live.streams import application_events, ended, recipient_of, staff_events
 from notify_app.service import definition
 from tests.conftest import make_settings
@@ -68,16 +68,32 @@ def test_a_row_committed_late_with_a_lower_id_is_still_forwarded(rt: Runtime) ->
 
 
 def test_connection_cap_and_slow_clients(rt: Runtime) -> None:
-    hub = Hub(rt.session_factory, poll=0.05, max_connections=2)
+    hub = Hub(rt.session_factory, poll=0.05, caps=Caps(per_process=2))
     slow = hub.subscribe(None, "sse")
     assert hub.subscribe(None, "websocket") is not None
-    assert hub.subscribe(None, "sse") is None  # over the cap
+    assert hub.subscribe(None, "sse") is Refusal.FULL  # over the cap
     for seq in range(1, 300):
         log(rt, "busy", seq)
     time.sleep(1.0)
     assert slow is not None and slow.lagging  # its bounded queue overflowed: it will be closed
     hub.unsubscribe(slow)
     assert hub.subscribe(None, "sse") is not None
+    hub.stop()
+
+
+def test_caps_per_token_and_per_address_within_the_process_cap(rt: Runtime) -> None:
+    hub = Hub(rt.session_factory, poll=0.05, caps=Caps(per_process=10, per_token=2, per_address=3))
+    first = [hub.subscribe("app-a", "sse", token="app-a", address="10.0.0.1") for _ in range(2)]
+    assert hub.subscribe("app-a", "websocket", token="app-a", address="10.0.0.2") is Refusal.TOKEN
+    assert not isinstance(hub.subscribe(None, "sse", address="10.0.0.1"), Refusal)  # staff: no token cap
+    assert hub.subscribe("app-b", "sse", token="app-b", address="10.0.0.1") is Refusal.ADDRESS
+    assert not isinstance(hub.subscribe("app-b", "sse", token="app-b", address="10.0.0.2"), Refusal)
+    for subscriber in first:
+        assert not isinstance(subscriber, Refusal)
+        hub.unsubscribe(subscriber)
+        hub.unsubscribe(subscriber)  # every exit path may call it: counted once
+    assert not isinstance(hub.subscribe("app-a", "sse", token="app-a", address="10.0.0.1"), Refusal)
+    assert hub.connections == 3
     hub.stop()
 
 
@@ -106,7 +122,7 @@ def test_closing_ends_waiting_streams_at_once_and_refuses_new_ones(rt: Runtime) 
         thread.join(5)
     assert set(finished) == {"mine", "staff"} and max(finished.values()) - closed_at < 2
     assert mine.closed and not mine.lagging
-    assert hub.subscribe(None, "sse") is None  # a shutting-down process takes no new stream
+    assert hub.subscribe(None, "sse") is Refusal.CLOSING  # a shutting-down process takes no new stream
     hub.stop()
 
 

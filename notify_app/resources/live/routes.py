@@ -6,12 +6,17 @@ final status (``204`` to a client that reconnects with nothing left to receive).
 from the durable log (an application's ``seq``; the log position for the staff stream), so a
 client that reconnects with ``Last-Event-ID`` receives exactly what it missed. Comments
 (``: keepalive``) every 15 s.
+
+A stream holds a slot of the hub from subscription to the response's close, which the WSGI
+server calls on every exit (end, client gone, error): the slot is released there, not in the
+body generator, which a ``HEAD`` or a client gone before the first byte never starts. ``HEAD``
+answers what ``GET`` would (401/404/204 or the stream's headers) without subscribing.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import marshmallow as ma
@@ -21,10 +26,11 @@ from flask_smorest import Blueprint, abort
 from marshmallow import fields, validate
 from sqlalchemy import func, select
 
+from common.auth import Caller
 from common.http import require_staff, runtime
 from notify_app.adapters.orm import Recipient
-from notify_app.live.access import caller_of, may_follow
-from notify_app.live.hub import Hub, Subscriber
+from notify_app.live.access import caller_of, cap_keys, last_event_id, may_follow, peer_gone
+from notify_app.live.hub import Hub, Refusal, Subscriber
 from notify_app.live.streams import application_events, ended, recipient_of, staff_events
 
 blp = Blueprint("live", __name__, url_prefix="/notify",
@@ -45,47 +51,65 @@ _SSE_EVENT = {
 }
 _SSE_200 = {"description": "A text/event-stream of status events (`: keepalive` comments every 15 s when idle).",
             "content": {"text/event-stream": {"schema": _SSE_EVENT}}}
-_SSE_DOC = {"responses": {"200": _SSE_200}}
+_REFUSED = {
+    "429": {"description": "This token or this client address holds its maximum of live streams on this "
+                           "server (LOANFLOW_MAX_LIVE_PER_TOKEN, LOANFLOW_MAX_LIVE_PER_ADDRESS); JSON body, "
+                           "Retry-After."},
+    "503": {"description": "This server holds its maximum of live streams or is shutting down; JSON body, "
+                           "Retry-After."}}
+_SSE_DOC = {"responses": {"200": _SSE_200, **_REFUSED}}
 _APPLICATION_SSE_DOC = {"responses": {
     "200": {**_SSE_200, "description": _SSE_200["description"] + " The stream ends after a final status "
             "(APPROVED, REJECTED, WITHDRAWN, FAILED, EXPIRED): nothing can follow it."},
     "204": {"description": "The application has ended and the client has every event (Last-Event-ID): "
-                           "nothing to stream. EventSource stops reconnecting on 204."}}}
+                           "nothing to stream. EventSource stops reconnecting on 204."}, **_REFUSED}}
+#: Headers of every stream (and of the answer to HEAD): no cache, no proxy buffering.
+_STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
 def _hub() -> Hub:
     return current_app.extensions["notify.hub"]
 
 
-def _last_event_id() -> int:
-    raw = request.headers.get("Last-Event-ID") or request.args.get("last_event_id") or "0"
-    return int(raw) if raw.isdigit() and len(raw) < 18 else 0
+def _lines(events: Iterator[dict[str, Any] | None], id_key: str) -> Iterator[str]:
+    yield "retry: 2000\n\n"
+    for event in events:
+        if event is None:
+            yield ": keepalive\n\n"
+        else:
+            yield f"id: {event[id_key]}\nevent: status\ndata: {json.dumps(event)}\n\n"
 
 
-def _sse(events: Iterator[dict[str, Any] | None], subscriber: Subscriber, id_key: str) -> Response:
+def _sse(caller: Caller, application_id: str | None,
+         events_of: Callable[[Subscriber], Iterator[dict[str, Any] | None]], id_key: str) -> Response:
+    """The stream of ``events_of(subscriber)``, its slot released when the response closes.
+
+    ``HEAD`` gets the headers only and holds nothing: it would subscribe for a body never sent.
+    """
+    if request.method == "HEAD":
+        return Response(iter(()), mimetype="text/event-stream", headers=_STREAM_HEADERS)
     hub = _hub()
-
-    def generate() -> Iterator[str]:
-        try:
-            yield "retry: 2000\n\n"
-            for event in events:
-                if event is None:
-                    yield ": keepalive\n\n"
-                else:
-                    yield f"id: {event[id_key]}\nevent: status\ndata: {json.dumps(event)}\n\n"
-        finally:
-            hub.unsubscribe(subscriber)
-
-    return Response(stream_with_context(generate()), mimetype="text/event-stream",
-                    headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    subscriber = _subscribe(hub, application_id, caller)
+    try:
+        subscriber.client_gone = peer_gone(request.environ)
+        response = Response(stream_with_context(_lines(events_of(subscriber), id_key)),
+                            mimetype="text/event-stream", headers=_STREAM_HEADERS)
+    except BaseException:
+        hub.unsubscribe(subscriber)
+        raise
+    response.call_on_close(lambda: hub.unsubscribe(subscriber))
+    return response
 
 
-def _subscribe(application_id: str | None) -> Subscriber:
-    hub = _hub()
-    subscriber = hub.subscribe(application_id, "sse")
-    if subscriber is None:
-        reason = "This server is shutting down" if hub.closing else "Too many live connections on this server"
-        abort(503, message=f"{reason}; retry shortly.", headers={"Retry-After": "5"})
+def _subscribe(hub: Hub, application_id: str | None, caller: Caller) -> Subscriber:
+    """A subscriber, or the JSON refusal: 429 for a token's or an address's cap, 503 for the
+    process's (or its shutdown), both with ``Retry-After``."""
+    rt = runtime()
+    keys = cap_keys(request, caller, frozenset(rt.settings.trusted_proxies))
+    subscriber = hub.subscribe(application_id, "sse", **keys)
+    if isinstance(subscriber, Refusal):
+        status = 429 if subscriber in (Refusal.TOKEN, Refusal.ADDRESS) else 503
+        abort(status, message=f"{subscriber.value}; retry shortly.", headers={"Retry-After": "5"})
     return subscriber
 
 
@@ -107,13 +131,13 @@ class ApplicationEvents(MethodView):
         caller = caller_of(request, rt)
         if caller is None:
             abort(401, message="A valid token is required.", headers={"WWW-Authenticate": "Bearer"})
-        recipient, after = recipient_of(rt.session_factory, application_id), _last_event_id()
+        recipient, after = recipient_of(rt.session_factory, application_id), last_event_id(request)
         if not may_follow(caller, application_id, recipient):
             abort(404, message="Not found.")
         if ended(recipient, after):
             return Response(status=204)
-        subscriber = _subscribe(application_id)
-        return _sse(application_events(rt.session_factory, subscriber, after, end_at_final=True), subscriber, "seq")
+        return _sse(caller, application_id, lambda subscriber: application_events(
+            rt.session_factory, subscriber, after, end_at_final=True), "seq")
 
 
 @blp.route("/events")
@@ -127,8 +151,8 @@ class AllEvents(MethodView):
             abort(401, message="A valid token is required.", headers={"WWW-Authenticate": "Bearer"})
         if not caller.staff:
             abort(403, message="Staff only.")
-        subscriber = _subscribe(None)
-        return _sse(staff_events(rt.session_factory, subscriber, _last_event_id()), subscriber, "id")
+        after = last_event_id(request)
+        return _sse(caller, None, lambda subscriber: staff_events(rt.session_factory, subscriber, after), "id")
 
 
 class RecipientSchema(ma.Schema):
