@@ -24,6 +24,16 @@ from common.envelope import Envelope
 log = logging.getLogger(__name__)
 
 
+def give_up_key(message_id: str, round_: int) -> str:
+    """The processed-message id that records a give-up (``:gave-up``, then ``:gave-up:<replay>``)."""
+    return f"{message_id}:gave-up" if round_ == 0 else f"{message_id}:gave-up:{round_}"
+
+
+def is_give_up_key(message_id: str) -> bool:
+    """True for the bookkeeping rows of :func:`give_up_key` (not tasks of their own)."""
+    return ":gave-up" in message_id
+
+
 class TaskAttemptMixin:
     """One failed attempt of one message (``outcome``: ``retrying`` or ``dead``)."""
 
@@ -90,14 +100,16 @@ class Supervision(Middleware):
                 duration_ms=duration, at=utcnow(),
             ))
             if message.failed:
-                park(uow, tables.dead_letters, message, error, trace)
-                self._give_up(runtime, uow, message, wire, error)
+                parked = park(uow, tables.dead_letters, message, error, trace)
+                self._give_up(runtime, uow, message, wire, error, parked)
             uow.commit()
 
-    def _give_up(self, runtime: Any, uow: Any, message: Any, wire: dict[str, Any], error: str) -> None:
+    def _give_up(self, runtime: Any, uow: Any, message: Any, wire: dict[str, Any], error: str,
+                 round_: int | None) -> None:
+        """Run the give-up handler once per round: the first failure, then each failed replay."""
         handler = self.give_up.get(runtime.name, {}).get(wire.get("type", ""))
-        key = f"{message.message_id}:gave-up"
-        if handler is None or uow.already_processed(key):
+        key = give_up_key(message.message_id, round_ or 0)
+        if handler is None or round_ is None or uow.already_processed(key):
             return
         envelope = Envelope.from_wire(key, {**wire, "data": {**(wire.get("data") or {}), "_error": error}})
         handler(envelope, uow)
