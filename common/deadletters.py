@@ -16,6 +16,7 @@ counts it in ``replays``: one row per message, its operator actions in ``operato
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 from datetime import datetime
@@ -155,12 +156,13 @@ def drain_dead_letter_queue(runtime: Any) -> int:
 
     moved = 0
     for queue in queues_of(runtime.name):
-        source = dead_letter_source(runtime, queue)
-        for message, acknowledge in source.fetch(limit=100):
-            with runtime.uow() as uow:
-                park(uow, runtime.definition.tables.dead_letters, message, "dead-lettered by the broker", None)
-                uow.commit()
-            acknowledge()
-            moved += 1
-        source.close()
+        # Closed on every path: while the database is down each round fails at its first row,
+        # and a connection left open per round (every 5 s) would pile up on the broker.
+        with contextlib.closing(dead_letter_source(runtime, queue)) as source:
+            for message, acknowledge in source.fetch(limit=100):
+                with runtime.uow() as uow:
+                    park(uow, runtime.definition.tables.dead_letters, message, "dead-lettered by the broker", None)
+                    uow.commit()
+                acknowledge()
+                moved += 1
     return moved

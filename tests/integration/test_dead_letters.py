@@ -6,6 +6,7 @@ to RabbitMQ (draining ``<queue>.XQ``) use the real server.
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterator
 
 import dramatiq
@@ -13,6 +14,7 @@ import pika
 import pytest
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from common.broker import build_broker
 from common.consumers import register_actors
@@ -25,6 +27,7 @@ from credit_app.service import definition
 from tests.conftest import STAFF_TOKEN, SUFFIX, make_settings
 from tests.support.databases import truncate_all
 from tests.support.messages import outbox
+from tests.support.polling import eventually
 from tests.support.stack import reset_vhost
 
 STAFF = {"Authorization": f"Bearer {STAFF_TOKEN}", "X-Operator": "alice"}
@@ -180,3 +183,36 @@ def test_the_dead_letter_queue_is_drained_into_the_table(rt: Runtime) -> None:
     with rt.session_factory() as session:
         parked = {row.message_id for row in session.scalars(select(rt.definition.tables.dead_letters))}
     assert parked == {m.message_id for m in messages}
+
+
+def vhost_connections(vhost: str) -> int:
+    """Connections RabbitMQ has open on ``vhost`` right now."""
+    listed = subprocess.run(["rabbitmqctl", "-q", "list_connections", "vhost"], check=True, capture_output=True,
+                            text=True).stdout.split()
+    return listed.count(vhost)
+
+
+def test_draining_while_the_database_is_down_leaks_no_broker_connection(rt: Runtime) -> None:
+    vhost = f"loanflow_test_dlq_down{SUFFIX}"
+    reset_vhost(vhost)
+    url = f"amqp://guest:guest@127.0.0.1:5672/{vhost}"
+    connection = pika.BlockingConnection(pika.URLParameters(url))
+    channel = connection.channel()
+    channel.queue_declare("credit.XQ", durable=True)
+    message = dramatiq.Message(queue_name="credit", actor_name="credit.check_credit", args=({"type": "CheckCredit"},),
+                               kwargs={}, options={})
+    channel.basic_publish("", "credit.XQ", message.encode())
+    connection.close()
+    down = Runtime(definition(), rt.settings.with_overrides(
+        broker_url=url, database_url="postgresql+psycopg://postgres@127.0.0.1:1/unreachable"))
+    try:
+        for _ in range(3):  # three rounds of the relay's periodic drain, the database still down
+            with pytest.raises(OperationalError):
+                drain_dead_letter_queue(down)
+        assert eventually(lambda: vhost_connections(vhost), lambda count: count == 0, 10) == 0
+    finally:
+        down.dispose()
+    connection = pika.BlockingConnection(pika.URLParameters(url))
+    assert connection.channel().queue_declare("credit.XQ", passive=True).method.message_count == 1  # not lost
+    connection.close()
+
