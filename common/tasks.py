@@ -20,6 +20,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from common.clock import UTCDateTime, utcnow
 from common.envelope import Envelope
+from common.privacy import hide_statement_values
 
 log = logging.getLogger(__name__)
 
@@ -82,8 +83,10 @@ class Supervision(Middleware):
             return
         started = getattr(message, "_loanflow_started", None)
         duration = int((time.monotonic() - started) * 1000) if started else None
-        error = f"{type(exception).__name__}: {exception}"[:1000]
-        trace = "".join(tb.format_exception(exception))[-8000:]
+        # Database errors quote the rows they refused (names, e-mails, birth dates): stored and
+        # shown on /tasks, these texts must not carry them.
+        error = hide_statement_values(f"{type(exception).__name__}: {exception}")[:1000]
+        trace = hide_statement_values("".join(tb.format_exception(exception)))[-8000:]
         self._record(runtime, message, error, trace, duration)
 
     def _record(self, runtime: Any, message: Any, error: str, trace: str, duration: int | None) -> None:

@@ -13,7 +13,7 @@ import dramatiq
 import pika
 import pytest
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
-from sqlalchemy import select
+from sqlalchemy import create_engine, select, text
 from sqlalchemy.exc import OperationalError
 
 from common.broker import build_broker
@@ -52,11 +52,11 @@ def check_credit(broker: dramatiq.Broker, application_id: str) -> dramatiq.Messa
                                            kwargs={}, options={}))
 
 
-def run_until_idle(broker: dramatiq.Broker) -> None:
+def run_until_idle(broker: dramatiq.Broker, queue: str = "credit") -> None:
     worker = dramatiq.Worker(broker, worker_timeout=50)
     worker.start()
     try:
-        broker.join("credit", fail_fast=False)
+        broker.join(queue, fail_fast=False)
         worker.join()
     finally:
         worker.stop()
@@ -216,3 +216,43 @@ def test_draining_while_the_database_is_down_leaks_no_broker_connection(rt: Runt
     assert connection.channel().queue_declare("credit.XQ", passive=True).method.message_count == 1  # not lost
     connection.close()
 
+
+#: Personal data a refused statement would quote (PostgreSQL: "DETAIL: Failing row contains (…)").
+CONTACT = {"full_name": "Quxbaz Erreurdebase", "email": "quxbaz.erreurdebase@example.org", "language": "en"}
+
+
+def test_a_step_failing_on_a_database_error_stores_no_personal_data(pg_urls: dict[str, str]) -> None:
+    from common.broker import step_options
+    from notify_app.service import definition as notify_definition
+
+    truncate_all("notify", pg_urls["notify"])
+    described = notify_definition()
+    described.actor_options = lambda settings: {"ApplicationSubmitted": step_options(settings)}  # short retries
+    notify = Runtime(described, make_settings("notify", pg_urls["notify"], extra={"smtp": "off"}))
+    engine = create_engine(pg_urls["notify"])
+    with engine.begin() as connection:
+        connection.execute(text("ALTER TABLE recipients ADD CONSTRAINT sentinel_refused "
+                                "CHECK (full_name IS NULL OR full_name NOT LIKE '%Quxbaz%')"))
+    try:
+        broker = build_broker(notify.settings)
+        register_actors(notify, broker)
+        application_id = new_id()
+        wire = {"event_id": new_id(), "type": "ApplicationSubmitted", "application_id": application_id,
+                "correlation_id": application_id, "occurred_at": "2026-11-29T09:00:00+00:00",
+                "data": {"summary": {}, "contact": CONTACT}}
+        broker.enqueue(dramatiq.Message(queue_name="notify", actor_name="notify.application_submitted",
+                                        args=(wire,), kwargs={}, options={}))
+        run_until_idle(broker, "notify")
+    finally:
+        with engine.begin() as connection:
+            connection.execute(text("ALTER TABLE recipients DROP CONSTRAINT IF EXISTS sentinel_refused"))
+        engine.dispose()
+    tables = notify.definition.tables
+    with notify.session_factory() as session:
+        letter = session.scalars(select(tables.dead_letters)).one()
+        attempts = session.scalars(select(tables.attempts)).all()
+    notify.dispose()
+    texts = [letter.error, letter.traceback, *(a.error for a in attempts), *(a.traceback for a in attempts)]
+    assert len(attempts) == 3 and all("CheckViolation" in t and "sentinel_refused" in t for t in texts)
+    for value in (CONTACT["full_name"], CONTACT["email"]):
+        assert not [t for t in texts if value in t], value
