@@ -74,6 +74,7 @@ def test_a_failed_email_is_parked_again_by_a_failed_replay_then_sent_once(client
         assert replay(stack, "notify", letter["id"]).json()["status"] == "REPLAYED"
         again = eventually(lambda: letters(stack, "notify", application_id),
                            lambda found: found[0]["status"] == "PARKED", ROUND)[0]
+        assert again["status"] == "PARKED", again
         assert again["id"] == letter["id"] and again["replays"] == 1
         assert again["error"].startswith("MailerUnavailable")
         # Parking and the give-up share one transaction: the replay made the e-mail owed, the
