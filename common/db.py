@@ -7,6 +7,10 @@ Two details matter for correctness, not speed:
 - On SQLite, every transaction starts with ``BEGIN IMMEDIATE``. pysqlite's default deferred
   transactions let two threads read the same row and then race to write it; taking the write
   lock up front serialises writers, which is what ``SELECT … FOR UPDATE`` does on PostgreSQL.
+
+And one for privacy: every engine has ``hide_parameters=True``. SQLAlchemy otherwise renders a
+failed statement's parameters (an applicant's name, e-mail, birth date) into the error text,
+which ends in logs, ``task_attempts`` and ``dead_letters`` (see ``common.privacy``).
 """
 
 from __future__ import annotations
@@ -48,6 +52,7 @@ def make_engine(url: str, *, pool_size: int | None = None, max_overflow: int | N
         max_overflow=max_overflow,
         pool_recycle=1800,
         connect_args={"connect_timeout": 5},
+        hide_parameters=True,
     )
 
 
@@ -57,7 +62,8 @@ def _sqlite_engine(url: str) -> Engine:
         Path(database).parent.mkdir(parents=True, exist_ok=True)
     # NullPool: a fresh connection per checkout is cheap for SQLite and avoids sharing one
     # connection between threads; the file and WAL journal hold the state.
-    engine = create_engine(url, poolclass=NullPool, connect_args={"timeout": 30, "check_same_thread": False})
+    engine = create_engine(url, poolclass=NullPool, connect_args={"timeout": 30, "check_same_thread": False},
+                           hide_parameters=True)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:

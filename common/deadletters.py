@@ -8,12 +8,17 @@ written to ``operator_actions`` in the same transaction as its effect.
 
 Replaying writes an outbox row carrying the dead letter's **original message id**: the message
 goes out through the normal relay, and if it had in fact been applied, the consumer's
-deduplication makes the replay a no-op.
+deduplication makes the replay a no-op. A service may prepare a replay in the same transaction
+(``ServiceDefinition.on_replay``: notify makes a FAILED e-mail owed again). A replay that fails
+for good again puts the *same row* back to PARKED with the new error, traceback and retries, and
+counts it in ``replays``: one row per message, its operator actions in ``operator_actions``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -22,6 +27,7 @@ from sqlalchemy import JSON, Integer, String, Text, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from common.clock import UTCDateTime, utcnow
+from common.envelope import Envelope
 from common.outbox import new_id
 from common.uow import UnitOfWork
 
@@ -47,6 +53,8 @@ class DeadLetterMixin:
     error: Mapped[str | None] = mapped_column(Text)
     traceback: Mapped[str | None] = mapped_column(Text)
     retries: Mapped[int] = mapped_column(Integer, default=0)
+    #: Times an operator replayed it; the round a failure belongs to (see :func:`park`).
+    replays: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     status: Mapped[str] = mapped_column(String(16), default=PARKED, index=True)
     parked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -65,33 +73,52 @@ class OperatorActionMixin:
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
-def park(uow: UnitOfWork, model: type, message: dramatiq.Message, error: str | None, traceback: str | None) -> bool:
-    """Record ``message`` as a dead letter unless it is already parked; True if it was new."""
-    existing = uow.session.scalar(select(model.id).where(model.message_id == message.message_id))
-    if existing is not None:
-        return False
+def park(uow: UnitOfWork, model: type, message: dramatiq.Message, error: str | None,
+         traceback: str | None) -> int | None:
+    """Record ``message`` as a dead letter; returns its replay round, or None if nothing changed.
+
+    A message already parked (the worker and the ``.XQ`` drain both report it) changes nothing.
+    A REPLAYED row is parked again only by the replayed message itself: its timestamp is the
+    replay's (the relay stamps the outbox row's creation time), whereas a stale copy of an
+    earlier round still waiting in ``.XQ`` carries an older one and must not undo the replay.
+    """
+    letter = uow.session.scalar(select(model).where(model.message_id == message.message_id).with_for_update())
+    if letter is None:
+        letter = model(id=new_id(), message_id=message.message_id, replays=0)
+        uow.session.add(letter)
+    elif letter.status != REPLAYED or message.message_timestamp < _millis(letter.resolved_at):
+        return None
     wire = message.args[0] if message.args and isinstance(message.args[0], dict) else {}
-    uow.session.add(model(
-        id=new_id(),
-        message_id=message.message_id,
-        queue=message.queue_name.removesuffix(".DQ").removesuffix(".XQ"),
-        actor=message.actor_name,
-        message_type=wire.get("type"),
-        application_id=wire.get("application_id") or message.options.get("application_id"),
-        correlation_id=wire.get("correlation_id") or message.options.get("correlation_id"),
-        message=message.asdict(),
-        error=error,
-        traceback=traceback or message.options.get("traceback"),
-        retries=int(message.options.get("retries", 0)),
-        status=PARKED,
-        parked_at=utcnow(),
-    ))
-    return True
+    letter.queue = message.queue_name.removesuffix(".DQ").removesuffix(".XQ")
+    letter.actor = message.actor_name
+    letter.message_type = wire.get("type")
+    letter.application_id = wire.get("application_id") or message.options.get("application_id")
+    letter.correlation_id = wire.get("correlation_id") or message.options.get("correlation_id")
+    letter.message = message.asdict()
+    letter.error = error
+    letter.traceback = traceback or message.options.get("traceback")
+    letter.retries = int(message.options.get("retries", 0))
+    letter.status = PARKED
+    letter.parked_at = utcnow()
+    letter.resolved_at = None
+    return int(letter.replays or 0)
 
 
-def replay(uow: UnitOfWork, letter: Any) -> str:
-    """Send a parked message again, with its original id, through the outbox; returns the row id."""
+def _millis(moment: datetime | None) -> int:
+    return int(moment.timestamp() * 1000) if moment is not None else 0
+
+
+def replay(uow: UnitOfWork, letter: Any, prepare: Callable[[Envelope, UnitOfWork], None] | None = None) -> str:
+    """Send a parked message again, with its original id, through the outbox; returns the row id.
+
+    ``prepare`` (the service's ``on_replay`` handler for this message type) runs first, in the
+    same transaction. The outbox row and ``resolved_at`` share one timestamp, which is how
+    :func:`park` tells the replayed message from older copies.
+    """
     wire = letter.message["args"][0]
+    if prepare is not None:
+        prepare(Envelope.from_wire(letter.message_id, wire), uow)
+    now = utcnow()
     row_id = new_id()
     uow.session.add(uow.outbox_model(
         id=row_id,
@@ -102,12 +129,13 @@ def replay(uow: UnitOfWork, letter: Any) -> str:
         actor=letter.actor,
         application_id=letter.application_id,
         correlation_id=letter.correlation_id,
-        payload={"occurred_at": wire.get("occurred_at") or utcnow().isoformat(), **(wire.get("data") or {})},
-        created_at=utcnow(),
+        payload={"occurred_at": wire.get("occurred_at") or now.isoformat(), **(wire.get("data") or {})},
+        created_at=now,
     ))
     uow.staged_rows += 1
     letter.status = REPLAYED
-    letter.resolved_at = utcnow()
+    letter.replays = int(letter.replays or 0) + 1
+    letter.resolved_at = now
     return row_id
 
 
@@ -128,12 +156,13 @@ def drain_dead_letter_queue(runtime: Any) -> int:
 
     moved = 0
     for queue in queues_of(runtime.name):
-        source = dead_letter_source(runtime, queue)
-        for message, acknowledge in source.fetch(limit=100):
-            with runtime.uow() as uow:
-                park(uow, runtime.definition.tables.dead_letters, message, "dead-lettered by the broker", None)
-                uow.commit()
-            acknowledge()
-            moved += 1
-        source.close()
+        # Closed on every path: while the database is down each round fails at its first row,
+        # and a connection left open per round (every 5 s) would pile up on the broker.
+        with contextlib.closing(dead_letter_source(runtime, queue)) as source:
+            for message, acknowledge in source.fetch(limit=100):
+                with runtime.uow() as uow:
+                    park(uow, runtime.definition.tables.dead_letters, message, "dead-lettered by the broker", None)
+                    uow.commit()
+                acknowledge()
+                moved += 1
     return moved

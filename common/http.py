@@ -145,8 +145,9 @@ def create_service_app(rt: Runtime, *, title: str, description: str) -> Flask:
     for documenting in (numeric_bounds, decimal_strings):  # before the blueprints are read
         api.ma_plugin.converter.add_attribute_function(documenting)
     from common.operations_api import operations_blueprint
+    from common.outbox_api import outbox_blueprint
 
-    for blueprint in [*rt.definition.blueprints, operations_blueprint(name)]:
+    for blueprint in [*rt.definition.blueprints, operations_blueprint(name), outbox_blueprint(name)]:
         api.register_blueprint(blueprint)
     if rt.definition.setup_app is not None:
         rt.definition.setup_app(app, rt)

@@ -6,6 +6,8 @@ Two leaks are closed here rather than at every call site:
   applicant data. :class:`RedactMessages` rewrites those records to the message id and actor.
 - Access tokens travel in URLs of WebSocket/SSE endpoints (browsers cannot set headers there).
   :func:`scrub` removes ``token=…`` from any logged text, access logs included.
+- A database error quotes the row it refused (``DETAIL: Failing row contains (…)``): the
+  formatter hides those values in every logged traceback (:class:`JsonLines`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from contextvars import ContextVar
 from typing import Any
 
 from pythonjsonlogger.json import JsonFormatter
+
+from common.privacy import hide_statement_values
 
 _TOKEN = re.compile(r"(token=)[^&\s\"']+", re.IGNORECASE)
 _BEARER = re.compile(r"(Bearer\s+)[A-Za-z0-9._\-]+")
@@ -55,23 +59,35 @@ def scrub(text: str) -> str:
 
 
 class RedactMessages(logging.Filter):
-    """Replace Dramatiq message objects in log arguments by ``actor_name(message_id)``."""
+    """Replace Dramatiq message objects in log arguments by ``actor_name(message_id)``; hide
+    tokens and the values database errors quote in the message and its arguments."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.args:
             args = record.args if isinstance(record.args, tuple) else (record.args,)
             record.args = tuple(_describe(arg) for arg in args)
-        if isinstance(record.msg, str) and "token=" in record.msg.lower():
-            record.msg = scrub(record.msg)
+        if isinstance(record.msg, str):
+            record.msg = _describe(record.msg)
         return True
 
 
 def _describe(arg: Any) -> Any:
     if hasattr(arg, "actor_name") and hasattr(arg, "message_id"):
         return f"{arg.actor_name}({arg.message_id})"
+    if isinstance(arg, BaseException):  # "… %s", error: a database error quotes its row
+        return scrub(hide_statement_values(str(arg)))
     if isinstance(arg, str) and ("token=" in arg.lower() or "bearer " in arg.lower()):
-        return scrub(arg)
+        arg = scrub(arg)
+    if isinstance(arg, str) and ("DETAIL:" in arg or "[parameters:" in arg):
+        arg = hide_statement_values(arg)
     return arg
+
+
+class JsonLines(JsonFormatter):
+    """JSON log lines whose tracebacks carry no statement values (nor tokens)."""
+
+    def formatException(self, ei: Any) -> str:  # noqa: N802 - logging's name
+        return scrub(hide_statement_values(super().formatException(ei)))
 
 
 def configure_logging(service: str) -> None:
@@ -82,7 +98,7 @@ def configure_logging(service: str) -> None:
     _configured = True
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
-        JsonFormatter(
+        JsonLines(
             "%(asctime)s %(levelname)s %(name)s %(message)s",
             rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
             static_fields={"service": service},

@@ -49,6 +49,9 @@ OUTBOX_PUBLISHED = Counter("loanflow_outbox_published_total", "Outbox rows publi
 OUTBOX_PUBLISH_FAILURES = Counter("loanflow_outbox_publish_failures_total",
                                   "Publish attempts that failed (broker unreachable), by destination queue.",
                                   ["queue"])
+OUTBOX_PARKED = Counter("loanflow_outbox_parked_total",
+                        "Outbox rows the relay gave up on (refused by the broker or not a valid message).",
+                        ["queue"])
 OUTBOX_PUBLISH_SECONDS = Histogram(
     "loanflow_outbox_publish_seconds", "Time from an event's commit to its publication (outbox lag).",
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),

@@ -22,6 +22,7 @@ from sqlalchemy import func, select
 from common.deadletters import DISCARDED, PARKED, REPLAYED, discard, replay
 from common.http import require_staff, runtime
 from common.privacy import mask
+from common.tasks import is_give_up_key
 
 _AUTH = [{"bearer": []}]
 
@@ -35,6 +36,7 @@ class DeadLetterSchema(ma.Schema):
     application_id = fields.String(allow_none=True)
     error = fields.String(allow_none=True)
     retries = fields.Integer()
+    replays = fields.Integer(metadata={"description": "Times replayed; it is parked again if a replay fails."})
     status = fields.String()
     parked_at = fields.DateTime()
     resolved_at = fields.DateTime(allow_none=True)
@@ -96,7 +98,14 @@ class OverviewQuerySchema(ma.Schema):
     window_minutes = fields.Integer(load_default=60, validate=validate.Range(min=1, max=7 * 24 * 60))
 
 
-def _operator() -> str:
+def replay_preparation(message_type: str | None) -> Any:
+    """The service's ``on_replay`` handler for ``message_type``, if it has one."""
+    rt = runtime()
+    hooks = rt.definition.on_replay(rt) if rt.definition.on_replay else {}
+    return hooks.get(message_type or "")
+
+
+def operator_name() -> str:
     name = request.headers.get("X-Operator", "").strip()[:64]
     return name or "staff"
 
@@ -116,7 +125,7 @@ def operations_blueprint(service: str) -> Blueprint:
         return letter
 
     def audit(uow: Any, action: str, target: str, **detail: Any) -> None:
-        uow.session.add(tables().audit(operator=_operator(), action=action, target=target, detail=detail))
+        uow.session.add(tables().audit(operator=operator_name(), action=action, target=target, detail=detail))
 
     @blp.route("/dead-letters")
     class DeadLetters(MethodView):
@@ -161,7 +170,7 @@ def operations_blueprint(service: str) -> Blueprint:
                 abort(409, message=f"This dead letter was already {letter.status.lower()}.")
             detail: dict[str, Any] = {"message_id": letter.message_id, "actor": letter.actor}
             if action == "replay":
-                detail["outbox_id"] = replay(uow, letter)
+                detail["outbox_id"] = replay(uow, letter, replay_preparation(letter.message_type))
             else:
                 discard(letter)
             audit(uow, action, letter_id, **detail)
@@ -302,7 +311,7 @@ def search_tasks(args: dict[str, Any]) -> list[dict[str, Any]]:
         task["state"] = "dead" if attempt.outcome == "dead" else "retrying"
         task["at"] = attempt.at
     for message_id, row in done.items():
-        if message_id.endswith(":gave-up"):
+        if is_give_up_key(message_id):
             continue
         task = tasks.setdefault(message_id, _task(message_id, row.actor, row.application_id))
         task.update(state="succeeded", processed_at=row.processed_at, at=row.processed_at,

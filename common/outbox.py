@@ -46,9 +46,14 @@ class OutboxMixin:
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    #: Publish attempts that failed (broker down); informative, the row is retried regardless.
+    #: Publish attempts that failed. A broker that is down is waited for however long it takes;
+    #: a row the broker refuses or that cannot be made into a message is parked after
+    #: ``common.relay.POISON_ATTEMPTS`` of them.
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: Set when the relay gave up on the row (a poison row): it no longer blocks the rows after
+    #: it and waits for an operator (``GET /<svc>/outbox/parked``, ``…/retry``).
+    parked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     @declared_attr.directive
     def __table_args__(cls) -> tuple[Any, ...]:  # noqa: N805 - SQLAlchemy's declared_attr convention

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 #: Keys whose values identify a person; shown as ``"***"`` in operator views.
 PERSONAL_KEYS = frozenset({"full_name", "email", "birth_date", "address", "access_token", "token"})
+
+#: What PostgreSQL and SQLAlchemy quote of a statement's values in an error text: PostgreSQL's
+#: ``DETAIL:`` line (``Failing row contains (…)``, ``Key (email)=(…) already exists``) and
+#: SQLAlchemy's ``[parameters: …]`` line (engines run with ``hide_parameters=True``; this also
+#: covers an engine made elsewhere without it).
+_STATEMENT_VALUES = re.compile(r"^(\s*)(DETAIL:|\[parameters:).*$", re.MULTILINE)
 
 
 def mask(value: Any) -> Any:
@@ -15,3 +22,19 @@ def mask(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [mask(item) for item in value]
     return value
+
+
+def hide_statement_values(text: str) -> str:
+    """``text`` (an error message or a traceback) without the values a database error quotes.
+
+    Why: an error is stored in ``task_attempts``/``dead_letters``, shown on ``/tasks`` and
+    logged, and the values of the statement that failed are an applicant's name, e-mail and
+    birth date. The error's kind, constraint and SQL (with placeholders) stay: they are what an
+    operator needs.
+    """
+    return _STATEMENT_VALUES.sub(_hidden, text)
+
+
+def _hidden(match: re.Match[str]) -> str:
+    label = "DETAIL: [hidden" if match.group(2) == "DETAIL:" else "[parameters hidden"
+    return f"{match.group(1)}{label}: may contain personal data]"

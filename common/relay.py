@@ -12,6 +12,14 @@ Algorithm (after kbairak/outbox's message relay, made synchronous):
 
 A crash between 2 and 3 publishes a row again later: consumers deduplicate on the message id,
 so at-least-once publishing plus idempotent consumers gives an effect applied once.
+
+Two kinds of failure are told apart (:func:`broker_unreachable`). The broker being unreachable
+stops the batch: the rows wait, in order, however long the outage lasts. A row that cannot be
+published whatever the broker's state — it cannot be made into a message, or RabbitMQ refuses
+it (a channel error such as an access refusal or an oversized message, or a stub queue that
+does not exist) — is skipped so that the rows after it keep flowing, and after
+:data:`POISON_ATTEMPTS` such failures it is *parked* (``parked_at``): counted in
+``loanflow_outbox_parked_total``, logged as an error, and left for an operator.
 """
 
 from __future__ import annotations
@@ -21,21 +29,39 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 import dramatiq
+import pika
 from dramatiq import Broker
 from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
 from common.clock import utcnow
 from common.envelope import Envelope
-from common.metrics import OUTBOX_PUBLISH_FAILURES, OUTBOX_PUBLISH_SECONDS, OUTBOX_PUBLISHED
+from common.metrics import OUTBOX_PARKED, OUTBOX_PUBLISH_FAILURES, OUTBOX_PUBLISH_SECONDS, OUTBOX_PUBLISHED
 
 log = logging.getLogger(__name__)
 
 #: Fault-injection hook for the crash tests (never set in production): the relay process exits
 #: right after the broker confirmed a message and before the row is marked sent.
 FAULT_EXIT_AFTER_PUBLISH = "LOANFLOW_FAULT_EXIT_AFTER_PUBLISH"
+#: Failed publications of one row, not explained by an unreachable broker, before it is parked.
+POISON_ATTEMPTS = 5
+#: pika errors with which RabbitMQ refuses one message or queue while the connection is fine.
+_REFUSALS = (pika.exceptions.ChannelClosedByBroker, pika.exceptions.UnroutableError, pika.exceptions.NackError)
+
+
+def broker_unreachable(error: BaseException) -> bool:
+    """True when ``error`` says the broker cannot be reached (wait for it), not that it refused
+    this message or that the row cannot be made into one (a poison row).
+
+    Dramatiq reports both a lost connection and a closed channel as ``ConnectionClosed``, with
+    pika's error as its ``message``; the latter is RabbitMQ refusing what it was sent.
+    """
+    if isinstance(error, dramatiq.errors.BrokerConnectionError):
+        return not isinstance(getattr(error, "message", None), _REFUSALS)
+    return isinstance(error, OSError | pika.exceptions.AMQPConnectionError)
 
 
 def to_message(row: object) -> dramatiq.Message:
@@ -98,7 +124,7 @@ class OutboxRelay:
         with self.session_factory() as session, session.begin():
             rows = session.scalars(
                 select(model)
-                .where(model.sent_at.is_(None))
+                .where(model.sent_at.is_(None), model.parked_at.is_(None))
                 .order_by(model.created_at)
                 .limit(self.batch_size)
                 .with_for_update(skip_locked=True)
@@ -107,12 +133,10 @@ class OutboxRelay:
             for row in rows:
                 try:
                     self.broker.enqueue(to_message(row))
-                except Exception as error:  # broker down: keep the row for the next round
-                    OUTBOX_PUBLISH_FAILURES.labels(row.queue).inc()
-                    row.attempts += 1
-                    row.last_error = f"{type(error).__name__}: {error}"[:500]
-                    log.warning("outbox publish failed; will retry", extra={"error": row.last_error})
-                    break
+                except Exception as error:
+                    if self._failed(row, error):
+                        break  # broker down: keep this row and the rest for the next round
+                    continue
                 if os.environ.get(FAULT_EXIT_AFTER_PUBLISH):
                     log.warning("fault injection: exiting after publish, before marking the row sent")
                     os._exit(17)
@@ -122,6 +146,23 @@ class OutboxRelay:
                 sent += 1
         self.published_total += sent
         return sent
+
+    def _failed(self, row: Any, error: Exception) -> bool:
+        """Record a failed publication of ``row``; True when the broker is unreachable."""
+        OUTBOX_PUBLISH_FAILURES.labels(row.queue).inc()
+        row.attempts += 1
+        row.last_error = f"{type(error).__name__}: {error}"[:500]
+        extra = {"error": row.last_error, "outbox_id": row.id, "queue": row.queue}
+        if broker_unreachable(error):
+            log.warning("outbox publish failed; will retry", extra=extra)
+            return True
+        if row.attempts >= POISON_ATTEMPTS:
+            row.parked_at = utcnow()
+            OUTBOX_PARKED.labels(row.queue).inc()
+            log.error("outbox row parked: it cannot be published", extra=extra)
+        else:
+            log.warning("outbox row could not be published; later rows go on", extra=extra)
+        return False
 
     def run_forever(self, stop: threading.Event) -> None:
         """Publish until ``stop`` is set, surviving broker and database outages."""

@@ -68,6 +68,9 @@ class ServiceDefinition:
     actor_options: Callable[[Settings], dict[str, dict[str, Any]]] = lambda _settings: {}
     periodic: list[tuple[float, Periodic]] = field(default_factory=list)
     on_give_up: Callable[[Runtime], dict[str, Handler]] | None = None
+    #: Run in the transaction of an operator's replay, per message name: undo what the give-up
+    #: recorded so that the replayed message does its work (notify: a FAILED e-mail owed again).
+    on_replay: Callable[[Runtime], dict[str, Handler]] | None = None
     #: Service-specific metrics read from its database at scrape time (``/<svc>/metrics``).
     state_metrics: Callable[[Runtime], Any] | None = None
     #: Extra set-up of the Flask app (WebSocket routes, pages) beyond the smorest blueprints.

@@ -19,12 +19,17 @@ from common.runtime import Runtime
 
 
 def shared_state(rt: Runtime) -> Iterable[Metric]:
-    """Outbox pending rows and the age of the oldest, and parked dead letters."""
+    """Outbox pending rows and the age of the oldest, parked outbox rows, and parked dead letters."""
     tables = rt.definition.tables
     with rt.session_factory() as session:
         pending, oldest = session.execute(
-            select(func.count(), func.min(tables.outbox.created_at)).where(tables.outbox.sent_at.is_(None))
+            select(func.count(), func.min(tables.outbox.created_at))
+            .where(tables.outbox.sent_at.is_(None), tables.outbox.parked_at.is_(None))
         ).one()
+        # Parked rows wait for an operator, not for the relay: counted apart, they neither
+        # raise the lag for ever nor hide behind it.
+        poison = session.scalar(select(func.count()).select_from(tables.outbox)
+                                .where(tables.outbox.parked_at.is_not(None), tables.outbox.sent_at.is_(None)))
         parked = session.scalar(select(func.count()).select_from(tables.dead_letters)
                                 .where(tables.dead_letters.status == PARKED))
     if oldest is not None and oldest.tzinfo is None:
@@ -35,6 +40,8 @@ def shared_state(rt: Runtime) -> Iterable[Metric]:
     yield _gauge("loanflow_outbox_pending_rows", "Outbox rows not yet published.", rt.name, pending)
     yield _gauge("loanflow_outbox_oldest_pending_seconds", "Age of the oldest unpublished outbox row.",
                  rt.name, age)
+    yield _gauge("loanflow_outbox_parked_rows", "Outbox rows the relay gave up on, waiting for an operator.",
+                 rt.name, poison or 0)
     yield _gauge("loanflow_dead_letters_parked", "Dead letters waiting for an operator.", rt.name, parked or 0)
 
 

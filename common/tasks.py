@@ -20,8 +20,19 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from common.clock import UTCDateTime, utcnow
 from common.envelope import Envelope
+from common.privacy import hide_statement_values
 
 log = logging.getLogger(__name__)
+
+
+def give_up_key(message_id: str, round_: int) -> str:
+    """The processed-message id that records a give-up (``:gave-up``, then ``:gave-up:<replay>``)."""
+    return f"{message_id}:gave-up" if round_ == 0 else f"{message_id}:gave-up:{round_}"
+
+
+def is_give_up_key(message_id: str) -> bool:
+    """True for the bookkeeping rows of :func:`give_up_key` (not tasks of their own)."""
+    return ":gave-up" in message_id
 
 
 class TaskAttemptMixin:
@@ -72,8 +83,10 @@ class Supervision(Middleware):
             return
         started = getattr(message, "_loanflow_started", None)
         duration = int((time.monotonic() - started) * 1000) if started else None
-        error = f"{type(exception).__name__}: {exception}"[:1000]
-        trace = "".join(tb.format_exception(exception))[-8000:]
+        # Database errors quote the rows they refused (names, e-mails, birth dates): stored and
+        # shown on /tasks, these texts must not carry them.
+        error = hide_statement_values(f"{type(exception).__name__}: {exception}")[:1000]
+        trace = hide_statement_values("".join(tb.format_exception(exception)))[-8000:]
         self._record(runtime, message, error, trace, duration)
 
     def _record(self, runtime: Any, message: Any, error: str, trace: str, duration: int | None) -> None:
@@ -90,14 +103,16 @@ class Supervision(Middleware):
                 duration_ms=duration, at=utcnow(),
             ))
             if message.failed:
-                park(uow, tables.dead_letters, message, error, trace)
-                self._give_up(runtime, uow, message, wire, error)
+                parked = park(uow, tables.dead_letters, message, error, trace)
+                self._give_up(runtime, uow, message, wire, error, parked)
             uow.commit()
 
-    def _give_up(self, runtime: Any, uow: Any, message: Any, wire: dict[str, Any], error: str) -> None:
+    def _give_up(self, runtime: Any, uow: Any, message: Any, wire: dict[str, Any], error: str,
+                 round_: int | None) -> None:
+        """Run the give-up handler once per round: the first failure, then each failed replay."""
         handler = self.give_up.get(runtime.name, {}).get(wire.get("type", ""))
-        key = f"{message.message_id}:gave-up"
-        if handler is None or uow.already_processed(key):
+        key = give_up_key(message.message_id, round_ or 0)
+        if handler is None or round_ is None or uow.already_processed(key):
             return
         envelope = Envelope.from_wire(key, {**wire, "data": {**(wire.get("data") or {}), "_error": error}})
         handler(envelope, uow)

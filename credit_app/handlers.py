@@ -73,7 +73,7 @@ def message_handlers(runtime: Runtime) -> dict[str, Handler | TwoPhase]:
     def prepare_check(envelope: Envelope) -> BureauReport | None:
         with runtime.uow() as uow:
             if uow.session.get(CreditInquiry, envelope.application_id) is not None:
-                return None  # already checked, or cancelled before it ran: do not ask the bureau
+                return None  # already checked, cancelled before it ran, or given up: do not ask the bureau
         applicant = envelope.data["applicant"]
         return bureau.inquire(envelope.application_id or "", applicant["full_name"], applicant["birth_date"])
 
@@ -119,9 +119,18 @@ def message_handlers(runtime: Runtime) -> dict[str, Handler | TwoPhase]:
 
 
 def give_up_handlers(runtime: Runtime) -> dict[str, Handler]:
-    """What to publish when Dramatiq gives up on a credit check (retries spent, or rejected)."""
+    """What to do when Dramatiq gives up on a credit check (retries spent, or rejected).
+
+    The step is recorded FAILED here, and the saga is told: it fails the application (or it has
+    ended already). The row is what makes an operator's later replay of the check do nothing
+    (``prepare_check`` asks the bureau only when the application has no row): a bureau inquiry
+    made for an application that has ended would never be cancelled by anyone.
+    """
 
     def check_failed(envelope: Envelope, uow: UnitOfWork) -> None:
+        if uow.session.get(CreditInquiry, envelope.application_id, with_for_update=True) is None:
+            uow.session.add(CreditInquiry(application_id=envelope.application_id,
+                                          correlation_id=envelope.correlation_id, status="FAILED"))
         error = envelope.data.get("_error", "")
         rejected = error.startswith("BureauRejected")
         _publish(uow, envelope, "CreditCheckFailed", {

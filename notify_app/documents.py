@@ -149,3 +149,18 @@ def document_give_ups(runtime: Runtime) -> dict[str, Handler]:
             record.last_error = envelope.data.get("_error")
 
     return {"GenerateDocuments": documents_failed, "SendEmail": email_failed}
+
+
+def document_replays(runtime: Runtime) -> dict[str, Handler]:
+    """Prepare an operator's replay of ``SendEmail``: the give-up marked the e-mail FAILED, and
+    ``send`` only sends a PENDING one, so the replay makes it owed again (in the replay's own
+    transaction). A SENT e-mail stays SENT: a replay never sends it a second time."""
+
+    def email_owed_again(envelope: Envelope, uow: UnitOfWork) -> None:
+        record = uow.session.scalar(select(EmailRecord).where(EmailRecord.application_id == envelope.application_id,
+                                                              EmailRecord.seq == envelope.data["seq"])
+                                    .with_for_update())
+        if record is not None and record.status == "FAILED":
+            record.status = "PENDING"
+
+    return {"SendEmail": email_owed_again}

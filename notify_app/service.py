@@ -42,7 +42,7 @@ def _setup_app(app: Any, rt: Runtime) -> None:
 def definition() -> ServiceDefinition:
     """notify_app owns notifications and the channels that deliver them."""
     from notify_app.adapters.orm import TABLES, Base
-    from notify_app.documents import document_give_ups
+    from notify_app.documents import document_give_ups, document_replays
     from notify_app.handlers import message_handlers
     from notify_app.resources.documents.routes import blp as documents_blp
     from notify_app.resources.live.routes import blp as live_blp
@@ -58,4 +58,5 @@ def definition() -> ServiceDefinition:
         actor_options=_actor_options,
         setup_app=_setup_app,
         on_give_up=document_give_ups,
+        on_replay=document_replays,
     )

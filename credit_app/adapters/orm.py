@@ -23,15 +23,16 @@ OutboxMessage = TABLES.outbox
 class CreditInquiry(Base):
     """The credit check of one application, and whether it was cancelled (compensation).
 
-    The row exists from the first of "check done" or "cancel asked": a cancellation that
-    overtakes its check leaves a CANCELLED row, and the late check then does nothing.
+    The row exists from the first of "check done", "cancel asked" or "check given up": a
+    cancellation that overtakes its check leaves a CANCELLED row, a check given up a FAILED one,
+    and a late (or replayed) check then does nothing.
     """
 
     __tablename__ = "credit_inquiries"
 
     application_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     correlation_id: Mapped[str | None] = mapped_column(String(64))
-    status: Mapped[str] = mapped_column(String(16), index=True)  # COMPLETED | CANCELLED
+    status: Mapped[str] = mapped_column(String(16), index=True)  # COMPLETED | CANCELLED | FAILED
     bureau_inquiry_id: Mapped[str | None] = mapped_column(String(64))
     bureau_found: Mapped[bool | None] = mapped_column(Boolean)
     score: Mapped[int | None] = mapped_column(Integer)

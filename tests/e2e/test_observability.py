@@ -8,10 +8,12 @@ import time
 
 import pytest
 import requests
+from sqlalchemy import create_engine, text
 
 from tests.conftest import STAFF_TOKEN
 from tests.e2e.conftest import TERMINAL, Client
 from tests.support.payloads import application
+from tests.support.polling import eventually
 from tests.support.stack import SERVICES, Stack
 
 pytestmark = [pytest.mark.slow]
@@ -76,6 +78,52 @@ def test_no_personal_data_or_token_in_any_log(decided: list[dict], stack: Stack)
         assert SENTINEL_NAME not in text, log.name
         assert SENTINEL_EMAIL not in text, log.name
         assert token not in text, log.name
+
+
+#: Personal data of an application whose first step fails on a database error.
+FAILING = {"full_name": "Quxbaz Erreurdebase", "email": "quxbaz.erreurdebase@example.org", "birth_date": "1961-07-23"}
+#: Refuses to move that application on (a real PostgreSQL error that quotes the refused row).
+REFUSE = ("ALTER TABLE applications ADD CONSTRAINT sentinel_refused CHECK "
+          "(status = 'SUBMITTED' OR applicant::text NOT LIKE '%Quxbaz%') NOT VALID")
+
+
+def ddl(url: str, statement: str) -> None:
+    engine = create_engine(url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(text(statement))
+    finally:
+        engine.dispose()
+
+
+def test_no_personal_data_in_the_errors_of_a_failing_step(client: Client, stack: Stack) -> None:
+    """A step failing on a database error: its recorded attempts and the logs name no applicant.
+
+    (The dead letter stores the very texts of the last attempt; its columns are checked in
+    tests/integration/test_dead_letters.py, where retries are short.)
+    """
+
+    def attempts() -> list[dict]:
+        tasks = requests.get(f"{stack.gateway}/loan/tasks", params={"application_id": accepted["id"]},
+                             headers=STAFF, timeout=10).json()
+        return [attempt for task in tasks for attempt in task["attempts"]]
+
+    ddl(stack.urls["loan"], REFUSE)
+    try:
+        accepted = client.submit(application(applicant=FAILING))
+        failed = eventually(attempts, lambda found: len(found) >= 2, 60)
+    finally:
+        ddl(stack.urls["loan"], "ALTER TABLE applications DROP CONSTRAINT IF EXISTS sentinel_refused")
+    texts = [attempt[key] for attempt in failed for key in ("error", "traceback")]
+    assert len(texts) >= 4 and all("CheckViolation" in t and "sentinel_refused" in t for t in texts)
+    for value in FAILING.values():
+        assert not [t for t in texts if value in t], value
+    client.wait_for(accepted, TERMINAL, timeout=120)  # the next retry succeeds: the saga goes on
+    for log in stack.log_dir.glob("*.log"):
+        logged = log.read_text(errors="replace")
+        assert "sentinel_refused" in logged or not log.name.startswith("loan_worker")
+        for value in FAILING.values():
+            assert value not in logged, (log.name, value)
 
 
 def test_queue_stats_and_task_search(decided: list[dict], stack: Stack) -> None:

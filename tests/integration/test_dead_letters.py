@@ -12,7 +12,8 @@ import dramatiq
 import pika
 import pytest
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
-from sqlalchemy import select
+from sqlalchemy import create_engine, select, text
+from sqlalchemy.exc import OperationalError
 
 from common.broker import build_broker
 from common.consumers import register_actors
@@ -25,6 +26,7 @@ from credit_app.service import definition
 from tests.conftest import STAFF_TOKEN, SUFFIX, make_settings
 from tests.support.databases import truncate_all
 from tests.support.messages import outbox, run_until_idle
+from tests.support.polling import eventually
 from tests.support.servers import Servers
 from tests.support.stack import reset_vhost
 
@@ -171,3 +173,74 @@ def test_the_dead_letter_queue_is_drained_into_the_table(rt: Runtime, servers: S
     with rt.session_factory() as session:
         parked = {row.message_id for row in session.scalars(select(rt.definition.tables.dead_letters))}
     assert parked == {m.message_id for m in messages}
+
+
+def vhost_connections(servers: Servers, vhost: str) -> int:
+    """Connections RabbitMQ has open on ``vhost`` right now."""
+    return servers.rabbitmq.ctl("list_connections", "vhost").stdout.split().count(vhost)
+
+
+def test_draining_while_the_database_is_down_leaks_no_broker_connection(rt: Runtime, servers: Servers) -> None:
+    vhost = f"loanflow_test_dlq_down{SUFFIX}"
+    reset_vhost(vhost)
+    url = servers.rabbitmq.amqp_url(vhost)
+    connection = pika.BlockingConnection(pika.URLParameters(url))
+    channel = connection.channel()
+    channel.queue_declare("credit.XQ", durable=True)
+    message = dramatiq.Message(queue_name="credit", actor_name="credit.check_credit", args=({"type": "CheckCredit"},),
+                               kwargs={}, options={})
+    channel.basic_publish("", "credit.XQ", message.encode())
+    connection.close()
+    down = Runtime(definition(), rt.settings.with_overrides(
+        broker_url=url, database_url="postgresql+psycopg://postgres@127.0.0.1:1/unreachable"))
+    try:
+        for _ in range(3):  # three rounds of the relay's periodic drain, the database still down
+            with pytest.raises(OperationalError):
+                drain_dead_letter_queue(down)
+        assert eventually(lambda: vhost_connections(servers, vhost), lambda count: count == 0, 10) == 0
+    finally:
+        down.dispose()
+    connection = pika.BlockingConnection(pika.URLParameters(url))
+    assert connection.channel().queue_declare("credit.XQ", passive=True).method.message_count == 1  # not lost
+    connection.close()
+
+
+#: Personal data a refused statement would quote (PostgreSQL: "DETAIL: Failing row contains (…)").
+CONTACT = {"full_name": "Quxbaz Erreurdebase", "email": "quxbaz.erreurdebase@example.org", "language": "en"}
+
+
+def test_a_step_failing_on_a_database_error_stores_no_personal_data(pg_urls: dict[str, str]) -> None:
+    from common.broker import step_options
+    from notify_app.service import definition as notify_definition
+
+    truncate_all("notify", pg_urls["notify"])
+    described = notify_definition()
+    described.actor_options = lambda settings: {"ApplicationSubmitted": step_options(settings)}  # short retries
+    notify = Runtime(described, make_settings("notify", pg_urls["notify"], extra={"smtp": "off"}))
+    engine = create_engine(pg_urls["notify"])
+    with engine.begin() as connection:
+        connection.execute(text("ALTER TABLE recipients ADD CONSTRAINT sentinel_refused "
+                                "CHECK (full_name IS NULL OR full_name NOT LIKE '%Quxbaz%')"))
+    try:
+        broker = build_broker(notify.settings)
+        register_actors(notify, broker)
+        application_id = new_id()
+        wire = {"event_id": new_id(), "type": "ApplicationSubmitted", "application_id": application_id,
+                "correlation_id": application_id, "occurred_at": "2026-11-29T09:00:00+00:00",
+                "data": {"summary": {}, "contact": CONTACT}}
+        broker.enqueue(dramatiq.Message(queue_name="notify", actor_name="notify.application_submitted",
+                                        args=(wire,), kwargs={}, options={}))
+        run_until_idle(broker, "notify")
+    finally:
+        with engine.begin() as connection:
+            connection.execute(text("ALTER TABLE recipients DROP CONSTRAINT IF EXISTS sentinel_refused"))
+        engine.dispose()
+    tables = notify.definition.tables
+    with notify.session_factory() as session:
+        letter = session.scalars(select(tables.dead_letters)).one()
+        attempts = session.scalars(select(tables.attempts)).all()
+    notify.dispose()
+    texts = [letter.error, letter.traceback, *(a.error for a in attempts), *(a.traceback for a in attempts)]
+    assert len(attempts) == 3 and all("CheckViolation" in t and "sentinel_refused" in t for t in texts)
+    for value in (CONTACT["full_name"], CONTACT["email"]):
+        assert not [t for t in texts if value in t], value

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pika
 import pytest
@@ -134,3 +135,52 @@ def test_a_commit_with_outbox_rows_wakes_a_listening_relay_at_once(rt: Runtime) 
     started = time.monotonic()
     assert wakeup.wait(10) is True
     assert time.monotonic() - started < 5  # woken by NOTIFY, not by the 10 s timeout
+
+
+def poison_row(rt: Runtime, **changes: object) -> str:
+    """An outbox row the relay can never publish (``changes`` make it so), older than the others."""
+    from common.clock import utcnow
+    from common.outbox import new_id
+
+    row = {"id": new_id(), "event_id": new_id(), "message_type": "ApplicationSubmitted", "queue": "loan",
+           "actor": "loan.application_submitted", "application_id": new_id(), "correlation_id": None,
+           "payload": {"occurred_at": "2026-11-29T08:00:00+00:00"}, "created_at": utcnow() - timedelta(minutes=1),
+           **changes}
+    with rt.session_factory() as session, session.begin():
+        session.add(rt.definition.outbox_model(**row))
+    return str(row["id"])
+
+
+def test_a_poison_row_is_parked_and_the_rows_after_it_keep_flowing(rt: Runtime, rabbit: RabbitmqBroker) -> None:
+    from prometheus_client import REGISTRY
+
+    from common.entrypoints import web_app
+    from common.relay import POISON_ATTEMPTS
+    from tests.conftest import STAFF_TOKEN
+
+    refused = poison_row(rt, queue="amq.refused", actor="loan.application_submitted")  # RabbitMQ: 403
+    malformed = poison_row(rt, payload={"no": "occurred_at"})  # cannot be made into a message
+    counted_before = REGISTRY.get_sample_value("loanflow_outbox_parked_total", {"queue": "loan"}) or 0
+    for _ in range(3):
+        handlers.submit(rt.uow(), application())
+    relay = OutboxRelay(rt.session_factory, rt.definition.outbox_model, rabbit)
+    assert relay.run_once() == 9  # the good rows went out in the first round, past the poison
+    assert queue_depth("loan") == 3 and queue_depth("notify") == 6
+    assert [relay.run_once() for _ in range(POISON_ATTEMPTS)] == [0] * POISON_ATTEMPTS
+    model = rt.definition.outbox_model
+    with rt.session_factory() as session:
+        rows = {row.id: row for row in session.scalars(select(model).where(model.sent_at.is_(None)))}
+    assert set(rows) == {refused, malformed}
+    assert all(row.parked_at is not None and row.attempts == POISON_ATTEMPTS for row in rows.values())
+    assert "ACCESS_REFUSED" in rows[refused].last_error and "KeyError" in rows[malformed].last_error
+    assert REGISTRY.get_sample_value("loanflow_outbox_parked_total", {"queue": "loan"}) == counted_before + 1
+    assert REGISTRY.get_sample_value("loanflow_outbox_parked_total", {"queue": "amq.refused"}) >= 1
+
+    client = web_app("loan", rt.settings, rt=rt).test_client()
+    staff = {"Authorization": f"Bearer {STAFF_TOKEN}", "X-Operator": "omar"}
+    assert {row["id"] for row in client.get("/loan/outbox/parked", headers=staff).json} == {refused, malformed}
+    assert 'loanflow_outbox_parked_rows{service="loan"} 2.0' in client.get("/loan/metrics").text
+    assert client.post(f"/loan/outbox/{malformed}/retry", headers=staff).json["attempts"] == 0
+    assert client.post(f"/loan/outbox/{malformed}/retry", headers=staff).status_code == 409
+    assert [row["id"] for row in client.get("/loan/outbox/parked", headers=staff).json] == [refused]
+    assert client.get("/loan/operator-actions", headers=staff).json[0]["action"] == "outbox-retry"

@@ -51,7 +51,7 @@ COMPOSE_ENV = {
     "LOANFLOW_SECRET_KEY": "secret-test",
     "GRAFANA_ADMIN_PASSWORD": "grafana-test",
 }
-RUNBOOK_ANCHORS = {"dead-letters", "outbox-lag", "error-rate", "no-consumers", "target-down"}
+RUNBOOK_ANCHORS = {"dead-letters", "outbox-lag", "outbox-parked", "error-rate", "no-consumers", "target-down"}
 
 
 # --- tools ------------------------------------------------------------------------------------
@@ -596,6 +596,7 @@ def test_alert_rules_structure_and_runbooks() -> None:
     assert "loanflow_outbox_oldest_pending_seconds" in by_anchor["outbox-lag"] and "> 30" in by_anchor["outbox-lag"]
     assert "0.01" in by_anchor["error-rate"] and 'status=~"5.."' in by_anchor["error-rate"]
     assert "loanflow_dead_letters_parked" in by_anchor["dead-letters"]
+    assert "loanflow_outbox_parked_rows" in by_anchor["outbox-parked"] and "> 0" in by_anchor["outbox-parked"]
     assert "rabbitmq_queue_consumers" in by_anchor["no-consumers"]
     assert "up{" in by_anchor["target-down"]
 
