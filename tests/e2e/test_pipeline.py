@@ -10,6 +10,7 @@ from decimal import Decimal
 
 import pytest
 import requests
+from sqlalchemy import create_engine, text
 
 from tests.conftest import STAFF_TOKEN
 from tests.e2e.conftest import TERMINAL, Client
@@ -71,6 +72,27 @@ def test_self_employed_are_asked_for_income_then_approved(client: Client) -> Non
     statuses = [h["status"] for h in body["history"]]
     assert statuses == ["SUBMITTED", "EVALUATING", "DECIDING", "INFO_REQUESTED", "EVALUATING", "DECIDING",
                         "APPROVED"]
+
+
+def test_an_unanswered_information_request_expires_through_the_periodic_job(client: Client, stack: Stack) -> None:
+    accepted = client.submit(application(applicant={"employment_status": "self_employed"}))
+    assert client.wait_for(accepted, TERMINAL | {"INFO_REQUESTED"})["status"] == "INFO_REQUESTED"
+    # The applicant never answers. Rather than wait days, the deadline is moved into the past in
+    # loan's database; from there it is the relay process's periodic job that must end it.
+    engine = create_engine(stack.urls["loan"])
+    with engine.begin() as connection:
+        moved = connection.execute(text("UPDATE applications SET deadline = now() - interval '1 second' "
+                                        "WHERE id = :id AND status = 'INFO_REQUESTED'"), {"id": accepted["id"]})
+    engine.dispose()
+    assert moved.rowcount == 1
+    body = client.wait_for(accepted, TERMINAL, timeout=30)
+    assert body["status"] == "EXPIRED", body
+    assert [h["status"] for h in body["history"]][-2:] == ["INFO_REQUESTED", "EXPIRED"]
+    auth = {"Authorization": f"Bearer {accepted['access_token']}"}
+    url = f"{stack.gateway}/notify/applications/{accepted['id']}/notifications"
+    told = eventually(lambda: [n["status"] for n in requests.get(url, headers=auth, timeout=5).json()],
+                      lambda statuses: "EXPIRED" in statuses)
+    assert told[-1] == "EXPIRED"  # the applicant was told
 
 
 def test_withdrawal_during_evaluation(client: Client) -> None:

@@ -105,7 +105,7 @@ def test_failed_valuation_fails_the_application_and_cancels_the_credit_inquiry(r
     assert handlers.get(rt.uow(), application_id).credit["cancelled"] is True
 
 
-def test_overdue_steps_fail_and_unanswered_requests_expire(rt: Runtime) -> None:
+def test_overdue_steps_fail_exactly_once(rt: Runtime) -> None:
     rt.settings = rt.settings.with_overrides(step_timeout_seconds=0, info_timeout_seconds=0)
     waiting = submitted(rt)
     assert handlers.expire_overdue(rt) == 1
