@@ -23,7 +23,8 @@ from flask import Flask, current_app, jsonify, request, send_from_directory
 from flask_smorest import Api, Blueprint, abort
 from flask_smorest.error_handler import ErrorSchema
 from sqlalchemy import text
-from werkzeug.exceptions import HTTPException, InternalServerError, MethodNotAllowed
+from sqlalchemy.exc import OperationalError
+from werkzeug.exceptions import HTTPException, InternalServerError, MethodNotAllowed, ServiceUnavailable
 
 from common.auth import Caller, bearer_token, identify
 from common.broker import BrokerProbe
@@ -225,6 +226,10 @@ def _database_ok(rt: Runtime) -> bool:
     return True
 
 
+#: Seconds a client is asked to wait when the database is unreachable (a restart takes a few).
+DATABASE_RETRY_AFTER_SECONDS = 2
+
+
 def _add_error_handlers(app: Flask, api: Api) -> None:
     @app.errorhandler(MethodNotAllowed)
     def method_not_allowed(error: MethodNotAllowed) -> Any:
@@ -234,6 +239,16 @@ def _add_error_handlers(app: Flask, api: Api) -> None:
         payload, code, headers = api.handle_http_exception(error)
         payload["message"] = f"Method not allowed here; allowed: {allowed}."
         return payload, code, {**headers, "Allow": allowed}
+
+    @app.errorhandler(OperationalError)
+    def database_unavailable(error: OperationalError) -> Any:
+        # The database is down, restarting or cut the connection (FAULTS #6, #7): an outage of a
+        # dependency, not a bug. Nothing was committed unless the commit itself was cut, so the
+        # client may try again; pool_pre_ping replaces the dead connections once it is back.
+        log.warning("database unavailable", extra={"error": type(error.orig).__name__})
+        failure = ServiceUnavailable()
+        return (jsonify(code=503, status=failure.name, message="Database unavailable; try again shortly."), 503,
+                {"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)})
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception) -> Any:

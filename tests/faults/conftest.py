@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -9,7 +10,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.support import servers
+from tests.support import invariants, servers
 from tests.support.stack import Stack
 
 
@@ -50,3 +51,12 @@ def rabbitmq(command: str) -> None:
 def system(stack: Stack) -> System:
     """The session's running system (tests/conftest.py), which each fault test heals."""
     return System(stack, stack.urls, servers.current)
+
+
+@pytest.fixture(autouse=True)
+def queues_drained_and_dead_letters_accounted(system: System) -> Iterator[None]:
+    """I4 after every fault test: whatever the fault, the broker's queues drain and no message
+    ends in a dead-letter table unless its application failed (checked once the test healed)."""
+    before = invariants.dead_letter_ids(system.urls)
+    yield
+    invariants.check_i4(system.urls, system.stack.vhost, before)

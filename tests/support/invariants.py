@@ -5,14 +5,22 @@ transition and consecutive sequence numbers. I2: no outbox row is left unpublish
 effect was applied once: notify logged each transition exactly once and in the same order as
 loan_app recorded them (so the applicant was told of the outcome exactly once), a credit inquiry
 left behind by a failed or withdrawn application is cancelled, and decisions match outcomes.
+I4: every queue of the system's vhost drains (work, ``.DQ`` retry and ``.XQ`` dead-letter
+queues: nothing ready, nothing unacknowledged), and every dead letter parked meanwhile is
+accounted for: its application ended ``FAILED`` (the saga gave up on it and compensated) or the
+test expected it. Queue depths come from the management API, which refreshes them every few
+seconds, hence the waits.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
+from urllib.parse import quote
 
 from sqlalchemy import create_engine, text
+
+from tests.support import servers
 
 TERMINAL = ("APPROVED", "REJECTED", "WITHDRAWN", "FAILED", "EXPIRED")
 
@@ -102,3 +110,61 @@ def _check_once(urls: dict[str, str], ids: list[str]) -> dict[str, str]:
             # A failed or withdrawn application leaves no active inquiry behind (compensation).
             assert inquiries[application_id] == "CANCELLED", (application_id, status)
     return statuses
+
+
+# --- I4: queues drained, dead letters accounted for ------------------------------------------
+
+
+def queue_backlog(vhost: str) -> dict[str, dict[str, int]]:
+    """Queues of ``vhost`` holding messages: ``{queue: {"ready": n, "unacked": m}}``."""
+    queues = servers.current.rabbitmq.api(f"queues/{quote(vhost, safe='')}")
+    assert isinstance(queues, list), queues
+    depths = {q["name"]: {"ready": q.get("messages_ready", 0) or 0, "unacked": q.get("messages_unacknowledged", 0) or 0}
+              for q in queues}
+    return {name: depth for name, depth in depths.items() if depth["ready"] or depth["unacked"]}
+
+
+def wait_until_queues_drained(vhost: str, timeout: float = 60) -> None:
+    """I4a: every queue of ``vhost`` (``.DQ`` and ``.XQ`` included) empty and nothing unacked.
+
+    Fails when the backlog has not shrunk for ``timeout`` seconds: a burst's hundreds of document
+    messages take minutes on a loaded machine yet drain steadily, while a stuck queue never moves.
+    """
+    deadline, lowest = time.monotonic() + timeout, float("inf")
+    while backlog := queue_backlog(vhost):
+        left = sum(depth["ready"] + depth["unacked"] for depth in backlog.values())
+        if left < lowest:
+            deadline, lowest = time.monotonic() + timeout, left
+        if time.monotonic() > deadline:
+            raise AssertionError(f"queues not drained in {vhost!r}, stuck for {timeout} s: {backlog}")
+        time.sleep(1)
+
+
+def dead_letter_ids(urls: dict[str, str]) -> set[tuple[str, str]]:
+    """``{(service, dead letter id)}`` of every service: a baseline taken before a fault."""
+    return {(name, row[0]) for name, url in urls.items() for row in _rows(url, "SELECT id FROM dead_letters")}
+
+
+def unaccounted_dead_letters(urls: dict[str, str], before: Collection[tuple[str, str]],
+                             expected: Collection[str] = ()) -> list[dict[str, object]]:
+    """Dead letters parked since ``before`` whose application did not end ``FAILED`` and whose
+    message id is not in ``expected``: each one is a message the system dropped silently."""
+    letters = [{"service": name, "id": row[0], "actor": row[1], "application_id": row[2], "message_id": row[3],
+                "error": (row[4] or "")[:200]}
+               for name, url in urls.items()
+               for row in _rows(url, "SELECT id, actor, application_id, message_id, error FROM dead_letters")
+               if (name, row[0]) not in before]
+    owners = [letter["application_id"] for letter in letters if letter["application_id"]]
+    failed = {row[0] for row in _rows(urls["loan"], "SELECT id FROM applications WHERE id = ANY(:ids) "
+                                                    "AND status = 'FAILED'", ids=owners)}
+    return [letter for letter in letters
+            if letter["application_id"] not in failed and letter["message_id"] not in expected]
+
+
+def check_i4(urls: dict[str, str], vhost: str, before: Collection[tuple[str, str]],
+             expected: Collection[str] = (), timeout: float = 60) -> None:
+    """Assert I4: queues drained, then every dead letter parked since ``before`` accounted for
+    (after the drain, so that what the relays moved out of ``.XQ`` is counted too)."""
+    wait_until_queues_drained(vhost, timeout)
+    unaccounted = unaccounted_dead_letters(urls, before, expected)
+    assert not unaccounted, f"{len(unaccounted)} dead letters unaccounted for: {unaccounted[:5]}"
