@@ -162,7 +162,7 @@ def test_a_poison_row_is_parked_and_the_rows_after_it_keep_flowing(rt: Runtime, 
     malformed = poison_row(rt, payload={"no": "occurred_at"})  # cannot be made into a message
     counted_before = REGISTRY.get_sample_value("loanflow_outbox_parked_total", {"queue": "loan"}) or 0
     for _ in range(3):
-        handlers.submit(rt.uow(), application())
+        handlers.submit(rt.uow(), application(), rt.settings)
     relay = OutboxRelay(rt.session_factory, rt.definition.outbox_model, rabbit)
     assert relay.run_once() == 9  # the good rows went out in the first round, past the poison
     assert queue_depth("loan") == 3 and queue_depth("notify") == 6
