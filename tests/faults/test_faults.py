@@ -51,9 +51,10 @@ def test_worker_killed_mid_task_is_redelivered(system: System) -> None:
     system.bureau_faults(latency_ms=2500)
     try:
         ids = system.submit_many(people(6))
-        # The credit worker holds the checks, unacknowledged, inside its bureau calls.
+        # The credit worker holds the checks, unacknowledged, inside its bureau calls (each takes
+        # 2.5 s; the checks reach the credit queue after two hops, slow on a loaded machine).
         assert _unacked(eventually(lambda: _credit_queues(system), lambda qs: _unacked(qs) >= 1,
-                                   timeout=30, interval=0.2)) >= 1
+                                   timeout=90, interval=0.2)) >= 1
         system.stack.kill("credit_worker")  # kill -9, the whole process group
     finally:
         system.bureau_faults(latency_ms=20)
