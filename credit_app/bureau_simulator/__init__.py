@@ -19,6 +19,11 @@ the ``random.Random`` drawing jitter and failures, so a failing run can be repla
 them with ``PUT /v1/_faults``. Faults apply to ``/v1/inquiries`` only: ``/health`` and the fault
 endpoints always answer, so a test can always switch an outage off again.
 
+``GET /v1/_requests?reference=…`` tells which inquiry requests are being answered right now and how
+many were received per reference. Why: a fault test that kills the credit worker mid-call must know
+that a call is in flight (not guess with a sleep), and can then prove that the message was delivered
+again — the same reference asked twice — instead of inferring it from the final status alone.
+
 Nothing here logs names or birth dates: log lines carry inquiry ids and references only.
 """
 
@@ -33,6 +38,7 @@ import threading
 import time
 import unicodedata
 import uuid
+from collections import Counter
 from collections.abc import Mapping
 from contextlib import suppress
 from dataclasses import dataclass
@@ -40,7 +46,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Flask, Response, current_app, jsonify, request
+from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 __all__ = ["RECORDS_PATH", "SimulatorState", "create_app", "normalise_name"]
@@ -146,6 +152,8 @@ class SimulatorState:
         self._faults = faults
         self._rng = random.Random(faults.seed)
         self._lock = threading.Lock()
+        self._received: Counter[str] = Counter()
+        self._in_flight: Counter[str] = Counter()
 
     @property
     def record_count(self) -> int:
@@ -186,6 +194,26 @@ class SimulatorState:
     def faults(self) -> dict[str, Any]:
         with self._lock:
             return self._faults.as_dict()
+
+    def arrived(self, reference: str) -> None:
+        """An inquiry request for ``reference`` came in (counted before any injected delay)."""
+        with self._lock:
+            self._received[reference] += 1
+            self._in_flight[reference] += 1
+
+    def answered(self, reference: str) -> None:
+        """The request for ``reference`` is over, answered or not (the client may be gone)."""
+        with self._lock:
+            self._in_flight[reference] -= 1
+            if self._in_flight[reference] <= 0:
+                del self._in_flight[reference]
+
+    def requests(self, references: list[str]) -> dict[str, Any]:
+        """The references in flight now, and how many requests each of ``references`` made."""
+        with self._lock:
+            return {"in_flight": sorted(self._in_flight),
+                    "received": {r: self._received.get(r, 0) for r in references},
+                    "total": sum(self._received.values())}
 
     def update_faults(self, changes: Mapping[str, Any]) -> dict[str, Any]:
         """Validate every change first, then apply them all; a new ``seed`` re-seeds the generator."""
@@ -247,6 +275,11 @@ operations = Blueprint("bureau_operations", __name__)
 
 @inquiries.before_request
 def _inject_faults() -> tuple[Response, int] | None:
+    body = request.get_json(silent=True) if request.method == "POST" else None
+    reference = body.get("reference") if isinstance(body, dict) else None
+    if isinstance(reference, str) and 0 < len(reference) <= _MAX_TEXT:
+        g.reference = reference.strip()
+        _state().arrived(g.reference)
     delay, fail = _state().draw_fault()
     if delay:
         time.sleep(delay)
@@ -254,6 +287,13 @@ def _inject_faults() -> tuple[Response, int] | None:
         log.info("injected failure: %s %s -> 503", request.method, request.path)
         return _error(503, "unavailable", "simulated bureau outage, try again later")
     return None
+
+
+@inquiries.teardown_request
+def _request_over(_exc: BaseException | None) -> None:
+    reference = g.pop("reference", None)
+    if reference is not None:
+        _state().answered(reference)
 
 
 @inquiries.post("")
@@ -298,6 +338,12 @@ def health() -> tuple[Response, int]:
 @operations.get("/v1/_faults")
 def get_faults() -> tuple[Response, int]:
     return jsonify(_state().faults()), 200
+
+
+@operations.get("/v1/_requests")
+def get_requests() -> tuple[Response, int]:
+    references = request.args.getlist("reference")[:1000]
+    return jsonify(_state().requests(references)), 200
 
 
 @operations.put("/v1/_faults")

@@ -232,3 +232,28 @@ def test_invalid_start_configuration_fails_fast() -> None:
 def test_unknown_route_and_method_answer_json(client: FlaskClient) -> None:
     assert client.get("/v1/nothing").get_json()["error"] == "not_found"
     assert client.patch("/v1/inquiries/x").status_code == 405
+
+
+def test_requests_counts_every_inquiry_per_reference_and_what_is_in_flight(app: Flask) -> None:
+    client = app.test_client()
+    _inquire(client, "ref-a", "Alice Propre", "1992-04-15")
+    _inquire(client, "ref-a", "Alice Propre", "1992-04-15")
+    client.put("/v1/_faults", json={"failure_rate": 1.0})
+    assert _inquire(client, "ref-b", "Paul Defaut", "1975-03-12").status_code == 503  # refused still counts
+    answer = client.get("/v1/_requests?reference=ref-a&reference=ref-b&reference=ref-c").get_json()
+    assert answer == {"in_flight": [], "received": {"ref-a": 2, "ref-b": 1, "ref-c": 0}, "total": 3}
+
+
+def test_a_request_being_answered_is_listed_in_flight(app: Flask) -> None:
+    import threading
+
+    client = app.test_client()
+    client.put("/v1/_faults", json={"latency_ms": 400})
+    caller = threading.Thread(target=_inquire, args=(app.test_client(), "ref-slow", "Alice Propre", "1992-04-15"))
+    caller.start()
+    deadline = time.monotonic() + 5
+    while client.get("/v1/_requests").get_json()["in_flight"] != ["ref-slow"]:
+        assert time.monotonic() < deadline, "the slow request never showed in flight"
+        time.sleep(0.02)
+    caller.join()
+    assert client.get("/v1/_requests").get_json()["in_flight"] == []
