@@ -25,15 +25,15 @@ install-dev: $(DEV)
 
 ## The whole system in one process: SQLite, in-process broker, gateway on http://127.0.0.1:8000
 run: install
-	$(BIN)/python -m common.cli embedded --host $(HOST) --port $(PORT)
+	$(BIN)/python -m loanflow.cli embedded --host $(HOST) --port $(PORT)
 
 ## The same code as separate processes on RabbitMQ + PostgreSQL (gunicorn, dramatiq, relays, gateway)
 run-services: install services
 	set -a; . deploy/local/services.env; set +a; \
-	export LOANFLOW_STAFF_TOKEN=$${LOANFLOW_STAFF_TOKEN:-$$($(BIN)/python -c 'from common.embedded import ensure_secret as e; print(e("LOANFLOW_STAFF_TOKEN"))')}; \
-	export LOANFLOW_SECRET_KEY=$${LOANFLOW_SECRET_KEY:-$$($(BIN)/python -c 'from common.embedded import ensure_secret as e; print(e("LOANFLOW_SECRET_KEY"))')}; \
+	export LOANFLOW_STAFF_TOKEN=$${LOANFLOW_STAFF_TOKEN:-$$($(BIN)/python -c 'from loanflow.embedded import ensure_secret as e; print(e("LOANFLOW_STAFF_TOKEN"))')}; \
+	export LOANFLOW_SECRET_KEY=$${LOANFLOW_SECRET_KEY:-$$($(BIN)/python -c 'from loanflow.embedded import ensure_secret as e; print(e("LOANFLOW_SECRET_KEY"))')}; \
 	echo "Staff token: $$LOANFLOW_STAFF_TOKEN"; \
-	$(BIN)/python -m common.cli migrate && PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/honcho start -f Procfile
+	$(BIN)/python -m loanflow.cli migrate && PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/honcho start -f Procfile
 
 ## Start RabbitMQ and PostgreSQL if they are down, create the databases
 services:
@@ -67,7 +67,7 @@ lint: install-dev
 	$(BIN)/ruff check .
 
 migrate: install
-	$(BIN)/python -m common.cli migrate
+	$(BIN)/python -m loanflow.cli migrate
 
 clean:
 	rm -rf var .pytest_cache

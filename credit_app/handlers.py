@@ -1,10 +1,10 @@
 """credit_app's message handlers: run a credit check, cancel an inquiry (compensation).
 
 The bureau call happens in ``prepare``, outside the database transaction (see
-:class:`common.runtime.TwoPhase`); it is idempotent because the bureau deduplicates inquiries on
+:class:`common.service.runtime.TwoPhase`); it is idempotent because the bureau deduplicates inquiries on
 our reference, the application id. Cancelling is idempotent too: the first cancellation wins,
 later ones change nothing and publish nothing. A check and a cancellation of the same application
-may run at once: both insert-or-lock the inquiry row (:func:`common.db.insert_or_lock`), so the
+may run at once: both insert-or-lock the inquiry row (:func:`common.database.db.insert_or_lock`), so the
 second waits for the first instead of colliding with it, and a check that finds itself cancelled
 undoes its bureau inquiry through ``CancelBureauInquiry``, a message to itself that is retried
 until the bureau agrees, instead of a call whose failure would be forgotten on the next attempt.
@@ -15,11 +15,11 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from common.clock import utcnow
-from common.db import insert_or_lock
-from common.envelope import Envelope
-from common.runtime import Handler, Runtime, TwoPhase
-from common.uow import UnitOfWork
+from common.database.db import insert_or_lock
+from common.kernel.clock import utcnow
+from common.messaging.envelope import Envelope
+from common.messaging.uow import UnitOfWork
+from common.service.runtime import Handler, Runtime, TwoPhase
 from credit_app.adapters.bureau import BureauClient, BureauReport
 from credit_app.adapters.orm import CreditInquiry
 from credit_app.domain.scoring import BureauRecord, CreditAssessment, assess

@@ -9,9 +9,9 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from common.envelope import Envelope
-from common.runtime import Handler, Runtime
-from common.uow import UnitOfWork
+from common.messaging.envelope import Envelope
+from common.messaging.uow import UnitOfWork
+from common.service.runtime import Handler, Runtime
 from decision_app.adapters.orm import DecisionRecord
 from decision_app.domain.policy import CreditFacts, LoanRequest, PolicyConfig, PropertyFacts, decide
 

@@ -1,5 +1,5 @@
 """Dramatiq entrypoint of decision_app: ``dramatiq decision_app.worker``."""
 
-from common.entrypoints import worker_broker
+from common.service.entrypoints import worker_broker
 
 broker = worker_broker("decision")

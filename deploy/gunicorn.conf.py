@@ -6,9 +6,9 @@ previous run would be counted again) and a dead worker's files are marked so tha
 gauges stop counting.
 
 gunicorn's own error answers (a request line over ``limit_request_line``: 414) are JSON like the
-application's (``common.gunicorn_errors``).
+application's (``common.web.gunicorn_errors``).
 
-On ``SIGTERM`` a worker first runs the process's shutdown callbacks (``common.lifecycle``: notify
+On ``SIGTERM`` a worker first runs the process's shutdown callbacks (``common.web.lifecycle``: notify
 ends its live streams, whose clients reconnect elsewhere), then gunicorn's own handler: the
 worker stops within a second or two instead of waiting for each stream's next heartbeat.
 """
@@ -26,7 +26,7 @@ graceful_timeout = 20
 # the others'. We do not use gunicornc.
 control_socket_disable = True
 timeout = 60
-# What a request may be before the application sees it; the same as common.gunicorn_errors.LIMITS
+# What a request may be before the application sees it; the same as common.web.gunicorn_errors.LIMITS
 # (a test holds them equal): this file is read before the project is importable.
 limit_request_line = 8190
 limit_request_fields = 100
@@ -46,7 +46,7 @@ def child_exit(server, worker):
 
 
 def post_worker_init(worker):
-    from common import gunicorn_errors, lifecycle
+    from common.web import gunicorn_errors, lifecycle
 
     gunicorn_errors.install()
 

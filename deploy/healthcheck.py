@@ -2,7 +2,7 @@
 
 ``python deploy/healthcheck.py PATTERN…``: exits 0 when a process other than this one runs with a
 command line containing every PATTERN (e.g. ``dramatiq loan_app.worker``, or
-``common.cli relay loan``), 1 otherwise. It reads ``/proc`` only, because the slim image has no
+``loanflow.cli relay loan``), 1 otherwise. It reads ``/proc`` only, because the slim image has no
 ``pgrep``. Compose uses it as the ``healthcheck`` of workers and relays, Kubernetes as their
 liveness probe.
 """

@@ -11,12 +11,12 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from common.clock import utcnow
-from common.envelope import Envelope
-from common.outbox import new_id
-from common.runtime import Handler, Runtime
-from common.settings import Settings
-from common.uow import UnitOfWork
+from common.kernel.clock import utcnow
+from common.kernel.settings import Settings
+from common.messaging.envelope import Envelope
+from common.messaging.outbox import new_id
+from common.messaging.uow import UnitOfWork
+from common.service.runtime import Handler, Runtime
 from loan_app.adapters import repository
 from loan_app.domain.model import Application, Deadlines
 

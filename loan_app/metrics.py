@@ -1,4 +1,4 @@
-"""Business metrics of loan_app, read from its database at scrape time (see common.state_metrics).
+"""Business metrics of loan_app, read from its database at scrape time (see common.operations.state_metrics).
 
 Applications by status, decisions by outcome, rejections by reason code, and the time from
 submission to decision as a histogram. Counted from the applications themselves, so they are
@@ -14,7 +14,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.metrics_core import Metric
 from sqlalchemy import func, select
 
-from common.runtime import Runtime
+from common.service.runtime import Runtime
 from loan_app.adapters.orm import applications
 from loan_app.domain.status import Status
 

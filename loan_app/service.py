@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from common.runtime import ServiceDefinition
+from common.service.runtime import ServiceDefinition
 
 
 def definition() -> ServiceDefinition:

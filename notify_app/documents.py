@@ -21,12 +21,12 @@ from typing import Any
 from dramatiq import Retry
 from sqlalchemy import select
 
-from common.auth import issue_applicant_token
-from common.clock import utcnow
-from common.envelope import Envelope
-from common.finance import add_months
-from common.runtime import Handler, Runtime, TwoPhase
-from common.uow import UnitOfWork
+from common.kernel.clock import utcnow
+from common.messaging.envelope import Envelope
+from common.messaging.uow import UnitOfWork
+from common.service.runtime import Handler, Runtime, TwoPhase
+from common.web.auth import issue_applicant_token
+from lending.amortization import add_months
 from notify_app.adapters.mailer import Attachment, Mailer, SmtpSettings
 from notify_app.adapters.orm import Document, EmailRecord, Notification, Recipient
 from notify_app.domain.emails import EMAIL_STATUSES, compose

@@ -8,12 +8,12 @@ from typing import Any
 
 from dramatiq import Retry
 
-from common.clock import utcnow
-from common.db import insert_or_lock
-from common.envelope import Envelope
-from common.runtime import Handler, Runtime, TwoPhase
-from common.settings import Settings
-from common.uow import UnitOfWork
+from common.database.db import insert_or_lock
+from common.kernel.clock import utcnow
+from common.kernel.settings import Settings
+from common.messaging.envelope import Envelope
+from common.messaging.uow import UnitOfWork
+from common.service.runtime import Handler, Runtime, TwoPhase
 from notify_app.adapters.orm import Notification, Recipient
 from notify_app.documents import document_handlers, owe_email
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from common.broker import step_options
-from common.runtime import Runtime, ServiceDefinition
-from common.settings import Settings
+from common.kernel.settings import Settings
+from common.messaging.broker import step_options
+from common.service.runtime import Runtime, ServiceDefinition
 
 
 def _actor_options(settings: Settings) -> dict[str, dict[str, Any]]:
@@ -24,7 +24,7 @@ def _actor_options(settings: Settings) -> dict[str, dict[str, Any]]:
 
 
 def _setup_app(app: Any, rt: Runtime) -> None:
-    from common.lifecycle import on_shutdown
+    from common.web.lifecycle import on_shutdown
     from notify_app.live.hub import Caps, Hub
     from notify_app.live.websocket import install_websockets
     from notify_app.pages import install_pages

@@ -1,5 +1,5 @@
 """Dramatiq entrypoint of notify_app: ``dramatiq loan_app.worker``."""
 
-from common.entrypoints import worker_broker
+from common.service.entrypoints import worker_broker
 
 broker = worker_broker("notify")

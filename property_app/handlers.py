@@ -11,9 +11,9 @@ import time
 from decimal import Decimal
 from typing import Any
 
-from common.envelope import Envelope
-from common.runtime import Handler, Runtime, TwoPhase
-from common.uow import UnitOfWork
+from common.messaging.envelope import Envelope
+from common.messaging.uow import UnitOfWork
+from common.service.runtime import Handler, Runtime, TwoPhase
 from property_app.adapters.orm import PropertyValuation
 from property_app.domain.valuation import Valuation, ValuationUnavailable, value_property
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from common.broker import step_options
-from common.runtime import ServiceDefinition
-from common.settings import Settings
+from common.kernel.settings import Settings
+from common.messaging.broker import step_options
+from common.service.runtime import ServiceDefinition
 
 
 def _actor_options(settings: Settings) -> dict[str, dict[str, Any]]:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from common.settings import Settings
+from common.kernel.settings import Settings
 from tests.support.servers import Servers, own_servers
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -8,8 +8,8 @@ from decimal import Decimal
 from sqlalchemy import Boolean, Integer, Numeric, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from common.clock import UTCDateTime, utcnow
-from common.tables import define_common_tables
+from common.database.tables import define_common_tables
+from common.kernel.clock import UTCDateTime, utcnow
 
 
 class Base(DeclarativeBase):

@@ -8,9 +8,9 @@ from typing import Any
 from sqlalchemy import JSON, Integer, String, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from common.clock import UTCDateTime, utcnow
-from common.outbox import new_id
-from common.tables import define_common_tables
+from common.database.tables import define_common_tables
+from common.kernel.clock import UTCDateTime, utcnow
+from common.messaging.outbox import new_id
 
 
 class Base(DeclarativeBase):

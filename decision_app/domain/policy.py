@@ -12,8 +12,8 @@ from dataclasses import asdict, dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
-from common.finance import Offer, loan_cost, to_cents
-from common.jsonable import jsonable
+from common.kernel.jsonable import jsonable
+from lending.amortization import Offer, loan_cost, to_cents
 
 SELF_EMPLOYED_ITEMS: tuple[tuple[str, str], ...] = (
     ("declared_income_year_1", "Net income declared to the tax office for last year (EUR)."),

@@ -1,5 +1,5 @@
-"""Alembic environment of decision_app (shared logic in common.migrations)."""
+"""Alembic environment of decision_app (shared logic in common.database.migrations)."""
 
-from common.migrations import run_env
+from common.database.migrations import run_env
 
 run_env()

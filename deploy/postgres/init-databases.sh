@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # First start of the PostgreSQL container (docker-entrypoint-initdb.d): one database per loanflow
 # service, owned by the application role ($POSTGRES_USER). Idempotent. The tables are created
-# afterwards by `python -m common.cli migrate` (the compose `migrate` service).
+# afterwards by `python -m loanflow.cli migrate` (the compose `migrate` service).
 set -euo pipefail
 
 for service in loan credit property decision notify; do

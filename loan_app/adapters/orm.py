@@ -12,8 +12,8 @@ from typing import Any
 from sqlalchemy import JSON, Column, ForeignKey, Integer, Numeric, String, Table, Text, event
 from sqlalchemy.orm import DeclarativeBase, relationship
 
-from common.clock import UTCDateTime
-from common.tables import define_common_tables
+from common.database.tables import define_common_tables
+from common.kernel.clock import UTCDateTime
 from loan_app.domain.model import Application, Transition
 
 

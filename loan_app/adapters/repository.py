@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from common.uow import UnitOfWork
+from common.messaging.uow import UnitOfWork
 from loan_app.domain.model import Application
 
 

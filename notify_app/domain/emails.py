@@ -29,7 +29,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, Tem
 from jinja2.exceptions import UndefinedError
 from jinja2.runtime import Macro
 
-from common.finance import Offer
+from lending.amortization import Offer
 from notify_app.domain.schedule import NBSP, format_duration, format_money, format_rate, language_of
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "email"

@@ -2,7 +2,7 @@
 
 The decision service states the offer (payment, total interest, total cost) and the applicant
 receives a schedule next to it: the two must never disagree, not even by a cent. So the schedule
-is recomputed with the one shared amortization module (``common.finance``, also used to compute
+is recomputed with the one shared amortization module (``lending.amortization``, also used to compute
 the offer) and checked against the offer before any document is produced: a mismatch raises
 :class:`ScheduleMismatch` rather than sending a document that contradicts the contract.
 
@@ -24,7 +24,7 @@ from typing import Any
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
-from common.finance import CENT, Installment, Offer, amortization_schedule, to_cents
+from lending.amortization import CENT, Installment, Offer, amortization_schedule, to_cents
 
 LANGUAGES = ("en", "fr")
 NBSP = "\u00a0"  # between thousands and before the unit, so "200 000,00 €" never wraps

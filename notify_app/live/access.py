@@ -2,7 +2,7 @@
 
 Browsers cannot set headers on a WebSocket or an EventSource, so live endpoints also accept the
 token as ``?token=``. Tokens never reach a log: access logs are off in our servers and
-``common.logs`` scrubs ``token=`` from any line. A WebSocket from a foreign ``Origin`` is
+``common.kernel.logs`` scrubs ``token=`` from any line. A WebSocket from a foreign ``Origin`` is
 refused at the handshake (cross-site WebSocket hijacking), as is one beyond the connection cap.
 An application's stream (SSE or WebSocket) is opened under one rule, :func:`may_follow`, and
 counts against the caps of its token and of its client address (:func:`cap_keys`).
@@ -17,8 +17,8 @@ from urllib.parse import urlsplit
 
 from flask import Request
 
-from common.auth import Caller, bearer_token, identify
-from common.runtime import Runtime
+from common.service.runtime import Runtime
+from common.web.auth import Caller, bearer_token, identify
 from notify_app.adapters.orm import Recipient
 
 

@@ -27,7 +27,7 @@ from flask import Flask, abort, request
 from flask_sock import Sock
 from simple_websocket import ConnectionClosed
 
-from common.runtime import Runtime
+from common.service.runtime import Runtime
 from notify_app.live.access import caller_of, cap_keys, last_event_id, may_follow, origin_allowed
 from notify_app.live.hub import Hub, Refusal, Subscriber
 from notify_app.live.streams import application_events, ended, recipient_of, staff_events, staff_snapshot

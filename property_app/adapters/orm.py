@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy import JSON, Numeric, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from common.clock import UTCDateTime, utcnow
-from common.tables import define_common_tables
+from common.database.tables import define_common_tables
+from common.kernel.clock import UTCDateTime, utcnow
 
 
 class Base(DeclarativeBase):

@@ -14,7 +14,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 from pathlib import Path
 
-from common.finance import to_cents
+from lending.amortization import to_cents
 
 PRICES_FILE = Path(__file__).with_name("reference_prices.csv")
 

@@ -13,8 +13,8 @@ from urllib.parse import quote
 
 import pytest
 
-from common.broker import RABBITMQ_CONSUMER_TIMEOUT_MS, check_retry_settings
-from common.settings import Settings
+from common.kernel.settings import Settings
+from common.messaging.broker import RABBITMQ_CONSUMER_TIMEOUT_MS, check_retry_settings
 from tests.e2e.conftest import TERMINAL, Client
 from tests.support.payloads import application
 from tests.support.polling import eventually

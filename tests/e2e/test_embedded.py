@@ -1,6 +1,6 @@
 """``make run``'s embedded default, as a user runs it: one process, SQLite, no broker server.
 
-Started exactly as the Makefile does (``python -m common.cli embedded``), on free ports and a
+Started exactly as the Makefile does (``python -m loanflow.cli embedded``), on free ports and a
 temporary data folder; an application submitted over HTTP reaches its decision in seconds, the
 applicant's e-mail lands in ``var/mail`` with the schedule, and the live stream works.
 """
@@ -35,13 +35,13 @@ def free_port() -> int:
 
 
 def start_embedded(var: Path, port: int, **env_extra: str) -> subprocess.Popen:
-    """``python -m common.cli embedded`` on ``port`` with its data in ``var``, once it is ready."""
+    """``python -m loanflow.cli embedded`` on ``port`` with its data in ``var``, once it is ready."""
     env = {key: value for key, value in os.environ.items()
            if not key.endswith("_DATABASE_URL") and key not in ("BROKER_URL", "SMTP_HOST", "SMTP_PORT")}
     env.update(LOANFLOW_VAR_DIR=str(var), BUREAU_URL=f"http://127.0.0.1:{free_port()}",
                LOANFLOW_MAIL_PORT=str(free_port()), LOANFLOW_STAFF_TOKEN="embedded-staff", **env_extra)
     log = (var / "embedded.log").open("ab")
-    process = subprocess.Popen([sys.executable, "-m", "common.cli", "embedded", "--port", str(port)], cwd=ROOT,
+    process = subprocess.Popen([sys.executable, "-m", "loanflow.cli", "embedded", "--port", str(port)], cwd=ROOT,
                                env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     for _ in range(120):
         try:

@@ -20,7 +20,7 @@ import requests
 import websocket
 from prometheus_client.parser import text_string_to_metric_families
 
-from common.settings import Settings
+from common.kernel.settings import Settings
 from tests.conftest import STAFF_TOKEN
 from tests.e2e.conftest import Client
 from tests.e2e.test_live import read_until, sse, ws_url

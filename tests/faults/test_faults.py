@@ -17,7 +17,7 @@ import requests
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from sqlalchemy import create_engine, text
 
-from common.relay import FAULT_EXIT_AFTER_PUBLISH, to_message
+from common.messaging.relay import FAULT_EXIT_AFTER_PUBLISH, to_message
 from tests.faults.conftest import System, rabbitmq
 from tests.support import invariants
 from tests.support.payloads import application

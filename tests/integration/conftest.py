@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import pytest
 from flask import Flask
 
-from common.entrypoints import web_app
-from common.settings import SERVICES
+from common.kernel.settings import SERVICES
+from common.service.entrypoints import web_app
 from tests.conftest import make_settings
 from tests.support.databases import truncate_all
 

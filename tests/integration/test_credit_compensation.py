@@ -15,11 +15,11 @@ import dramatiq
 import pytest
 from sqlalchemy import func, select, text
 
-from common.broker import build_broker
-from common.consumers import register_actors
-from common.outbox import new_id
-from common.relay import OutboxRelay
-from common.runtime import Runtime
+from common.messaging.broker import build_broker
+from common.messaging.consumers import register_actors
+from common.messaging.outbox import new_id
+from common.messaging.relay import OutboxRelay
+from common.service.runtime import Runtime
 from credit_app.adapters.bureau import BureauClient, BureauReport
 from credit_app.adapters.orm import CreditInquiry
 from credit_app.service import definition

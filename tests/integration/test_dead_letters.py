@@ -15,13 +15,13 @@ from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.exc import OperationalError
 
-from common.broker import build_broker
-from common.consumers import register_actors
-from common.deadletters import drain_dead_letter_queue
-from common.entrypoints import web_app
-from common.outbox import new_id
-from common.relay import OutboxRelay
-from common.runtime import Runtime
+from common.messaging.broker import build_broker
+from common.messaging.consumers import register_actors
+from common.messaging.deadletters import drain_dead_letter_queue
+from common.messaging.outbox import new_id
+from common.messaging.relay import OutboxRelay
+from common.service.entrypoints import web_app
+from common.service.runtime import Runtime
 from credit_app.service import definition
 from tests.conftest import STAFF_TOKEN, SUFFIX, make_settings
 from tests.support.databases import truncate_all
@@ -129,7 +129,7 @@ def test_task_history_of_an_application(rt: Runtime) -> None:
 
 def test_a_retry_that_cannot_be_re_enqueued_is_parked_not_lost(rt: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
     """dramatiq PR #545: the delayed re-enqueue fails (broker gone); the message must not be acked away."""
-    from common import broker as broker_module
+    from common.messaging import broker as broker_module
 
     monkeypatch.setattr(broker_module.SafeRetries, "REENQUEUE_WAITS", (0.01,))
     broker = build_broker(rt.settings.with_overrides(step_max_retries=5))
@@ -210,7 +210,7 @@ CONTACT = {"full_name": "Quxbaz Erreurdebase", "email": "quxbaz.erreurdebase@exa
 
 
 def test_a_step_failing_on_a_database_error_stores_no_personal_data(pg_urls: dict[str, str]) -> None:
-    from common.broker import step_options
+    from common.messaging.broker import step_options
     from notify_app.service import definition as notify_definition
 
     truncate_all("notify", pg_urls["notify"])

@@ -19,7 +19,7 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import text
 
-from common.entrypoints import web_app
+from common.service.entrypoints import web_app
 from tests.conftest import STAFF_TOKEN, make_settings
 from tests.support.databases import truncate_all
 from tests.support.payloads import BASE, application

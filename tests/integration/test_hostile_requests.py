@@ -18,8 +18,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from common.auth import issue_applicant_token
-from common.http import MAX_PAGE
+from common.web.auth import issue_applicant_token
+from common.web.http import MAX_PAGE
 from loan_app import handlers
 from tests.conftest import STAFF_TOKEN
 from tests.support.messages import deliver, outbox

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from common.clock import utcnow
-from common.runtime import Runtime
+from common.kernel.clock import utcnow
+from common.service.runtime import Runtime
 from notify_app.adapters.orm import Notification, Recipient
 from notify_app.live.hub import Caps, Hub, Refusal
 from notify_app.live.streams import application_events, ended, recipient_of, staff_events
@@ -98,7 +98,7 @@ def test_caps_per_token_and_per_address_within_the_process_cap(rt: Runtime) -> N
 
 
 def test_closing_ends_waiting_streams_at_once_and_refuses_new_ones(rt: Runtime) -> None:
-    """What a SIGTERM does (common.lifecycle): streams end now, not at their next heartbeat."""
+    """What a SIGTERM does (common.web.lifecycle): streams end now, not at their next heartbeat."""
     import threading
 
     hub = Hub(rt.session_factory, poll=0.05)

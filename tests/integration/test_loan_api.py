@@ -9,7 +9,7 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from common.entrypoints import web_app
+from common.service.entrypoints import web_app
 from loan_app.adapters.orm import OutboxMessage
 from tests.conftest import STAFF_TOKEN, make_settings
 from tests.support.databases import truncate_all

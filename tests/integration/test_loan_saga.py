@@ -8,10 +8,10 @@ from typing import Any
 import dramatiq
 import pytest
 
-from common.broker import build_broker
-from common.consumers import register_actors
-from common.outbox import new_id
-from common.runtime import Runtime
+from common.messaging.broker import build_broker
+from common.messaging.consumers import register_actors
+from common.messaging.outbox import new_id
+from common.service.runtime import Runtime
 from decision_app.service import definition as decision_definition
 from loan_app import handlers
 from loan_app.service import definition

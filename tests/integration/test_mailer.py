@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from common.finance import loan_cost
+from lending.amortization import loan_cost
 from notify_app.adapters.mailer import Attachment, Mailer, MailerRejected, MailerUnavailable, SmtpSettings
 from notify_app.domain.emails import compose
 from notify_app.domain.schedule import schedule_csv, schedule_pdf

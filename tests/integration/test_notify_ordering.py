@@ -12,11 +12,11 @@ import dramatiq
 import pytest
 from sqlalchemy import func, select
 
-from common.broker import build_broker
-from common.clock import isoformat, utcnow
-from common.consumers import register_actors
-from common.outbox import new_id
-from common.runtime import Runtime
+from common.kernel.clock import isoformat, utcnow
+from common.messaging.broker import build_broker
+from common.messaging.consumers import register_actors
+from common.messaging.outbox import new_id
+from common.service.runtime import Runtime
 from notify_app.adapters.orm import Notification
 from notify_app.service import definition
 from tests.conftest import make_settings

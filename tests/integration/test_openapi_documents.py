@@ -2,7 +2,7 @@
 
 Clients generate code and fuzzers generate requests from these documents; an invalid one (a
 keyword OpenAPI 3.0 does not have, a broken ``$ref``) fails them before they send anything.
-common/openapi.py rewrites parts of what flask-smorest writes, so this is checked, not assumed.
+common/web/openapi.py rewrites parts of what flask-smorest writes, so this is checked, not assumed.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import pytest
 from flask import Flask
 from openapi_spec_validator import validate
 
-from common.settings import SERVICES
+from common.kernel.settings import SERVICES
 
 
 @pytest.mark.parametrize("service", SERVICES)

@@ -37,9 +37,9 @@ from schemathesis.specs.openapi.checks import (
     unsupported_method,
 )
 
-from common.consumers import apply_once
-from common.relay import to_message
-from common.runtime import Runtime
+from common.messaging.consumers import apply_once
+from common.messaging.relay import to_message
+from common.service.runtime import Runtime
 from tests.conftest import STAFF_TOKEN
 from tests.support.messages import deliver, outbox
 from tests.support.payloads import application

@@ -13,8 +13,8 @@ from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from dramatiq.brokers.stub import StubBroker
 from sqlalchemy import select
 
-from common.relay import OutboxRelay
-from common.runtime import Runtime
+from common.messaging.relay import OutboxRelay
+from common.service.runtime import Runtime
 from loan_app import handlers
 from loan_app.service import definition
 from tests.conftest import SUFFIX, make_settings
@@ -127,7 +127,7 @@ def test_concurrent_relays_never_publish_a_row_twice(rt: Runtime, rabbit: Rabbit
 
 
 def test_a_commit_with_outbox_rows_wakes_a_listening_relay_at_once(rt: Runtime) -> None:
-    from common.wakeup import PostgresWakeup
+    from common.messaging.wakeup import PostgresWakeup
 
     wakeup = PostgresWakeup(rt.settings.database_url)
     assert wakeup.wait(0.05) is False  # LISTEN is set up; nothing committed yet
@@ -139,8 +139,8 @@ def test_a_commit_with_outbox_rows_wakes_a_listening_relay_at_once(rt: Runtime) 
 
 def poison_row(rt: Runtime, **changes: object) -> str:
     """An outbox row the relay can never publish (``changes`` make it so), older than the others."""
-    from common.clock import utcnow
-    from common.outbox import new_id
+    from common.kernel.clock import utcnow
+    from common.messaging.outbox import new_id
 
     row = {"id": new_id(), "event_id": new_id(), "message_type": "ApplicationSubmitted", "queue": "loan",
            "actor": "loan.application_submitted", "application_id": new_id(), "correlation_id": None,
@@ -154,8 +154,8 @@ def poison_row(rt: Runtime, **changes: object) -> str:
 def test_a_poison_row_is_parked_and_the_rows_after_it_keep_flowing(rt: Runtime, rabbit: RabbitmqBroker) -> None:
     from prometheus_client import REGISTRY
 
-    from common.entrypoints import web_app
-    from common.relay import POISON_ATTEMPTS
+    from common.messaging.relay import POISON_ATTEMPTS
+    from common.service.entrypoints import web_app
     from tests.conftest import STAFF_TOKEN
 
     refused = poison_row(rt, queue="amq.refused", actor="loan.application_submitted")  # RabbitMQ: 403

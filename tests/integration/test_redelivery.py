@@ -1,4 +1,4 @@
-"""Embedded restarts: which sent outbox rows are sent again (``common.redelivery``), on SQLite."""
+"""Embedded restarts: which sent outbox rows are sent again (``common.messaging.redelivery``), on SQLite."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from common.clock import utcnow
-from common.deadletters import DISCARDED, PARKED, REPLAYED
-from common.entrypoints import load_definition, migrate
-from common.redelivery import requeue_unapplied
-from common.runtime import Runtime
+from common.kernel.clock import utcnow
+from common.messaging.deadletters import DISCARDED, PARKED, REPLAYED
+from common.messaging.redelivery import requeue_unapplied
+from common.service.entrypoints import load_definition, migrate
+from common.service.runtime import Runtime
 from tests.conftest import make_settings
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import requests
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from credit_app.bureau_simulator import create_app
+from loanflow.bureau_simulator import create_app
 
 
 @dataclass

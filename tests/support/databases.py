@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import create_engine, text
 
-from common.entrypoints import load_definition
-from common.migrations import upgrade
+from common.database.migrations import upgrade
+from common.service.entrypoints import load_definition
 from tests.support import servers
 
 

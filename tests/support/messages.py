@@ -7,12 +7,12 @@ from typing import Any
 import dramatiq
 from sqlalchemy import select
 
-from common.clock import isoformat, utcnow
-from common.consumers import apply_once
-from common.contracts import spec_for
-from common.envelope import Envelope
-from common.outbox import new_id
-from common.runtime import Runtime
+from common.kernel.clock import isoformat, utcnow
+from common.messaging.consumers import apply_once
+from common.messaging.contracts import spec_for
+from common.messaging.envelope import Envelope
+from common.messaging.outbox import new_id
+from common.service.runtime import Runtime
 
 
 def deliver(rt: Runtime, name: str, application_id: str, data: dict[str, Any], message_id: str | None = None) -> bool:

@@ -15,7 +15,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from credit_app.bureau_simulator import create_app, normalise_name
+from loanflow.bureau_simulator import create_app, normalise_name
 
 
 @pytest.fixture

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from common.contracts import CATALOGUE, InvalidPayload, UnknownMessage, consumed_by, spec_for, validate_payload
+from common.messaging.contracts import (
+    CATALOGUE,
+    InvalidPayload,
+    UnknownMessage,
+    consumed_by,
+    spec_for,
+    validate_payload,
+)
 from loan_app.domain.information import check_answers
 
 
@@ -44,8 +51,8 @@ def test_answers_are_checked_against_what_was_requested() -> None:
 
 def test_retry_delays_beyond_the_consumer_timeout_are_refused_at_start() -> None:
     """dramatiq #827: a delayed retry held longer than RabbitMQ's consumer timeout is redelivered."""
-    from common.broker import RABBITMQ_CONSUMER_TIMEOUT_MS, check_retry_settings
-    from common.settings import Settings
+    from common.kernel.settings import Settings
+    from common.messaging.broker import RABBITMQ_CONSUMER_TIMEOUT_MS, check_retry_settings
 
     base = Settings(service="loan", database_url="sqlite://")
     check_retry_settings(base)
@@ -56,7 +63,7 @@ def test_retry_delays_beyond_the_consumer_timeout_are_refused_at_start() -> None
 
 
 def test_slow_work_has_a_lane_of_its_own() -> None:
-    from common.contracts import queues_of
+    from common.messaging.contracts import queues_of
 
     assert queues_of("notify") == ["notify", "notify.documents"]
     assert spec_for("SendEmail").queue("notify") == "notify.documents"

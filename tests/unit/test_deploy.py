@@ -33,8 +33,8 @@ from typing import Any
 import pytest
 import yaml
 
-from common.gateway import DEFAULT_PORTS
-from common.settings import SERVICES
+from common.kernel.settings import SERVICES
+from loanflow.gateway import DEFAULT_PORTS
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -188,7 +188,7 @@ def test_dockerfile_contract() -> None:
     assert "PROMETHEUS_MULTIPROC_DIR=/tmp/prometheus" in env
     assert [arg for op, arg in runtime if op == "USER"] == ["10001:10001"]
     assert "--uid 10001" in text
-    assert [arg for op, arg in runtime if op == "CMD"] == ['["python", "-m", "common.cli", "--help"]']
+    assert [arg for op, arg in runtime if op == "CMD"] == ['["python", "-m", "loanflow.cli", "--help"]']
     exposed = {int(p) for op, arg in runtime if op == "EXPOSE" for p in arg.split()}
     assert {8000, *DEFAULT_PORTS.values(), 8090, 9191, 9300} <= exposed
     # Dependencies in a layer of their own, before any source.
@@ -213,7 +213,7 @@ def test_dockerignore_keeps_the_context_small_but_complete() -> None:
 
 
 def test_the_image_default_command_prints_the_help() -> None:
-    result = run([sys.executable, "-m", "common.cli", "--help"], cwd=ROOT)
+    result = run([sys.executable, "-m", "loanflow.cli", "--help"], cwd=ROOT)
     assert result.returncode == 0 and "migrate" in result.stdout and "relay" in result.stdout
 
 
@@ -269,7 +269,7 @@ def test_compose_runs_the_procfile_commands() -> None:
     assert services["gateway"]["command"] == container_command("gateway")
     assert "http://127.0.0.1:8000/health" in " ".join(services["gateway"]["healthcheck"]["test"])
     assert services["gateway"]["ports"] == ["${LOANFLOW_HTTP_PORT:-8000}:8000"]
-    assert services["migrate"]["command"] == ["python", "-m", "common.cli", "migrate"]
+    assert services["migrate"]["command"] == ["python", "-m", "loanflow.cli", "migrate"]
 
 
 def test_compose_services_contract() -> None:
@@ -296,7 +296,7 @@ def test_compose_services_contract() -> None:
         elif kind == "worker":
             assert test == ["CMD", "python", "deploy/healthcheck.py", "dramatiq", f"{svc}_app.worker"]
         else:
-            assert test == ["CMD", "python", "deploy/healthcheck.py", "common.cli", f"relay {svc}"]
+            assert test == ["CMD", "python", "deploy/healthcheck.py", "loanflow.cli", f"relay {svc}"]
     assert services["migrate"]["restart"] == "no"
     assert services["rabbitmq"]["image"] == "rabbitmq:3.13-management"
     assert services["rabbitmq"]["healthcheck"]["test"] == ["CMD", "rabbitmq-diagnostics", "-q", "ping"]
@@ -455,7 +455,7 @@ def test_overlay_workloads_contract(rendered: dict[str, list[dict[str, Any]]], o
     assert backend == {"name": "gateway", "port": {"name": "http"}}
     job = find(objects, "Job", "loanflow-migrate")
     container = job["spec"]["template"]["spec"]["containers"][0]
-    assert container["command"] + container["args"] == ["python", "-m", "common.cli", "migrate"]
+    assert container["command"] + container["args"] == ["python", "-m", "loanflow.cli", "migrate"]
     _assert_hardened(job)
 
     config = next(o for o in objects if o["kind"] == "ConfigMap")
@@ -527,15 +527,15 @@ def test_healthcheck_finds_a_process_by_its_command_line(tmp_path: Path) -> None
         sys.path.remove(str(DEPLOY))
     proc = tmp_path / "proc"
     fake = {4000001: b"dramatiq\0credit_app.worker\0--processes\0001\0",
-            4000002: b"python\0-m\0common.cli\0relay\0loan\0", 4000003: b""}  # above any real pid
+            4000002: b"python\0-m\0loanflow.cli\0relay\0loan\0", 4000003: b""}  # above any real pid
     for pid, cmdline in fake.items():
         (proc / str(pid)).mkdir(parents=True)
         (proc / str(pid) / "cmdline").write_bytes(cmdline)
     (proc / "self").mkdir()
     assert healthcheck.running(["dramatiq", "credit_app.worker"], proc)
-    assert healthcheck.running(["common.cli", "relay loan"], proc)
+    assert healthcheck.running(["loanflow.cli", "relay loan"], proc)
     assert not healthcheck.running(["dramatiq", "loan_app.worker"], proc)
-    assert not healthcheck.running(["common.cli", "relay credit"], proc)
+    assert not healthcheck.running(["loanflow.cli", "relay credit"], proc)
     # Against the real /proc: this test's own command line does not count.
     result = run([sys.executable, str(DEPLOY / "healthcheck.py"), "no-such-process-9d1f"])
     assert result.returncode == 1
@@ -694,7 +694,7 @@ def test_rabbitmq_plugins_and_settings_files() -> None:
     assert settings["disk_free_limit.absolute"] == "1GB"
     assert settings["heartbeat"] == "30"
     assert "default_pass" not in settings, "the password comes from RABBITMQ_DEFAULT_PASS"
-    from common.broker import RABBITMQ_CONSUMER_TIMEOUT_MS
+    from common.messaging.broker import RABBITMQ_CONSUMER_TIMEOUT_MS
 
     assert int(settings["consumer_timeout"]) == RABBITMQ_CONSUMER_TIMEOUT_MS
 

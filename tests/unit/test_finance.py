@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from common.finance import add_months, amortization_schedule, loan_cost, monthly_payment, to_cents
+from lending.amortization import add_months, amortization_schedule, loan_cost, monthly_payment, to_cents
 
 
 def test_monthly_payment_matches_the_annuity_formula() -> None:

@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from common.finance import (
+from lending.amortization import (
     Installment,
     add_months,
     amortization_schedule,

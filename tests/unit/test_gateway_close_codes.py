@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 from aiohttp import WSMessage, WSMsgType
 
-from common.gateway import CLIENT_LOST, UPSTREAM_LOST, relayed_close
+from loanflow.gateway import CLIENT_LOST, UPSTREAM_LOST, relayed_close
 
 
 def forbidden(code: int) -> bool:

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from gunicorn import util
 
-from common import gunicorn_errors
-from common.gateway import HANDLER_LIMITS
+from common.web import gunicorn_errors
+from loanflow.gateway import HANDLER_LIMITS
 
 ROOT = Path(__file__).resolve().parents[2]
 

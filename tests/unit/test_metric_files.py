@@ -1,4 +1,4 @@
-"""Live gauges of killed processes are retired when a worker starts (common.metrics)."""
+"""Live gauges of killed processes are retired when a worker starts (common.kernel.metrics)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from common.metrics import forget_dead_processes
+from common.kernel.metrics import forget_dead_processes
 
 
 def _dead_pid() -> int:

@@ -7,7 +7,6 @@ from decimal import Decimal
 
 import pytest
 
-from common.finance import loan_cost
 from decision_app.domain.policy import (
     CreditFacts,
     Decision,
@@ -19,6 +18,7 @@ from decision_app.domain.policy import (
     decide,
     validate_information,
 )
+from lending.amortization import loan_cost
 
 D = Decimal
 PROPERTY = PropertyFacts(estimated_value=D("375000"), loan_to_value=D("0.5333"))

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from pypdf import PdfReader
 
-from common.finance import loan_cost
+from lending.amortization import loan_cost
 from notify_app.domain import schedule
 from notify_app.domain.schedule import (
     ScheduleMismatch,

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import common.clock
+import common.kernel.clock
 
 
 revision: str = '6eaa3d210d3c'
@@ -33,9 +33,9 @@ def upgrade() -> None:
     sa.Column('monthly_income', sa.Numeric(precision=14, scale=2), nullable=True),
     sa.Column('monthly_debts', sa.Numeric(precision=14, scale=2), nullable=True),
     sa.Column('debt_to_income', sa.Numeric(precision=10, scale=4), nullable=True),
-    sa.Column('created_at', common.clock.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('completed_at', common.clock.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('cancelled_at', common.clock.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', common.kernel.clock.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('completed_at', common.kernel.clock.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('cancelled_at', common.kernel.clock.UTCDateTime(timezone=True), nullable=True),
     sa.Column('cancel_reason', sa.Text(), nullable=True),
     sa.PrimaryKeyConstraint('application_id')
     )
@@ -51,8 +51,8 @@ def upgrade() -> None:
     sa.Column('application_id', sa.String(length=36), nullable=True),
     sa.Column('correlation_id', sa.String(length=64), nullable=True),
     sa.Column('payload', sa.JSON(), nullable=False),
-    sa.Column('created_at', common.clock.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('sent_at', common.clock.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', common.kernel.clock.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('sent_at', common.kernel.clock.UTCDateTime(timezone=True), nullable=True),
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('last_error', sa.Text(), nullable=True),
     sa.PrimaryKeyConstraint('id')
@@ -67,7 +67,7 @@ def upgrade() -> None:
     sa.Column('actor', sa.String(length=128), nullable=False),
     sa.Column('application_id', sa.String(length=36), nullable=True),
     sa.Column('correlation_id', sa.String(length=64), nullable=True),
-    sa.Column('processed_at', common.clock.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('processed_at', common.kernel.clock.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('message_id')
     )
     with op.batch_alter_table('processed_messages', schema=None) as batch_op:

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import common.clock
+import common.kernel.clock
 
 
 revision: str = '7222750f01bd'
@@ -34,8 +34,8 @@ def upgrade() -> None:
     sa.Column('traceback', sa.Text(), nullable=True),
     sa.Column('retries', sa.Integer(), nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),
-    sa.Column('parked_at', common.clock.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('resolved_at', common.clock.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('parked_at', common.kernel.clock.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('resolved_at', common.kernel.clock.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('message_id')
     )
@@ -47,7 +47,7 @@ def upgrade() -> None:
 
     op.create_table('operator_actions',
     sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
-    sa.Column('at', common.clock.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('at', common.kernel.clock.UTCDateTime(timezone=True), nullable=False),
     sa.Column('operator', sa.String(length=64), nullable=False),
     sa.Column('action', sa.String(length=32), nullable=False),
     sa.Column('target', sa.String(length=128), nullable=False),
@@ -67,7 +67,7 @@ def upgrade() -> None:
     sa.Column('error', sa.Text(), nullable=False),
     sa.Column('traceback', sa.Text(), nullable=True),
     sa.Column('duration_ms', sa.Integer(), nullable=True),
-    sa.Column('at', common.clock.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('at', common.kernel.clock.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('task_attempts', schema=None) as batch_op:

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import common.clock
+import common.kernel.clock
 
 
 revision: str = '2e23b02bb1ec'
@@ -29,7 +29,7 @@ def upgrade() -> None:
     sa.Column('outcome', sa.String(length=20), nullable=False),
     sa.Column('policy_version', sa.String(length=32), nullable=False),
     sa.Column('explanation', sa.JSON(), nullable=False),
-    sa.Column('created_at', common.clock.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', common.kernel.clock.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('application_id', 'round', name='uq_decisions_application_round')
     )
@@ -46,8 +46,8 @@ def upgrade() -> None:
     sa.Column('application_id', sa.String(length=36), nullable=True),
     sa.Column('correlation_id', sa.String(length=64), nullable=True),
     sa.Column('payload', sa.JSON(), nullable=False),
-    sa.Column('created_at', common.clock.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('sent_at', common.clock.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', common.kernel.clock.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('sent_at', common.kernel.clock.UTCDateTime(timezone=True), nullable=True),
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('last_error', sa.Text(), nullable=True),
     sa.PrimaryKeyConstraint('id')
@@ -62,7 +62,7 @@ def upgrade() -> None:
     sa.Column('actor', sa.String(length=128), nullable=False),
     sa.Column('application_id', sa.String(length=36), nullable=True),
     sa.Column('correlation_id', sa.String(length=64), nullable=True),
-    sa.Column('processed_at', common.clock.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('processed_at', common.kernel.clock.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('message_id')
     )
     with op.batch_alter_table('processed_messages', schema=None) as batch_op:

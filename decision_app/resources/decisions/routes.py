@@ -11,8 +11,8 @@ from flask_smorest import Blueprint
 from marshmallow import fields
 from sqlalchemy import select
 
-from common.http import documented_errors, require_reader, runtime
-from common.jsonable import jsonable
+from common.kernel.jsonable import jsonable
+from common.web.http import documented_errors, require_reader, runtime
 from decision_app.adapters.orm import DecisionRecord
 from decision_app.domain.policy import PolicyConfig
 

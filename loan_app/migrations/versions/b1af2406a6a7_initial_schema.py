@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import common.clock
+import common.kernel.clock
 
 
 revision: str = 'b1af2406a6a7'
@@ -37,9 +37,9 @@ def upgrade() -> None:
     sa.Column('information', sa.JSON(), nullable=False),
     sa.Column('failure', sa.JSON(), nullable=True),
     sa.Column('compensations', sa.JSON(), nullable=False),
-    sa.Column('deadline', common.clock.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('created_at', common.clock.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', common.clock.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('deadline', common.kernel.clock.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', common.kernel.clock.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', common.kernel.clock.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('applications', schema=None) as batch_op:
@@ -56,8 +56,8 @@ def upgrade() -> None:
     sa.Column('application_id', sa.String(length=36), nullable=True),
     sa.Column('correlation_id', sa.String(length=64), nullable=True),
     sa.Column('payload', sa.JSON(), nullable=False),
-    sa.Column('created_at', common.clock.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('sent_at', common.clock.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', common.kernel.clock.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('sent_at', common.kernel.clock.UTCDateTime(timezone=True), nullable=True),
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('last_error', sa.Text(), nullable=True),
     sa.PrimaryKeyConstraint('id')
@@ -72,7 +72,7 @@ def upgrade() -> None:
     sa.Column('actor', sa.String(length=128), nullable=False),
     sa.Column('application_id', sa.String(length=36), nullable=True),
     sa.Column('correlation_id', sa.String(length=64), nullable=True),
-    sa.Column('processed_at', common.clock.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('processed_at', common.kernel.clock.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('message_id')
     )
     with op.batch_alter_table('processed_messages', schema=None) as batch_op:
@@ -84,7 +84,7 @@ def upgrade() -> None:
     sa.Column('seq', sa.Integer(), nullable=False),
     sa.Column('from_status', sa.String(length=20), nullable=True),
     sa.Column('to_status', sa.String(length=20), nullable=False),
-    sa.Column('at', common.clock.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('at', common.kernel.clock.UTCDateTime(timezone=True), nullable=False),
     sa.Column('cause', sa.Text(), nullable=False),
     sa.Column('detail', sa.JSON(), nullable=False),
     sa.ForeignKeyConstraint(['application_id'], ['applications.id'], ),

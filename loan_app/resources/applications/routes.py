@@ -8,9 +8,9 @@ from flask import request, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 
-from common.auth import issue_applicant_token
-from common.http import documented_errors, require_reader, require_staff, runtime
-from common.jsonable import jsonable
+from common.kernel.jsonable import jsonable
+from common.web.auth import issue_applicant_token
+from common.web.http import documented_errors, require_reader, require_staff, runtime
 from loan_app import handlers
 from loan_app.adapters import repository
 from loan_app.domain.information import check_answers

@@ -18,7 +18,7 @@ from typing import Any
 import marshmallow as ma
 from marshmallow import fields, validate
 
-from common.openapi import NO_NUL
+from common.web.openapi import NO_NUL
 from loan_app.domain.information import CENT, MAX_ANSWER_LENGTH, decimal_places
 
 #: Bounds that keep amounts meaningful; beyond them an application is an input error, not a risk.

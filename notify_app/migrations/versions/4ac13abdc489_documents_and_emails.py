@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import common.clock
+import common.kernel.clock
 
 
 revision: str = '4ac13abdc489'
@@ -30,7 +30,7 @@ def upgrade() -> None:
     sa.Column('content', sa.LargeBinary(), nullable=False),
     sa.Column('size', sa.Integer(), nullable=False),
     sa.Column('sha256', sa.String(length=64), nullable=False),
-    sa.Column('created_at', common.clock.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', common.kernel.clock.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('application_id', 'kind', name='uq_documents_application_kind')
     )
@@ -46,8 +46,8 @@ def upgrade() -> None:
     sa.Column('message_id', sa.String(length=128), nullable=False),
     sa.Column('subject', sa.String(length=300), nullable=True),
     sa.Column('attachments', sa.JSON(), nullable=False),
-    sa.Column('created_at', common.clock.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('sent_at', common.clock.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', common.kernel.clock.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('sent_at', common.kernel.clock.UTCDateTime(timezone=True), nullable=True),
     sa.Column('last_error', sa.Text(), nullable=True),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('application_id', 'seq', name='uq_emails_application_seq')

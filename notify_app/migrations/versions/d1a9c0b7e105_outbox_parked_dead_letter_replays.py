@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import common.clock
+import common.kernel.clock
 
 
 revision: str = 'd1a9c0b7e105'
@@ -25,7 +25,7 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     with op.batch_alter_table('outbox', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('parked_at', common.clock.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('parked_at', common.kernel.clock.UTCDateTime(timezone=True), nullable=True))
     with op.batch_alter_table('dead_letters', schema=None) as batch_op:
         batch_op.add_column(sa.Column('replays', sa.Integer(), server_default='0', nullable=False))
 

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import common.clock
+import common.kernel.clock
 
 
 revision: str = 'e575a8492d61'

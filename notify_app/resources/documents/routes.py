@@ -1,7 +1,7 @@
 """The documents of an application (the repayment schedule as PDF and CSV): list and download.
 
 Downloads accept the token as ``?token=`` too, so that a link in a page or an e-mail works in a
-browser; our servers keep no access log, and ``common.logs`` scrubs tokens from any log line.
+browser; our servers keep no access log, and ``common.kernel.logs`` scrubs tokens from any log line.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from flask_smorest import Blueprint, abort
 from marshmallow import fields
 from sqlalchemy import select
 
-from common.http import runtime
+from common.web.http import runtime
 from notify_app.adapters.orm import Document
 from notify_app.live.access import caller_of
 

@@ -26,8 +26,8 @@ from flask_smorest import Blueprint, abort
 from marshmallow import fields, validate
 from sqlalchemy import func, select
 
-from common.auth import Caller
-from common.http import require_staff, runtime
+from common.web.auth import Caller
+from common.web.http import require_staff, runtime
 from notify_app.adapters.orm import Recipient
 from notify_app.live.access import caller_of, cap_keys, last_event_id, may_follow, peer_gone
 from notify_app.live.hub import Hub, Refusal, Subscriber

@@ -10,7 +10,7 @@ from flask_smorest import Blueprint
 from marshmallow import fields
 from sqlalchemy import select
 
-from common.http import documented_errors, require_reader, runtime
+from common.web.http import documented_errors, require_reader, runtime
 from notify_app.adapters.orm import Notification
 
 blp = Blueprint("notifications", __name__, url_prefix="/notify/applications",

@@ -9,7 +9,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import fields
 
-from common.http import documented_errors, owned_record
+from common.web.http import documented_errors, owned_record
 from property_app.adapters.orm import PropertyValuation
 
 blp = Blueprint("valuations", __name__, url_prefix="/property/valuations",

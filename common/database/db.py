@@ -1,0 +1,111 @@
+"""Engines and sessions for a service's own database (PostgreSQL, or SQLite when embedded).
+
+Two details matter for correctness, not speed:
+
+- On PostgreSQL, ``pool_pre_ping`` lets a process survive a database restart without being
+  restarted itself: a dead pooled connection is replaced instead of failing a request.
+- On SQLite, every transaction starts with ``BEGIN IMMEDIATE``. pysqlite's default deferred
+  transactions let two threads read the same row and then race to write it; taking the write
+  lock up front serialises writers, which is what ``SELECT … FOR UPDATE`` does on PostgreSQL.
+
+And one for privacy: every engine has ``hide_parameters=True``. SQLAlchemy otherwise renders a
+failed statement's parameters (an applicant's name, e-mail, birth date) into the error text,
+which ends in logs, ``task_attempts`` and ``dead_letters`` (see ``common.kernel.privacy``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import sessionmaker
+from sqlalchemy.pool import NullPool
+
+
+def is_sqlite(url: str) -> bool:
+    """True for SQLite URLs (the embedded default)."""
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def make_engine(url: str, *, pool_size: int | None = None, max_overflow: int | None = None) -> Engine:
+    """Build the engine of one service database with the settings each backend needs.
+
+    ``LOANFLOW_DB_POOL_SIZE`` (8) connections are kept once opened, as many as the threads of
+    the busiest process (loan_web's gthread workers, credit_worker): a pool smaller than the
+    concurrency *closes* every overflow connection on return, so each request beyond it paid a
+    new PostgreSQL backend (a process fork and authentication) — the benchmark showed
+    ``POST /loan/applications`` at 190–198 req/s with a pool of 3, 239–325 with 8 (docs/benchmarks.md).
+    ``LOANFLOW_DB_MAX_OVERFLOW`` (4) covers bursts (background threads, notify's many stream
+    threads). Connections open lazily: an idle process holds one or two, not eight.
+    """
+    if is_sqlite(url):
+        return _sqlite_engine(url)
+    pool_size = pool_size if pool_size is not None else int(os.environ.get("LOANFLOW_DB_POOL_SIZE", "8"))
+    max_overflow = max_overflow if max_overflow is not None else int(os.environ.get("LOANFLOW_DB_MAX_OVERFLOW", "4"))
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        pool_recycle=1800,
+        connect_args={"connect_timeout": 5},
+        hide_parameters=True,
+    )
+
+
+def _sqlite_engine(url: str) -> Engine:
+    database = make_url(url).database
+    if database and database != ":memory:":
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    # NullPool: a fresh connection per checkout is cheap for SQLite and avoids sharing one
+    # connection between threads; the file and WAL journal hold the state.
+    engine = create_engine(url, poolclass=NullPool, connect_args={"timeout": 30, "check_same_thread": False},
+                           hide_parameters=True)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not pysqlite, emit BEGIN, so we can make it IMMEDIATE below.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def make_session_factory(engine: Engine) -> sessionmaker:
+    """Sessions that keep loaded objects usable after commit (views serialise them afterwards)."""
+    return sessionmaker(bind=engine, expire_on_commit=False, autoflush=True)
+
+
+def insert_or_lock(session: Any, model: Any, key: str, values: dict[str, Any]) -> tuple[Any, bool]:
+    """Insert ``values`` unless a row with the same ``key`` exists, then lock and return the row.
+
+    Returns:
+      (the row, locked for this transaction; True if this call inserted it).
+
+    Why: ``SELECT … FOR UPDATE`` cannot lock a row that a concurrent transaction is inserting,
+    so two writers that both find nothing both insert, and one fails on the primary key.
+    ``INSERT … ON CONFLICT DO NOTHING`` waits for the other insert instead, then the row lock
+    orders the two.
+    """
+    from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    # RETURNING, not rowcount: an ORM session's result of a Core insert does not report rowcount.
+    column = getattr(model, key)
+    inserted = session.execute(insert(model).values(**values).on_conflict_do_nothing(index_elements=[key])
+                               .returning(column)).scalar_one_or_none() is not None
+    row = session.get(model, values[key], with_for_update=True, populate_existing=True)
+    return row, inserted

@@ -1,0 +1,115 @@
+"""Dramatiq actors generated from the message catalogue, each applying a handler exactly once.
+
+For every message a service consumes, :func:`register_actors` declares the actor
+``"<service>.<message>"`` on the service's queue. The actor body is always the same, which is
+why it lives here and not in five copies: open a unit of work, skip a message already applied,
+run the handler, record the message id, commit. Retries, time limits and dead-lettering come
+from Dramatiq's middleware; failed attempts, dead letters and the service's ``on_give_up``
+handlers from :class:`common.messaging.tasks.Supervision`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import dramatiq
+from dramatiq import Broker
+from dramatiq.middleware import CurrentMessage, Retries
+
+from common.kernel.logs import correlated
+from common.kernel.metrics import DUPLICATES_ABSORBED
+from common.messaging.contracts import consumed_by
+from common.messaging.envelope import Envelope
+from common.messaging.tasks import Supervision
+from common.messaging.uow import DuplicateMessage
+from common.service.runtime import Handler, Runtime, TwoPhase
+
+log = logging.getLogger(__name__)
+
+def _duplicate(actor_name: str, message_id: str) -> bool:
+    DUPLICATES_ABSORBED.labels(actor_name).inc()
+    log.info("duplicate message skipped", extra={"message_id": message_id, "actor": actor_name})
+    return False
+
+
+def apply_once(
+    runtime: Runtime, handler: Handler | TwoPhase, actor_name: str, message_id: str, wire: dict,
+    enqueued_ms: int | None = None,
+) -> bool:
+    """Apply one message in one transaction unless it was applied before.
+
+    Returns:
+      True if the handler ran and committed, False if the message was a duplicate.
+    """
+    envelope = Envelope.from_wire(message_id, wire)
+    with correlated(envelope.correlation_id):
+        return _apply_once(runtime, handler, actor_name, message_id, envelope, enqueued_ms)
+
+
+def _apply_once(runtime: Runtime, handler: Handler | TwoPhase, actor_name: str, message_id: str,
+                envelope: Envelope, enqueued_ms: int | None) -> bool:
+    started = time.time()
+    prepared: Any = None
+    if isinstance(handler, TwoPhase):
+        with runtime.uow() as uow:
+            if uow.already_processed(message_id):
+                return _duplicate(actor_name, message_id)
+        prepared = handler.prepare(envelope)
+    with runtime.uow() as uow:
+        if uow.already_processed(message_id):
+            return _duplicate(actor_name, message_id)
+        if isinstance(handler, TwoPhase):
+            handler.apply(envelope, uow, prepared)
+        else:
+            handler(envelope, uow)
+        finished = time.time()
+        uow.mark_processed(message_id, actor_name, envelope.application_id, envelope.correlation_id,
+                           duration_ms=int((finished - started) * 1000),
+                           latency_ms=int(finished * 1000 - enqueued_ms) if enqueued_ms else None)
+        try:
+            uow.commit()
+        except DuplicateMessage:
+            return _duplicate(actor_name, message_id)
+    log.info("message applied", extra={"message_id": message_id, "actor": actor_name, "type": envelope.type})
+    return True
+
+
+def _make_actor_fn(runtime: Runtime, handler: Handler | TwoPhase, actor_name: str) -> Any:
+    def consume(wire: dict) -> None:
+        message = CurrentMessage.get_current_message()
+        if message is None:  # pragma: no cover - CurrentMessage is always installed
+            raise RuntimeError("CurrentMessage middleware missing")
+        apply_once(runtime, handler, actor_name, message.message_id, wire, message.message_timestamp)
+
+    consume.__name__ = actor_name.replace(".", "_")
+    consume.__qualname__ = consume.__name__
+    return consume
+
+
+def register_actors(runtime: Runtime, broker: Broker) -> dict[str, dramatiq.Actor]:
+    """Declare one actor per message ``runtime``'s service consumes; returns them by name."""
+    definition = runtime.definition
+    handlers = definition.handlers(runtime)
+    all_options = definition.actor_options(runtime.settings)
+    actors: dict[str, dramatiq.Actor] = {}
+    for spec in consumed_by(definition.name):
+        if spec.name not in handlers:
+            raise LookupError(f"{definition.name} consumes {spec.name} but has no handler for it")
+        actor_name = spec.actor_name(definition.name)
+        options = all_options.get(spec.name, {})
+        actors[actor_name] = dramatiq.actor(
+            _make_actor_fn(runtime, handlers[spec.name], actor_name),
+            actor_name=actor_name,
+            queue_name=spec.queue(definition.name),
+            broker=broker,
+            **options,
+        )
+    supervision = next((m for m in broker.middleware if isinstance(m, Supervision)), None)
+    if supervision is None:
+        supervision = Supervision()
+        broker.add_middleware(supervision, before=Retries)
+    supervision.register(runtime, definition.on_give_up(runtime) if definition.on_give_up else {})
+    runtime.broker = broker
+    return actors

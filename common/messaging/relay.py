@@ -1,0 +1,181 @@
+"""The outbox relay: publishes committed outbox rows to the broker, then marks them sent.
+
+Algorithm (after kbairak/outbox's message relay, made synchronous):
+
+1. In one transaction, take up to ``batch_size`` unsent rows, oldest first, with
+   ``SELECT … FOR UPDATE SKIP LOCKED`` on PostgreSQL, so several relay copies share the work
+   without publishing a row twice at the same time.
+2. Publish each row as a Dramatiq message whose ``message_id`` is the row id. With RabbitMQ the
+   broker runs with publisher confirms, so ``enqueue`` returns only once RabbitMQ has the message.
+3. Mark exactly the rows that went out and commit. If the broker fails midway, the rows already
+   confirmed are marked and the rest stay for the next round.
+
+A crash between 2 and 3 publishes a row again later: consumers deduplicate on the message id,
+so at-least-once publishing plus idempotent consumers gives an effect applied once.
+
+Two kinds of failure are told apart (:func:`broker_unreachable`). The broker being unreachable
+stops the batch: the rows wait, in order, however long the outage lasts. A row that cannot be
+published whatever the broker's state — it cannot be made into a message, or RabbitMQ refuses
+it (a channel error such as an access refusal or an oversized message, or a stub queue that
+does not exist) — is skipped so that the rows after it keep flowing, and after
+:data:`POISON_ATTEMPTS` such failures it is *parked* (``parked_at``): counted in
+``loanflow_outbox_parked_total``, logged as an error, and left for an operator.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import dramatiq
+import pika
+from dramatiq import Broker
+from sqlalchemy import select
+from sqlalchemy.orm import sessionmaker
+
+from common.kernel.clock import utcnow
+from common.kernel.metrics import OUTBOX_PARKED, OUTBOX_PUBLISH_FAILURES, OUTBOX_PUBLISH_SECONDS, OUTBOX_PUBLISHED
+from common.messaging.envelope import Envelope
+
+log = logging.getLogger(__name__)
+
+#: Fault-injection hook for the crash tests (never set in production): the relay process exits
+#: right after the broker confirmed a message and before the row is marked sent.
+FAULT_EXIT_AFTER_PUBLISH = "LOANFLOW_FAULT_EXIT_AFTER_PUBLISH"
+#: Failed publications of one row, not explained by an unreachable broker, before it is parked.
+POISON_ATTEMPTS = 5
+#: pika errors with which RabbitMQ refuses one message or queue while the connection is fine.
+_REFUSALS = (pika.exceptions.ChannelClosedByBroker, pika.exceptions.UnroutableError, pika.exceptions.NackError)
+
+
+def broker_unreachable(error: BaseException) -> bool:
+    """True when ``error`` says the broker cannot be reached (wait for it), not that it refused
+    this message or that the row cannot be made into one (a poison row).
+
+    Dramatiq reports both a lost connection and a closed channel as ``ConnectionClosed``, with
+    pika's error as its ``message``; the latter is RabbitMQ refusing what it was sent.
+    """
+    if isinstance(error, dramatiq.errors.BrokerConnectionError):
+        return not isinstance(getattr(error, "message", None), _REFUSALS)
+    return isinstance(error, OSError | pika.exceptions.AMQPConnectionError)
+
+
+def to_message(row: object) -> dramatiq.Message:
+    """The Dramatiq message for one outbox row (the row id is the message id)."""
+    payload = dict(row.payload)  # type: ignore[attr-defined]
+    occurred_at = payload.pop("occurred_at")
+    message_id = row.message_id or row.id  # type: ignore[attr-defined]
+    envelope = Envelope(
+        message_id=message_id,
+        event_id=row.event_id,  # type: ignore[attr-defined]
+        type=row.message_type,  # type: ignore[attr-defined]
+        application_id=row.application_id,  # type: ignore[attr-defined]
+        correlation_id=row.correlation_id,  # type: ignore[attr-defined]
+        occurred_at=occurred_at,
+        data=payload,
+    )
+    return dramatiq.Message(
+        queue_name=row.queue,  # type: ignore[attr-defined]
+        actor_name=row.actor,  # type: ignore[attr-defined]
+        args=(envelope.to_wire(),),
+        kwargs={},
+        options={"correlation_id": row.correlation_id, "application_id": row.application_id},  # type: ignore[attr-defined]
+        message_id=message_id,
+        message_timestamp=int(row.created_at.timestamp() * 1000),  # type: ignore[attr-defined]
+    )
+
+
+class OutboxRelay:
+    """Moves committed outbox rows of one service database to the broker.
+
+    Parameters:
+      session_factory: sessions on the service database.
+      outbox_model: the service's mapped outbox class.
+      broker: where to publish (RabbitMQ with confirms, or the in-process stub).
+      batch_size: rows per transaction.
+      poll_interval: seconds to sleep when idle; a ``wakeup`` cuts it short.
+    """
+
+    def __init__(
+        self,
+        session_factory: sessionmaker,
+        outbox_model: type,
+        broker: Broker,
+        *,
+        batch_size: int = 100,
+        poll_interval: float = 0.2,
+        wakeup: Callable[[float], bool] | None = None,
+    ) -> None:
+        self.session_factory = session_factory
+        self.model = outbox_model
+        self.broker = broker
+        self.batch_size = batch_size
+        self.poll_interval = poll_interval
+        self._wait = wakeup or (lambda timeout: time.sleep(timeout) or False)
+        self.published_total = 0
+
+    def run_once(self) -> int:
+        """Publish one batch; returns how many rows were marked sent."""
+        model = self.model
+        with self.session_factory() as session, session.begin():
+            rows = session.scalars(
+                select(model)
+                .where(model.sent_at.is_(None), model.parked_at.is_(None))
+                .order_by(model.created_at)
+                .limit(self.batch_size)
+                .with_for_update(skip_locked=True)
+            ).all()
+            sent = 0
+            for row in rows:
+                try:
+                    self.broker.enqueue(to_message(row))
+                except Exception as error:
+                    if self._failed(row, error):
+                        break  # broker down: keep this row and the rest for the next round
+                    continue
+                if os.environ.get(FAULT_EXIT_AFTER_PUBLISH):
+                    log.warning("fault injection: exiting after publish, before marking the row sent")
+                    os._exit(17)
+                row.sent_at = utcnow()
+                OUTBOX_PUBLISHED.labels(row.message_type).inc()
+                OUTBOX_PUBLISH_SECONDS.observe((row.sent_at - row.created_at).total_seconds())
+                sent += 1
+        self.published_total += sent
+        return sent
+
+    def _failed(self, row: Any, error: Exception) -> bool:
+        """Record a failed publication of ``row``; True when the broker is unreachable."""
+        OUTBOX_PUBLISH_FAILURES.labels(row.queue).inc()
+        row.attempts += 1
+        row.last_error = f"{type(error).__name__}: {error}"[:500]
+        extra = {"error": row.last_error, "outbox_id": row.id, "queue": row.queue}
+        if broker_unreachable(error):
+            log.warning("outbox publish failed; will retry", extra=extra)
+            return True
+        if row.attempts >= POISON_ATTEMPTS:
+            row.parked_at = utcnow()
+            OUTBOX_PARKED.labels(row.queue).inc()
+            log.error("outbox row parked: it cannot be published", extra=extra)
+        else:
+            log.warning("outbox row could not be published; later rows go on", extra=extra)
+        return False
+
+    def run_forever(self, stop: threading.Event) -> None:
+        """Publish until ``stop`` is set, surviving broker and database outages."""
+        failures = 0
+        while not stop.is_set():
+            try:
+                sent = self.run_once()
+                failures = 0
+            except Exception:
+                # Database unreachable (or a bug): back off, never die, the rows are safe.
+                failures += 1
+                log.exception("outbox relay round failed")
+                stop.wait(min(5.0, 0.2 * 2**failures))
+                continue
+            if sent < self.batch_size:
+                self._wait(self.poll_interval)

@@ -1,0 +1,209 @@
+"""The whole system in one process: ``make run`` on a machine with no servers installed.
+
+Five SQLite databases, Dramatiq's in-process stub broker with worker threads, the five outbox
+relays as threads, the bureau simulator on its own port, and every service's HTTP API behind
+one gunicorn server on ``http://127.0.0.1:8000``, routed by path prefix exactly like the
+gateway routes separate processes. The code paths are the production ones; only the broker and
+the database engine differ. The stub broker keeps nothing across a restart: at start-up the
+outboxes send again whatever their consumers had not applied (``common.messaging.redelivery``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import threading
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import dramatiq
+from gunicorn.app.base import BaseApplication
+from werkzeug.serving import make_server
+
+from common.kernel.logs import configure_logging
+from common.kernel.settings import DEFAULT_VAR_DIR, SERVICES, Settings
+from common.messaging.broker import build_broker
+from common.messaging.consumers import register_actors
+from common.messaging.redelivery import requeue_unapplied
+from common.service.entrypoints import load_definition, migrate, start_background, web_app
+from common.service.runtime import Runtime
+from common.web import gunicorn_errors
+from loanflow.gateway import EXTRA_ROUTES, HOME, NO_SERVICE, health
+
+log = logging.getLogger(__name__)
+
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+def http_threads() -> int:
+    """Threads of the one gunicorn process that serves every API (``LOANFLOW_HTTP_THREADS``)."""
+    return int(os.environ.get("LOANFLOW_HTTP_THREADS", "32"))
+
+
+def embedded_notify(settings: Settings, threads: int) -> Settings:
+    """notify's settings in the embedded process, whose threads serve all five APIs.
+
+    Each live stream holds one of those threads until it ends: with the services' own cap (48)
+    above the thread count, a few dozen open dashboards took every thread and no request of any
+    service was answered. Live streams get at most half the threads; beyond that they are
+    refused (503, they retry) and the APIs keep the rest. No proxy stands in front of this
+    process, so no ``X-Forwarded-For`` is trusted: the peer is the client.
+    """
+    cap = max(1, min(settings.max_live_connections, threads // 2))
+    return settings.with_overrides(max_live_connections=cap, trusted_proxies=())
+
+
+def ensure_secret(name: str, var_dir: Path = DEFAULT_VAR_DIR) -> str:
+    """The value of environment variable ``name``, else one generated once and kept in ``var/``.
+
+    Generated secrets live beside the SQLite files (git-ignored), so tokens issued before a
+    restart stay valid; production sets them in the environment instead.
+    """
+    value = os.environ.get(name, "").strip()
+    if value:
+        return value
+    path = var_dir / name.lower()
+    if path.exists():
+        value = path.read_text().strip()
+    if not value:
+        var_dir.mkdir(parents=True, exist_ok=True)
+        value = secrets.token_urlsafe(32)
+        path.write_text(value)
+        path.chmod(0o600)
+    os.environ[name] = value
+    return value
+
+
+class PrefixDispatcher:
+    """Routes ``/<service>/…`` to that service's app without rewriting the path (as the gateway)."""
+
+    def __init__(self, apps: dict[str, WSGIApp], fallback: WSGIApp) -> None:
+        self.apps = apps
+        self.fallback = fallback
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "/")
+        if path == "/health":  # what the gateway answers, so probes and docs hold in both modes
+            return _json(start_response, "200 OK", health(self.apps))
+        prefix = path.lstrip("/").split("/", 1)[0]
+        return self.apps.get(prefix, self.fallback)(environ, start_response)
+
+
+def _index(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+    if environ.get("PATH_INFO", "/") in ("", "/"):
+        start_response("302 Found", [("Location", HOME)])
+        return [b""]
+    return _json(start_response, "404 Not Found", NO_SERVICE)
+
+
+def _json(start_response: Callable[..., Any], status: str, document: dict[str, Any]) -> Iterable[bytes]:
+    body = json.dumps(document).encode()
+    start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+    return [body]
+
+
+class EmbeddedSystem:
+    """Everything of the embedded mode, built and started inside the serving process."""
+
+    def __init__(self) -> None:
+        self.stop = threading.Event()
+        self.threads: list[threading.Thread] = []
+        self.worker: dramatiq.Worker | None = None
+        self.bureau_server: Any = None
+        self.mailcatcher: Any = None
+
+    def build(self) -> WSGIApp:
+        if not os.environ.get("SMTP_HOST"):  # before the notify handlers read the SMTP settings
+            from loanflow.mailcatcher import start as start_mailcatcher
+
+            port = int(os.environ.get("LOANFLOW_MAIL_PORT", "8025"))
+            self.mailcatcher = start_mailcatcher(port=port, directory=str(DEFAULT_VAR_DIR / "mail"))
+            os.environ.update(SMTP_HOST="127.0.0.1", SMTP_PORT=str(port))
+        settings = {name: Settings.from_env(name) for name in SERVICES}
+        settings["notify"] = embedded_notify(settings["notify"], http_threads())
+        for name in SERVICES:
+            migrate(name, settings[name])
+        broker = build_broker(settings["loan"])
+        runtimes = {name: Runtime(load_definition(name), settings[name]) for name in SERVICES}
+        requeue_unapplied(runtimes)  # what the in-memory broker of a previous run lost
+        for rt in runtimes.values():
+            register_actors(rt, broker)
+        self._start_bureau(settings["credit"].bureau_url)
+        self.worker = dramatiq.Worker(broker, worker_threads=int(os.environ.get("LOANFLOW_WORKER_THREADS", "8")))
+        self.worker.start()
+        for rt in runtimes.values():
+            self.threads += start_background(rt, broker, self.stop)
+        apps = {name: web_app(name, settings[name], rt=runtimes[name]) for name in SERVICES}
+        for prefix, service in EXTRA_ROUTES.items():
+            apps[prefix] = apps[service]
+        return PrefixDispatcher(apps, _index)
+
+    def _start_bureau(self, url: str) -> None:
+        from urllib.parse import urlsplit
+
+        from loanflow.bureau_simulator import create_app as bureau_app
+
+        parts = urlsplit(url)
+        if parts.hostname not in ("127.0.0.1", "localhost") or not parts.port:
+            return  # a real bureau is configured elsewhere
+        self.bureau_server = make_server(parts.hostname, parts.port, bureau_app(), threaded=True)
+        threading.Thread(target=self.bureau_server.serve_forever, name="bureau-simulator", daemon=True).start()
+
+    def shutdown(self) -> None:
+        self.stop.set()
+        if self.worker is not None:
+            self.worker.stop(timeout=5000)
+        if self.bureau_server is not None:
+            self.bureau_server.shutdown()
+        if self.mailcatcher is not None:
+            self.mailcatcher.stop()
+
+
+class _Server(BaseApplication):
+    """gunicorn, configured in code: one process (the stub broker lives in it), many threads."""
+
+    def __init__(self, bind: str) -> None:
+        self.bind = bind
+        self.system = EmbeddedSystem()
+        super().__init__()
+
+    def load_config(self) -> None:
+        system = self.system
+        for key, value in {
+            "bind": self.bind,
+            "workers": 1,
+            "threads": http_threads(),
+            "worker_class": "gthread",
+            "timeout": 120,
+            "graceful_timeout": 10,
+            "accesslog": None,
+            "worker_exit": lambda _server, _worker: system.shutdown(),
+            "post_worker_init": lambda _worker: gunicorn_errors.install(),
+            **gunicorn_errors.LIMITS,
+        }.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> WSGIApp:
+        return self.system.build()
+
+
+def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
+    """Run the embedded system until interrupted (``make run``)."""
+    configure_logging("embedded")
+    staff = ensure_secret("LOANFLOW_STAFF_TOKEN")
+    ensure_secret("LOANFLOW_SECRET_KEY")
+    os.environ.setdefault("BUREAU_LATENCY_MS", "300")
+    os.environ.setdefault("VALUATION_DELAY_MS", "400")
+    base = f"http://{host}:{port}"
+    print(
+        f"\nloanflow (embedded) on {base}\n"
+        f"  Swagger UI:   {base}/loan/docs  (and /credit/docs, /property/docs, /decision/docs, /notify/docs)\n"
+        f"  Staff token:  {staff}\n"
+        f"  Dashboard:    {base}/notify/dashboard  (log in with the staff token)\n"
+        f"  Data:         {DEFAULT_VAR_DIR}  (e-mails sent to applicants: {DEFAULT_VAR_DIR / 'mail'})\n",
+        flush=True,
+    )
+    _Server(f"{host}:{port}").run()

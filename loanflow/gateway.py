@@ -1,0 +1,233 @@
+"""The gateway: one base URL in front of the five services run as separate processes.
+
+Routes ``/<service>/…`` to that service's upstream without rewriting the path, streams responses
+(so Server-Sent Events pass through unbuffered) and proxies WebSockets both ways. Built on
+aiohttp because one event loop holds thousands of idle live connections cheaply, which a
+thread-per-connection WSGI proxy cannot. In compose and Kubernetes an nginx or an Ingress plays
+the same role; this one needs no install for the README's process-per-service command.
+
+Upstreams come from ``LOANFLOW_UPSTREAM_<SERVICE>`` (e.g. ``LOANFLOW_UPSTREAM_LOAN=http://127.0.0.1:8001``).
+
+Every request it forwards, WebSocket handshakes included, carries ``X-Forwarded-For`` with the
+address the gateway saw appended last: the one hop a service may trust (notify counts live
+connections per client address). A WebSocket's close is relayed with the other side's own code
+and reason (:func:`relayed_close`), never with a code RFC 6455 forbids on the wire.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import weakref
+from collections.abc import Iterable
+from typing import Any
+
+import aiohttp
+from aiohttp import WSMsgType, web
+
+from common.kernel.logs import configure_logging
+from common.kernel.settings import SERVICES
+from common.web.gunicorn_errors import LIMITS
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PORTS = {"loan": 8001, "credit": 8002, "property": 8003, "decision": 8004, "notify": 8005}
+#: Headers that describe one hop, not the message (RFC 9110 §7.6.1); never forwarded.
+HOP_BY_HOP = frozenset({
+    "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
+    "transfer-encoding", "upgrade", "host", "content-length",
+})
+#: Largest WebSocket message relayed either way (the services refuse beyond 64 KiB too: 1009).
+WS_MAX_MESSAGE = 64 * 1024
+#: Paths that belong to a service but do not start with its name.
+EXTRA_ROUTES = {"tasks": "notify"}
+
+
+def upstreams() -> dict[str, str]:
+    """``{prefix: base URL}`` from the environment, defaulting to the ports of the Procfile."""
+    routes = {
+        name: os.environ.get(f"LOANFLOW_UPSTREAM_{name.upper()}", f"http://127.0.0.1:{DEFAULT_PORTS[name]}")
+        for name in SERVICES
+    }
+    for prefix, service in EXTRA_ROUTES.items():
+        routes[prefix] = routes[service]
+    return routes
+
+
+def _forwarded_for(request: web.Request) -> str:
+    """The client's ``X-Forwarded-For`` with the peer's address appended: the last hop is ours."""
+    return ", ".join(filter(None, [*request.headers.getall("X-Forwarded-For", []), request.remote or ""]))
+
+
+def _forward_headers(request: web.Request) -> dict[str, str]:
+    headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
+    headers["X-Forwarded-For"] = _forwarded_for(request)
+    headers["X-Forwarded-Proto"] = request.scheme
+    headers["X-Forwarded-Host"] = request.host
+    return headers
+
+
+async def _proxy_http(request: web.Request, base: str) -> web.StreamResponse:
+    session: aiohttp.ClientSession = request.app["session"]
+    body = await request.read() if request.can_read_body else None
+    try:
+        upstream = await session.request(
+            request.method, base + request.rel_url.raw_path_qs, headers=_forward_headers(request),
+            data=body, allow_redirects=False,
+        )
+    except (TimeoutError, aiohttp.ClientError):
+        return web.json_response({"code": 502, "status": "Bad Gateway", "message": "Service unreachable."},
+                                 status=502)
+    async with upstream:
+        response = web.StreamResponse(status=upstream.status, reason=upstream.reason)
+        for key, value in upstream.headers.items():
+            if key.lower() not in HOP_BY_HOP:
+                response.headers.add(key, value)
+        await response.prepare(request)
+        try:
+            async for chunk in upstream.content.iter_any():
+                await response.write(chunk)
+        except (aiohttp.ClientError, ConnectionResetError):
+            pass  # one side went away mid-stream (an SSE client leaving is normal)
+        return response
+
+
+#: Close codes an endpoint may put in a close frame (RFC 6455 §7.4 and the IANA registry): 1004,
+#: 1005, 1006 and 1015 are reserved (1005/1006/1015 only *report* a missing status, a connection
+#: lost without a close frame, a TLS failure), 1016–2999 are for future standards, 3000–4999 for
+#: libraries and applications (our 44xx).
+SENDABLE = frozenset({1000, 1001, 1002, 1003, *range(1007, 1015), *range(3000, 5000)})
+#: What the gateway sends when a side ended without a close frame: the upstream failed (1011),
+#: the client left (1001 to the upstream).
+UPSTREAM_LOST, CLIENT_LOST = 1011, 1001
+
+
+def relayed_close(message: aiohttp.WSMessage | None, lost: int) -> tuple[int, bytes]:
+    """The close code and reason to send on, given the ``message`` that ended the other side.
+
+    A close frame's own code and reason pass through; one without a code is a normal close
+    (1000); a code no endpoint may send is an error of that side (1011). Without a close frame
+    (connection lost, error) the code is ``lost``. aiohttp's ``close_code`` attribute is not used:
+    it turns into 1006 when the socket breaks while answering a close frame already received.
+    """
+    if message is None or message.type != WSMsgType.CLOSE:
+        return lost, b""
+    code = message.data if isinstance(message.data, int) else 0
+    if code in (0, 1005):
+        return 1000, b""
+    if code not in SENDABLE:
+        return 1011, b""
+    # A close frame's reason fits in 123 bytes of UTF-8: cut there, never inside a character.
+    return code, str(message.extra or "").encode()[:123].decode(errors="ignore").encode()
+
+
+async def _pump(source: Any, sink: Any, lost: int) -> None:
+    """Relay ``source``'s messages to ``sink``, then close ``sink`` as ``source`` was closed."""
+    message = None
+    while True:
+        message = await source.receive()
+        if message.type == WSMsgType.TEXT:
+            await sink.send_str(message.data)
+        elif message.type == WSMsgType.BINARY:
+            await sink.send_bytes(message.data)
+        else:
+            break
+    code, reason = relayed_close(message, lost)
+    await sink.close(code=code, message=reason)
+
+
+async def _proxy_ws(request: web.Request, base: str) -> web.StreamResponse:
+    session: aiohttp.ClientSession = request.app["session"]
+    headers = {k: v for k, v in request.headers.items()
+               if k.lower() in ("origin", "cookie", "authorization", "last-event-id")}
+    headers["X-Forwarded-For"] = _forwarded_for(request)
+    # The service compares Origin with the host the browser used, which is the gateway's.
+    headers["X-Forwarded-Host"] = request.host
+    try:
+        upstream = await session.ws_connect(base.replace("http", "ws", 1) + request.rel_url.raw_path_qs,
+                                            headers=headers, max_msg_size=WS_MAX_MESSAGE, heartbeat=None)
+    except aiohttp.WSServerHandshakeError as error:
+        return web.json_response({"code": error.status, "message": "WebSocket refused."}, status=error.status)
+    except (TimeoutError, aiohttp.ClientError):
+        return web.json_response({"code": 502, "message": "Service unreachable."}, status=502)
+    client = web.WebSocketResponse(max_msg_size=WS_MAX_MESSAGE)
+    await client.prepare(request)
+    sockets: weakref.WeakSet[web.WebSocketResponse] = request.app["websockets"]
+    sockets.add(client)
+    try:
+        await asyncio.gather(_pump(client, upstream, CLIENT_LOST), _pump(upstream, client, UPSTREAM_LOST),
+                             return_exceptions=True)
+    finally:
+        sockets.discard(client)
+        await upstream.close(code=CLIENT_LOST)  # no-op once closed; else the client left mid-relay
+    return client
+
+
+async def _going_away(app: web.Application) -> None:
+    """At shutdown, close every relayed WebSocket with 1001 (reconnect), not by dropping it."""
+    for client in list(app["websockets"]):
+        await client.close(code=1001, message=b"gateway shutting down: reconnect")
+
+
+#: Where ``/`` redirects, and the answer to a path no service serves. The embedded mode's
+#: dispatcher (``loanflow.embedded``) answers its front door with these and :func:`health` too.
+HOME = "/loan/docs"
+NO_SERVICE = {"code": 404, "status": "Not Found", "message": "No service answers this path."}
+
+
+def health(routes: Iterable[str]) -> dict[str, Any]:
+    """The body of the gateway's own ``GET /health`` (probes); services have ``/<svc>/health``."""
+    return {"status": "ok", "service": "gateway", "routes": sorted(routes)}
+
+
+async def handle(request: web.Request) -> web.StreamResponse:
+    if request.path == "/health":
+        return web.json_response(health(request.app["upstreams"]))
+    prefix = request.path.lstrip("/").split("/", 1)[0]
+    base = request.app["upstreams"].get(prefix)
+    if base is None:
+        if request.path == "/":
+            raise web.HTTPFound(HOME)
+        return web.json_response(NO_SERVICE, status=404)
+    if request.headers.get("Upgrade", "").lower() == "websocket":
+        return await _proxy_ws(request, base)
+    return await _proxy_http(request, base)
+
+
+#: aiohttp's own bounds on a request line and a header, twice the services' (gunicorn's,
+#: :data:`common.web.gunicorn_errors.LIMITS`): a request over the services' limit is forwarded and
+#: refused by the service with its JSON ``414``/``431``; only one over twice that gets aiohttp's
+#: plain-text ``400``, which aiohttp gives no way to reword.
+HANDLER_LIMITS = {"max_line_size": 2 * LIMITS["limit_request_line"],
+                  "max_field_size": 2 * LIMITS["limit_request_field_size"]}
+
+
+def build_app() -> web.Application:
+    """The aiohttp application of the gateway."""
+    app = web.Application(client_max_size=int(os.environ.get("LOANFLOW_MAX_BODY_BYTES", 64 * 1024)) + 1024,
+                          handler_args=HANDLER_LIMITS)
+    app["upstreams"] = upstreams()
+    app["websockets"] = weakref.WeakSet()
+    app.on_shutdown.append(_going_away)
+
+    async def session_context(app: web.Application):  # type: ignore[no-untyped-def]
+        timeout = aiohttp.ClientTimeout(total=None, connect=5, sock_read=None)
+        app["session"] = aiohttp.ClientSession(timeout=timeout, auto_decompress=False,
+                                               connector=aiohttp.TCPConnector(limit=512))
+        yield
+        await app["session"].close()
+
+    app.cleanup_ctx.append(session_context)
+    # [\s\S] and not ".": a decoded path may hold a newline (%0A), which "." does not match, and
+    # aiohttp would answer its own text/plain 404 instead of forwarding.
+    app.router.add_route("*", r"/{tail:[\s\S]*}", handle)
+    return app
+
+
+def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
+    """Run the gateway until interrupted."""
+    configure_logging("gateway")
+    # A client that leaves cancels its handler, which drops the upstream connection at once: an
+    # abandoned live stream's slot in notify is released now, not when a heartbeat fails to pass.
+    web.run_app(build_app(), host=host, port=port, access_log=None, print=None, handler_cancellation=True)
