@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("common", "lending", "loanflow", "loan_app", "credit_app", "property_app", "decision_app",
+PACKAGES = ("common", "lending", "loanflow", "bench", "loan_app", "credit_app", "property_app", "decision_app",
             "notify_app")
 SERVICES = ("loan_app", "credit_app", "property_app", "decision_app", "notify_app")
 MAX_MODULE_LINES = 300
