@@ -2,7 +2,8 @@
 
 - ``migrate [SERVICE…]``: upgrade databases (all services by default).
 - ``relay SERVICE``: run a service's outbox relay and periodic jobs.
-- ``revision SERVICE -m MESSAGE``: autogenerate a migration (developers).
+- ``revision SERVICE|shared -m MESSAGE``: autogenerate a migration of a service's own tables, or
+  of the tables every service shares (developers; see ``common.database.migrations``).
 - ``embedded``: the whole system in one process (``make run``).
 - ``gateway``: the HTTP/WebSocket gateway in front of separate service processes.
 """
@@ -25,7 +26,8 @@ def main(argv: list[str] | None = None) -> None:
     relay = commands.add_parser("relay", help="run a service's outbox relay")
     relay.add_argument("service", choices=SERVICES)
     revision = commands.add_parser("revision", help="autogenerate a migration")
-    revision.add_argument("service", choices=SERVICES)
+    revision.add_argument("service", choices=[*SERVICES, "shared"],
+                          help="a service's own tables, or 'shared': the tables every service has")
     revision.add_argument("-m", "--message", required=True)
     embedded = commands.add_parser("embedded", help="run everything in one process")
     embedded.add_argument("--host", default="127.0.0.1")
@@ -45,10 +47,13 @@ def main(argv: list[str] | None = None) -> None:
     elif args.command == "relay":
         entrypoints.run_relay(args.service)
     elif args.command == "revision":
+        from common.database.migrations import SHARED
         from common.database.migrations import revision as make_revision
 
-        make_revision(entrypoints.load_definition(args.service), Settings.from_env(args.service).database_url,
-                      args.message)
+        # The shared tables are compared on loan's database: every service database has them.
+        service = SERVICES[0] if args.service == SHARED else args.service
+        make_revision(entrypoints.load_definition(service), Settings.from_env(service).database_url,
+                      args.message, branch=args.service)
     elif args.command == "embedded":
         from loanflow.embedded import serve
 

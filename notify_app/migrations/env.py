@@ -1,5 +1,0 @@
-"""Alembic environment of notify_app (shared logic in common.database.migrations)."""
-
-from common.database.migrations import run_env
-
-run_env()
