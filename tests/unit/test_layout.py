@@ -25,8 +25,8 @@ def _modules() -> dict[str, Path]:
     found = {}
     for package in PACKAGES:
         for path in (ROOT / package).rglob("*.py"):
-            if "migrations" in path.parts:
-                continue
+            if "versions" in path.parts and "migrations" in path.parts:
+                continue  # Alembic revisions: generated, history only
             parts = list(path.relative_to(ROOT).with_suffix("").parts)
             if parts[-1] == "__init__":
                 parts.pop()
