@@ -72,10 +72,6 @@ class Environment:
         return Path(self.text("LOANFLOW_VAR_DIR") or Path.cwd() / "var")
 
 
-#: Where the embedded default keeps its SQLite files and generated secrets.
-DEFAULT_VAR_DIR = Environment().var_dir()
-
-
 def default_database_url(service: str, var_dir: Path) -> str:
     """The embedded default: one SQLite file per service, so each still owns its database."""
     return f"sqlite:///{var_dir / f'{service}.db'}"
