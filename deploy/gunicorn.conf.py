@@ -33,16 +33,25 @@ limit_request_fields = 100
 limit_request_field_size = 8190
 
 
+def _multiproc_dir():
+    # Imported here, in the master's hooks (gunicorn has put the working directory on sys.path by
+    # then): the variable is read by common.kernel.settings, like every other.
+    from common.kernel.settings import prometheus_multiproc_dir
+
+    return prometheus_multiproc_dir()
+
+
 def on_starting(server):
-    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    directory = _multiproc_dir()
     if directory:
         shutil.rmtree(directory, ignore_errors=True)
         os.makedirs(directory, exist_ok=True)
 
 
 def child_exit(server, worker):
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        multiprocess.mark_process_dead(worker.pid)
+    directory = _multiproc_dir()
+    if directory:
+        multiprocess.mark_process_dead(worker.pid, directory)
 
 
 def post_worker_init(worker):

@@ -6,6 +6,9 @@
   of the tables every service shares (developers; see ``common.database.migrations``).
 - ``embedded``: the whole system in one process (``make run``).
 - ``gateway``: the HTTP/WebSocket gateway in front of separate service processes.
+
+Each command reads its settings from the environment once, here or in the entrypoint it calls
+(``common.service.entrypoints``), and passes them down.
 """
 
 from __future__ import annotations
@@ -56,12 +59,14 @@ def main(argv: list[str] | None = None) -> None:
                       args.message, branch=args.service)
     elif args.command == "embedded":
         from loanflow.embedded import serve
+        from loanflow.settings import EmbeddedSettings
 
-        serve(args.host, args.port)
+        serve(EmbeddedSettings.from_env(), args.host, args.port)
     elif args.command == "gateway":
         from loanflow.gateway import serve as serve_gateway
+        from loanflow.settings import GatewaySettings
 
-        serve_gateway(args.host, args.port)
+        serve_gateway(GatewaySettings.from_env(), args.host, args.port)
 
 
 if __name__ == "__main__":

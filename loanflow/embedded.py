@@ -6,16 +6,21 @@ one gunicorn server on ``http://127.0.0.1:8000``, routed by path prefix exactly 
 gateway routes separate processes. The code paths are the production ones; only the broker and
 the database engine differ. The stub broker keeps nothing across a restart: at start-up the
 outboxes send again whatever their consumers had not applied (``common.messaging.redelivery``).
+
+Its configuration is :class:`loanflow.settings.EmbeddedSettings`, read once by the command line;
+what differs from separate processes (generated secrets, the in-process mail catcher, a slower
+demo pace, a smaller live-stream cap) is set on copies of the services' ``Settings``
+(:func:`in_process_settings`), never in ``os.environ``.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
 import secrets
 import threading
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +29,7 @@ from gunicorn.app.base import BaseApplication
 from werkzeug.serving import make_server
 
 from common.kernel.logs import configure_logging
-from common.kernel.settings import DEFAULT_VAR_DIR, SERVICES, Settings
+from common.kernel.settings import SERVICES, Settings, SmtpSettings
 from common.messaging.broker import build_broker
 from common.messaging.consumers import register_actors
 from common.messaging.redelivery import requeue_unapplied
@@ -32,15 +37,11 @@ from common.service.entrypoints import load_definition, migrate, start_backgroun
 from common.service.runtime import Runtime
 from common.web import gunicorn_errors
 from loanflow.gateway import EXTRA_ROUTES, HOME, NO_SERVICE, health
+from loanflow.settings import EmbeddedSettings
 
 log = logging.getLogger(__name__)
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
-
-
-def http_threads() -> int:
-    """Threads of the one gunicorn process that serves every API (``LOANFLOW_HTTP_THREADS``)."""
-    return int(os.environ.get("LOANFLOW_HTTP_THREADS", "32"))
 
 
 def embedded_notify(settings: Settings, threads: int) -> Settings:
@@ -56,13 +57,12 @@ def embedded_notify(settings: Settings, threads: int) -> Settings:
     return settings.with_overrides(max_live_connections=cap, trusted_proxies=())
 
 
-def ensure_secret(name: str, var_dir: Path = DEFAULT_VAR_DIR) -> str:
-    """The value of environment variable ``name``, else one generated once and kept in ``var/``.
+def ensure_secret(name: str, value: str, var_dir: Path) -> str:
+    """``value`` (environment variable ``name``, as read), else one generated once and kept in ``var/``.
 
     Generated secrets live beside the SQLite files (git-ignored), so tokens issued before a
     restart stay valid; production sets them in the environment instead.
     """
-    value = os.environ.get(name, "").strip()
     if value:
         return value
     path = var_dir / name.lower()
@@ -73,8 +73,30 @@ def ensure_secret(name: str, var_dir: Path = DEFAULT_VAR_DIR) -> str:
         value = secrets.token_urlsafe(32)
         path.write_text(value)
         path.chmod(0o600)
-    os.environ[name] = value
     return value
+
+
+def with_secrets(config: EmbeddedSettings) -> EmbeddedSettings:
+    """``config`` whose services share the staff token and secret key of the environment, else
+    generated ones (every service must check the tokens the others issue)."""
+    given = config.services["loan"]
+    staff = ensure_secret("LOANFLOW_STAFF_TOKEN", given.staff_token, config.var_dir)
+    key = ensure_secret("LOANFLOW_SECRET_KEY", given.secret_key, config.var_dir)
+    services = {name: s.with_overrides(staff_token=staff, secret_key=key) for name, s in config.services.items()}
+    return replace(config, services=services)
+
+
+def in_process_settings(config: EmbeddedSettings, smtp: SmtpSettings | None = None) -> dict[str, Settings]:
+    """What each service gets in this process: its settings from the environment, with the demo's
+    valuation pace, ``smtp`` (the in-process catcher) when given, and notify's live-stream cap."""
+    settings = {}
+    for name in SERVICES:
+        changes: dict[str, Any] = {"valuation_delay_ms": config.valuation_delay_ms}
+        if smtp is not None:
+            changes["smtp"] = smtp
+        settings[name] = config.services[name].with_overrides(**changes)
+    settings["notify"] = embedded_notify(settings["notify"], config.http_threads)
+    return settings
 
 
 class PrefixDispatcher:
@@ -108,7 +130,8 @@ def _json(start_response: Callable[..., Any], status: str, document: dict[str, A
 class EmbeddedSystem:
     """Everything of the embedded mode, built and started inside the serving process."""
 
-    def __init__(self) -> None:
+    def __init__(self, config: EmbeddedSettings) -> None:
+        self.config = config
         self.stop = threading.Event()
         self.threads: list[threading.Thread] = []
         self.worker: dramatiq.Worker | None = None
@@ -116,14 +139,7 @@ class EmbeddedSystem:
         self.mailcatcher: Any = None
 
     def build(self) -> WSGIApp:
-        if not os.environ.get("SMTP_HOST"):  # before the notify handlers read the SMTP settings
-            from loanflow.mailcatcher import start as start_mailcatcher
-
-            port = int(os.environ.get("LOANFLOW_MAIL_PORT", "8025"))
-            self.mailcatcher = start_mailcatcher(port=port, directory=str(DEFAULT_VAR_DIR / "mail"))
-            os.environ.update(SMTP_HOST="127.0.0.1", SMTP_PORT=str(port))
-        settings = {name: Settings.from_env(name) for name in SERVICES}
-        settings["notify"] = embedded_notify(settings["notify"], http_threads())
+        settings = in_process_settings(self.config, self._start_mailcatcher())
         for name in SERVICES:
             migrate(name, settings[name])
         broker = build_broker(settings["loan"])
@@ -132,7 +148,7 @@ class EmbeddedSystem:
         for rt in runtimes.values():
             register_actors(rt, broker)
         self._start_bureau(settings["credit"].bureau_url)
-        self.worker = dramatiq.Worker(broker, worker_threads=int(os.environ.get("LOANFLOW_WORKER_THREADS", "8")))
+        self.worker = dramatiq.Worker(broker, worker_threads=self.config.worker_threads)
         self.worker.start()
         for rt in runtimes.values():
             self.threads += start_background(rt, broker, self.stop)
@@ -140,6 +156,17 @@ class EmbeddedSystem:
         for prefix, service in EXTRA_ROUTES.items():
             apps[prefix] = apps[service]
         return PrefixDispatcher(apps, _index)
+
+    def _start_mailcatcher(self) -> SmtpSettings | None:
+        """Without an SMTP server configured, catch e-mails in ``var/mail``; the SMTP settings
+        that reach the catcher, or None to keep the configured server."""
+        if not self.config.catch_mail:
+            return None
+        from loanflow.mailcatcher import start as start_mailcatcher
+
+        port = self.config.mail_port
+        self.mailcatcher = start_mailcatcher(str(self.config.var_dir / "mail"), port=port)
+        return replace(self.config.services["notify"].smtp, host="127.0.0.1", port=port)
 
     def _start_bureau(self, url: str) -> None:
         from urllib.parse import urlsplit
@@ -149,7 +176,9 @@ class EmbeddedSystem:
         parts = urlsplit(url)
         if parts.hostname not in ("127.0.0.1", "localhost") or not parts.port:
             return  # a real bureau is configured elsewhere
-        self.bureau_server = make_server(parts.hostname, parts.port, bureau_app(), threaded=True)
+        # The simulator reads its other BUREAU_* variables itself; the latency has a demo default.
+        simulator = bureau_app({"BUREAU_LATENCY_MS": self.config.bureau_latency_ms})
+        self.bureau_server = make_server(parts.hostname, parts.port, simulator, threaded=True)
         threading.Thread(target=self.bureau_server.serve_forever, name="bureau-simulator", daemon=True).start()
 
     def shutdown(self) -> None:
@@ -165,9 +194,9 @@ class EmbeddedSystem:
 class _Server(BaseApplication):
     """gunicorn, configured in code: one process (the stub broker lives in it), many threads."""
 
-    def __init__(self, bind: str) -> None:
+    def __init__(self, bind: str, config: EmbeddedSettings) -> None:
         self.bind = bind
-        self.system = EmbeddedSystem()
+        self.system = EmbeddedSystem(config)
         super().__init__()
 
     def load_config(self) -> None:
@@ -175,7 +204,7 @@ class _Server(BaseApplication):
         for key, value in {
             "bind": self.bind,
             "workers": 1,
-            "threads": http_threads(),
+            "threads": system.config.http_threads,
             "worker_class": "gthread",
             "timeout": 120,
             "graceful_timeout": 10,
@@ -190,20 +219,17 @@ class _Server(BaseApplication):
         return self.system.build()
 
 
-def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
+def serve(config: EmbeddedSettings, host: str = "127.0.0.1", port: int = 8000) -> None:
     """Run the embedded system until interrupted (``make run``)."""
-    configure_logging("embedded")
-    staff = ensure_secret("LOANFLOW_STAFF_TOKEN")
-    ensure_secret("LOANFLOW_SECRET_KEY")
-    os.environ.setdefault("BUREAU_LATENCY_MS", "300")
-    os.environ.setdefault("VALUATION_DELAY_MS", "400")
-    base = f"http://{host}:{port}"
+    configure_logging("embedded", config.log_level)
+    config = with_secrets(config)
+    base, var_dir = f"http://{host}:{port}", config.var_dir
     print(
         f"\nloanflow (embedded) on {base}\n"
         f"  Swagger UI:   {base}/loan/docs  (and /credit/docs, /property/docs, /decision/docs, /notify/docs)\n"
-        f"  Staff token:  {staff}\n"
+        f"  Staff token:  {config.services['loan'].staff_token}\n"
         f"  Dashboard:    {base}/notify/dashboard  (log in with the staff token)\n"
-        f"  Data:         {DEFAULT_VAR_DIR}  (e-mails sent to applicants: {DEFAULT_VAR_DIR / 'mail'})\n",
+        f"  Data:         {var_dir}  (e-mails sent to applicants: {var_dir / 'mail'})\n",
         flush=True,
     )
-    _Server(f"{host}:{port}").run()
+    _Server(f"{host}:{port}", config).run()

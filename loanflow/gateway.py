@@ -6,7 +6,8 @@ aiohttp because one event loop holds thousands of idle live connections cheaply,
 thread-per-connection WSGI proxy cannot. In compose and Kubernetes an nginx or an Ingress plays
 the same role; this one needs no install for the README's process-per-service command.
 
-Upstreams come from ``LOANFLOW_UPSTREAM_<SERVICE>`` (e.g. ``LOANFLOW_UPSTREAM_LOAN=http://127.0.0.1:8001``).
+Upstreams come from ``LOANFLOW_UPSTREAM_<SERVICE>`` (e.g. ``LOANFLOW_UPSTREAM_LOAN=http://127.0.0.1:8001``),
+read into :class:`loanflow.settings.GatewaySettings` when the process starts.
 
 Every request it forwards, WebSocket handshakes included, carries ``X-Forwarded-For`` with the
 address the gateway saw appended last: the one hop a service may trust (notify counts live
@@ -18,21 +19,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import weakref
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import aiohttp
 from aiohttp import WSMsgType, web
 
 from common.kernel.logs import configure_logging
-from common.kernel.settings import SERVICES
 from common.web.gunicorn_errors import LIMITS
+from loanflow.settings import DEFAULT_PORTS as DEFAULT_PORTS  # where the Procfile runs each service
+from loanflow.settings import GatewaySettings
 
 log = logging.getLogger(__name__)
 
-DEFAULT_PORTS = {"loan": 8001, "credit": 8002, "property": 8003, "decision": 8004, "notify": 8005}
 #: Headers that describe one hop, not the message (RFC 9110 §7.6.1); never forwarded.
 HOP_BY_HOP = frozenset({
     "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
@@ -44,15 +44,12 @@ WS_MAX_MESSAGE = 64 * 1024
 EXTRA_ROUTES = {"tasks": "notify"}
 
 
-def upstreams() -> dict[str, str]:
-    """``{prefix: base URL}`` from the environment, defaulting to the ports of the Procfile."""
-    routes = {
-        name: os.environ.get(f"LOANFLOW_UPSTREAM_{name.upper()}", f"http://127.0.0.1:{DEFAULT_PORTS[name]}")
-        for name in SERVICES
-    }
+def routes(upstreams: Mapping[str, str]) -> dict[str, str]:
+    """``{prefix: base URL}``: each service's upstream, and the paths it serves beyond its prefix."""
+    table = dict(upstreams)
     for prefix, service in EXTRA_ROUTES.items():
-        routes[prefix] = routes[service]
-    return routes
+        table[prefix] = table[service]
+    return table
 
 
 def _forwarded_for(request: web.Request) -> str:
@@ -203,11 +200,10 @@ HANDLER_LIMITS = {"max_line_size": 2 * LIMITS["limit_request_line"],
                   "max_field_size": 2 * LIMITS["limit_request_field_size"]}
 
 
-def build_app() -> web.Application:
+def build_app(settings: GatewaySettings) -> web.Application:
     """The aiohttp application of the gateway."""
-    app = web.Application(client_max_size=int(os.environ.get("LOANFLOW_MAX_BODY_BYTES", 64 * 1024)) + 1024,
-                          handler_args=HANDLER_LIMITS)
-    app["upstreams"] = upstreams()
+    app = web.Application(client_max_size=settings.max_body_bytes + 1024, handler_args=HANDLER_LIMITS)
+    app["upstreams"] = routes(settings.upstreams)
     app["websockets"] = weakref.WeakSet()
     app.on_shutdown.append(_going_away)
 
@@ -225,9 +221,9 @@ def build_app() -> web.Application:
     return app
 
 
-def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
+def serve(settings: GatewaySettings, host: str = "127.0.0.1", port: int = 8000) -> None:
     """Run the gateway until interrupted."""
-    configure_logging("gateway")
+    configure_logging("gateway", settings.log_level)
     # A client that leaves cancels its handler, which drops the upstream connection at once: an
     # abandoned live stream's slot in notify is released now, not when a heartbeat fails to pass.
-    web.run_app(build_app(), host=host, port=port, access_log=None, print=None, handler_cancellation=True)
+    web.run_app(build_app(settings), host=host, port=port, access_log=None, print=None, handler_cancellation=True)

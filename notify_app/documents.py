@@ -27,7 +27,7 @@ from common.messaging.uow import UnitOfWork
 from common.service.runtime import Handler, Runtime, TwoPhase
 from common.web.auth import issue_applicant_token
 from lending.amortization import add_months
-from notify_app.adapters.mailer import Attachment, Mailer, SmtpSettings
+from notify_app.adapters.mailer import Attachment, Mailer
 from notify_app.adapters.orm import Document, EmailRecord, Notification, Recipient
 from notify_app.domain.emails import EMAIL_STATUSES, compose
 from notify_app.domain.schedule import schedule_csv, schedule_pdf
@@ -64,7 +64,7 @@ def _load(session: Any, application_id: str, seq: int) -> tuple[Recipient | None
 
 def document_handlers(runtime: Runtime, public_url: str) -> dict[str, Handler | TwoPhase]:
     """The handlers of ``GenerateDocuments`` and ``SendEmail``."""
-    mailer = Mailer(SmtpSettings.from_env()) if runtime.settings.extra.get("smtp") != "off" else None
+    mailer = Mailer(runtime.settings.smtp) if runtime.settings.extra.get("smtp") != "off" else None
 
     def build(envelope: Envelope) -> Built | None:
         with runtime.session_factory() as session:

@@ -15,7 +15,6 @@ which ends in logs, ``task_attempts`` and ``dead_letters`` (see ``common.kernel.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -30,21 +29,20 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def make_engine(url: str, *, pool_size: int | None = None, max_overflow: int | None = None) -> Engine:
+def make_engine(url: str, *, pool_size: int = 8, max_overflow: int = 4) -> Engine:
     """Build the engine of one service database with the settings each backend needs.
 
-    ``LOANFLOW_DB_POOL_SIZE`` (8) connections are kept once opened, as many as the threads of
-    the busiest process (loan_web's gthread workers, credit_worker): a pool smaller than the
-    concurrency *closes* every overflow connection on return, so each request beyond it paid a
-    new PostgreSQL backend (a process fork and authentication) — the benchmark showed
-    ``POST /loan/applications`` at 190–198 req/s with a pool of 3, 239–325 with 8 (docs/benchmarks.md).
-    ``LOANFLOW_DB_MAX_OVERFLOW`` (4) covers bursts (background threads, notify's many stream
-    threads). Connections open lazily: an idle process holds one or two, not eight.
+    ``pool_size`` connections (``Settings.db_pool_size``: ``LOANFLOW_DB_POOL_SIZE``, 8) are kept
+    once opened, as many as the threads of the busiest process (loan_web's gthread workers,
+    credit_worker): a pool smaller than the concurrency *closes* every overflow connection on
+    return, so each request beyond it paid a new PostgreSQL backend (a process fork and
+    authentication) — the benchmark showed ``POST /loan/applications`` at 190–198 req/s with a
+    pool of 3, 239–325 with 8 (docs/benchmarks.md). ``max_overflow`` (``LOANFLOW_DB_MAX_OVERFLOW``,
+    4) covers bursts (background threads, notify's many stream threads). Connections open lazily:
+    an idle process holds one or two, not eight.
     """
     if is_sqlite(url):
         return _sqlite_engine(url)
-    pool_size = pool_size if pool_size is not None else int(os.environ.get("LOANFLOW_DB_POOL_SIZE", "8"))
-    max_overflow = max_overflow if max_overflow is not None else int(os.environ.get("LOANFLOW_DB_MAX_OVERFLOW", "4"))
     return create_engine(
         url,
         pool_pre_ping=True,

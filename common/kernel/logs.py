@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import re
 import sys
 from collections.abc import Iterator
@@ -90,8 +89,8 @@ class JsonLines(JsonFormatter):
         return scrub(hide_statement_values(super().formatException(ei)))
 
 
-def configure_logging(service: str) -> None:
-    """JSON lines on stderr with the service name; idempotent."""
+def configure_logging(service: str, level: str = "INFO") -> None:
+    """JSON lines on stderr with the service name, from ``level`` up (``Settings.log_level``); idempotent."""
     global _configured
     if _configured:
         return
@@ -108,5 +107,5 @@ def configure_logging(service: str) -> None:
     handler.addFilter(AddCorrelation())
     root = logging.getLogger()
     root.handlers = [handler]
-    root.setLevel(os.environ.get("LOANFLOW_LOG_LEVEL", "INFO").upper())
+    root.setLevel(level.upper())
     logging.getLogger("pika").setLevel(logging.WARNING)

@@ -2,7 +2,9 @@
 
 With several gunicorn workers each worker is its own process; prometheus-client's multiprocess
 mode (``PROMETHEUS_MULTIPROC_DIR`` set before start) merges their values when scraped, so a
-scrape of any worker reports the whole service.
+scrape of any worker reports the whole service. prometheus-client reads that variable itself as
+the metrics below are created, at import: :data:`MULTIPROC_DIR` is read at the same moment
+(through ``common.kernel.settings``), not from a ``Settings`` object built later.
 """
 
 from __future__ import annotations
@@ -26,10 +28,14 @@ from prometheus_client import (
 from prometheus_client import multiprocess as prom_multiprocess
 from prometheus_client.metrics_core import Metric
 
+from common.kernel.settings import prometheus_multiproc_dir
+
 log = logging.getLogger(__name__)
 
-if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # metric files are opened as metrics are created
-    os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
+#: Where prometheus-client keeps this process's metric files; empty: metrics stay in memory.
+MULTIPROC_DIR = prometheus_multiproc_dir()
+if MULTIPROC_DIR:  # metric files are opened as metrics are created
+    os.makedirs(MULTIPROC_DIR, exist_ok=True)
 
 HTTP_REQUESTS = Counter(
     "loanflow_http_requests_total",
@@ -100,7 +106,7 @@ class StateCollector:
 def metrics_response(state: Callable[[], Iterable[Metric]] | None = None) -> Any:
     """The text exposition of this process (all processes in multiprocess mode), plus ``state``."""
     registry = CollectorRegistry()
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    if MULTIPROC_DIR:
         prom_multiprocess.MultiProcessCollector(registry)
     else:
         registry = REGISTRY

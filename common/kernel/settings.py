@@ -1,55 +1,130 @@
-"""Configuration read from the environment, once, into one immutable object per service.
+"""Configuration read from the environment, once, into one immutable object per process.
 
-Why one object: every entrypoint (gunicorn app, Dramatiq worker, outbox relay, embedded runner)
-builds its dependencies from the same ``Settings``, so a test can construct one by hand instead
-of monkeypatching the environment.
+Why one module: this is the only code of loanflow that reads ``os.environ`` (a test walks the
+source to keep it so). Every entrypoint (gunicorn app, Dramatiq worker, outbox relay, embedded
+runner, gateway, mail catcher) builds its settings once at start-up and passes them, or the part a
+component needs, down; a test or the embedded mode builds one by hand (``dataclasses.replace``)
+instead of changing the environment. docs/operations.md lists every variable (§ Configuration).
+
+Two variables are also read by libraries themselves, before any of our objects exist:
+prometheus-client reads ``PROMETHEUS_MULTIPROC_DIR`` as metrics are created (at import), and
+Dramatiq's exporter reads ``dramatiq_prom_*`` when it is imported. We read them here too, only
+to know what those libraries will do.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 #: The five services, in pipeline order. Their names are also their URL prefixes and queue names.
 SERVICES: tuple[str, ...] = ("loan", "credit", "property", "decision", "notify")
-
-#: Where the embedded default keeps its SQLite files and generated secrets.
-DEFAULT_VAR_DIR = Path(os.environ.get("LOANFLOW_VAR_DIR", Path.cwd() / "var"))
-
-
-def _env(name: str, default: str = "") -> str:
-    return os.environ.get(name, default).strip()
+#: How a boolean variable says yes.
+TRUE_WORDS = frozenset({"1", "true", "yes"})
 
 
-def _env_int(name: str, default: int) -> int:
-    raw = _env(name)
-    return int(raw) if raw else default
+class Environment:
+    """Typed reads of environment variables.
+
+    Parameters:
+      environ: the variables to read; the process environment by default (tests pass a dict).
+    """
+
+    def __init__(self, environ: Mapping[str, str] | None = None) -> None:
+        self.environ: Mapping[str, str] = os.environ if environ is None else environ
+
+    def raw(self, name: str, default: str = "") -> str:
+        """The value exactly as set (a password may end with a space)."""
+        return self.environ.get(name, default)
+
+    def text(self, name: str, default: str = "") -> str:
+        """The value without surrounding spaces."""
+        return self.raw(name, default).strip()
+
+    def integer(self, name: str, default: int) -> int:
+        raw = self.text(name)
+        return int(raw) if raw else default
+
+    def optional_integer(self, name: str) -> int | None:
+        raw = self.text(name)
+        return int(raw) if raw else None
+
+    def number(self, name: str, default: float) -> float:
+        raw = self.text(name)
+        return float(raw) if raw else default
+
+    def items(self, name: str, default: str = "") -> tuple[str, ...]:
+        """A comma-separated variable as a tuple of its non-empty items."""
+        return tuple(item.strip() for item in self.text(name, default).split(",") if item.strip())
+
+    def flag(self, name: str) -> bool:
+        """True for ``1``, ``true`` or ``yes`` (any case)."""
+        return self.text(name).lower() in TRUE_WORDS
+
+    def log_level(self) -> str:
+        """``LOANFLOW_LOG_LEVEL``, upper case; every process's logs (default ``INFO``)."""
+        return (self.text("LOANFLOW_LOG_LEVEL") or "INFO").upper()
+
+    def var_dir(self) -> Path:
+        """Where the embedded default keeps its SQLite files, generated secrets and e-mails."""
+        return Path(self.text("LOANFLOW_VAR_DIR") or Path.cwd() / "var")
 
 
-def _env_float(name: str, default: float) -> float:
-    raw = _env(name)
-    return float(raw) if raw else default
-
-
-def _env_list(name: str, default: str = "") -> tuple[str, ...]:
-    """A comma-separated variable as a tuple of its non-empty items."""
-    return tuple(item.strip() for item in _env(name, default).split(",") if item.strip())
-
-
-def default_database_url(service: str, var_dir: Path = DEFAULT_VAR_DIR) -> str:
+def default_database_url(service: str, var_dir: Path) -> str:
     """The embedded default: one SQLite file per service, so each still owns its database."""
     return f"sqlite:///{var_dir / f'{service}.db'}"
+
+
+def prometheus_multiproc_dir(environ: Mapping[str, str] | None = None) -> str:
+    """``PROMETHEUS_MULTIPROC_DIR``, or ``""`` when metrics stay in this process.
+
+    A function, not a :class:`Settings` field: prometheus-client reads the variable itself when
+    ``common.kernel.metrics`` creates its metrics at import, before any settings exist.
+    """
+    return Environment(environ).raw("PROMETHEUS_MULTIPROC_DIR")
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    """The SMTP server notify sends its e-mails through (``SMTP_*``)."""
+
+    host: str
+    port: int = 25
+    starttls: bool = False
+    ssl: bool = False
+    username: str = ""
+    password: str = ""
+    sender: str = "loanflow <no-reply@loanflow.local>"
+    timeout: float = 10.0
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> SmtpSettings:
+        """From ``SMTP_HOST``, ``SMTP_PORT``, ``SMTP_STARTTLS``, ``SMTP_SSL``, ``SMTP_USERNAME``,
+        ``SMTP_PASSWORD``, ``SMTP_FROM``, ``SMTP_TIMEOUT`` (booleans: ``1``/``true``/``yes``)."""
+        env, default = Environment(environ), cls(host="localhost")
+        return cls(
+            host=env.raw("SMTP_HOST") or default.host,
+            port=int(env.raw("SMTP_PORT") or default.port),
+            starttls=env.flag("SMTP_STARTTLS"),
+            ssl=env.flag("SMTP_SSL"),
+            username=env.raw("SMTP_USERNAME", default.username),
+            password=env.raw("SMTP_PASSWORD", default.password),
+            sender=env.raw("SMTP_FROM") or default.sender,
+            timeout=float(env.raw("SMTP_TIMEOUT") or default.timeout),
+        )
 
 
 @dataclass(frozen=True)
 class Settings:
     """Everything a service process needs to know about its surroundings.
 
-    Environment variables (all optional; the defaults give the embedded mode):
+    Every field has its environment variable (all optional; the defaults give the embedded mode),
+    listed with its default in docs/operations.md. The main ones:
 
     - ``<SERVICE>_DATABASE_URL`` (e.g. ``LOAN_DATABASE_URL``): SQLAlchemy URL of this service's
-      own database; default a SQLite file under ``var/``.
+      own database; default a SQLite file under ``var/`` (``LOANFLOW_VAR_DIR``).
     - ``BROKER_URL``: ``amqp://…`` for RabbitMQ; empty means the in-process stub broker.
     - ``LOANFLOW_STAFF_TOKEN``: bearer token of loan officers and operators.
     - ``LOANFLOW_SECRET_KEY``: signs applicant access tokens; every service must share it.
@@ -78,10 +153,6 @@ class Settings:
     max_backoff_ms: int = 15_000
     #: Artificial duration of a property valuation (an appraiser's work), for demos.
     valuation_delay_ms: int = 0
-    #: Retention: sent outbox rows, and processed-message ids. Deduplication stays safe as long
-    #: as an id outlives every copy of its message: the relay no longer re-publishes a row once
-    #: it is marked sent, so keeping processed ids well beyond the outbox window (and beyond the
-    #: age of any dead letter an operator may replay) is enough.
     #: Live channels (notify): browser origins allowed besides the same host, and the most
     #: WebSocket + SSE connections one process holds. Each holds a gunicorn thread, so keep it
     #: below the process's ``--threads`` (the Procfile gives notify 64), leaving threads for
@@ -97,8 +168,31 @@ class Settings:
     #: The URL applicants reach loanflow at (links in e-mails).
     public_url: str = "http://127.0.0.1:8000"
     max_live_connections: int = 48
+    #: Retention: sent outbox rows, and processed-message ids. Deduplication stays safe as long
+    #: as an id outlives every copy of its message: the relay no longer re-publishes a row once
+    #: it is marked sent, so keeping processed ids well beyond the outbox window (and beyond the
+    #: age of any dead letter an operator may replay) is enough.
     outbox_retention_days: int = 7
     processed_retention_days: int = 30
+    #: PostgreSQL connections kept per process, and the extra ones a burst may open
+    #: (``common.database.db.make_engine`` says why 8).
+    db_pool_size: int = 8
+    db_max_overflow: int = 4
+    #: Level of the root logger (``DEBUG``, ``INFO``, …).
+    log_level: str = "INFO"
+    #: The relay process's Prometheus exporter: port (none without it) and address.
+    metrics_port: int | None = None
+    metrics_host: str = "127.0.0.1"
+    #: A worker runs Dramatiq's Prometheus exporter (``dramatiq_prom_port`` set; Dramatiq reads
+    #: the port and ``dramatiq_prom_db`` itself).
+    dramatiq_exporter: bool = False
+    #: RabbitMQ's management API (queue figures of ``/tasks``); empty: a passive declare instead.
+    rabbitmq_management_url: str = ""
+    #: Where notify sends its e-mails.
+    smtp: SmtpSettings = field(default_factory=lambda: SmtpSettings(host="localhost"))
+    #: Fault injection for the crash tests (never set in production): the relay process exits
+    #: right after the broker confirmed a message and before the row is marked sent.
+    fault_exit_after_publish: bool = False
     #: Free-form switches for tests and demos (e.g. ``{"smtp": "off"}``).
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -108,34 +202,44 @@ class Settings:
         return not self.broker_url
 
     @classmethod
-    def from_env(cls, service: str) -> Settings:
-        """Read the settings of ``service`` from the process environment."""
+    def from_env(cls, service: str, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read the settings of ``service`` from the process environment (or ``environ``)."""
         if service not in SERVICES and service != "gateway":
             raise ValueError(f"unknown service {service!r}")
+        env = Environment(environ)
         return cls(
             service=service,
-            database_url=_env(f"{service.upper()}_DATABASE_URL") or default_database_url(service),
-            broker_url=_env("BROKER_URL"),
-            staff_token=_env("LOANFLOW_STAFF_TOKEN"),
-            secret_key=_env("LOANFLOW_SECRET_KEY"),
-            bureau_url=_env("BUREAU_URL", "http://127.0.0.1:8090"),
-            max_body_bytes=_env_int("LOANFLOW_MAX_BODY_BYTES", 64 * 1024),
-            relay_batch_size=_env_int("LOANFLOW_RELAY_BATCH", 100),
-            relay_poll_interval=_env_float("LOANFLOW_RELAY_POLL_SECONDS", 0.2),
-            step_timeout_seconds=_env_int("LOANFLOW_STEP_TIMEOUT_SECONDS", 120),
-            info_timeout_seconds=_env_int("LOANFLOW_INFO_TIMEOUT_SECONDS", 7 * 24 * 3600),
-            step_max_retries=_env_int("LOANFLOW_STEP_MAX_RETRIES", 6),
-            min_backoff_ms=_env_int("LOANFLOW_MIN_BACKOFF_MS", 500),
-            max_backoff_ms=_env_int("LOANFLOW_MAX_BACKOFF_MS", 15_000),
-            valuation_delay_ms=_env_int("VALUATION_DELAY_MS", 0),
-            allowed_origins=_env_list("LOANFLOW_ALLOWED_ORIGINS"),
-            public_url=_env("LOANFLOW_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/"),
-            max_live_connections=_env_int("LOANFLOW_MAX_LIVE_CONNECTIONS", 48),
-            max_live_per_token=_env_int("LOANFLOW_MAX_LIVE_PER_TOKEN", 8),
-            max_live_per_address=_env_int("LOANFLOW_MAX_LIVE_PER_ADDRESS", 16),
-            trusted_proxies=_env_list("LOANFLOW_TRUSTED_PROXIES", "127.0.0.1,::1"),
-            outbox_retention_days=_env_int("LOANFLOW_OUTBOX_RETENTION_DAYS", 7),
-            processed_retention_days=_env_int("LOANFLOW_PROCESSED_RETENTION_DAYS", 30),
+            database_url=env.text(f"{service.upper()}_DATABASE_URL") or default_database_url(service, env.var_dir()),
+            broker_url=env.text("BROKER_URL"),
+            staff_token=env.text("LOANFLOW_STAFF_TOKEN"),
+            secret_key=env.text("LOANFLOW_SECRET_KEY"),
+            bureau_url=env.text("BUREAU_URL", "http://127.0.0.1:8090"),
+            max_body_bytes=env.integer("LOANFLOW_MAX_BODY_BYTES", 64 * 1024),
+            relay_batch_size=env.integer("LOANFLOW_RELAY_BATCH", 100),
+            relay_poll_interval=env.number("LOANFLOW_RELAY_POLL_SECONDS", 0.2),
+            step_timeout_seconds=env.integer("LOANFLOW_STEP_TIMEOUT_SECONDS", 120),
+            info_timeout_seconds=env.integer("LOANFLOW_INFO_TIMEOUT_SECONDS", 7 * 24 * 3600),
+            step_max_retries=env.integer("LOANFLOW_STEP_MAX_RETRIES", 6),
+            min_backoff_ms=env.integer("LOANFLOW_MIN_BACKOFF_MS", 500),
+            max_backoff_ms=env.integer("LOANFLOW_MAX_BACKOFF_MS", 15_000),
+            valuation_delay_ms=env.integer("VALUATION_DELAY_MS", 0),
+            allowed_origins=env.items("LOANFLOW_ALLOWED_ORIGINS"),
+            public_url=env.text("LOANFLOW_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/"),
+            max_live_connections=env.integer("LOANFLOW_MAX_LIVE_CONNECTIONS", 48),
+            max_live_per_token=env.integer("LOANFLOW_MAX_LIVE_PER_TOKEN", 8),
+            max_live_per_address=env.integer("LOANFLOW_MAX_LIVE_PER_ADDRESS", 16),
+            trusted_proxies=env.items("LOANFLOW_TRUSTED_PROXIES", "127.0.0.1,::1"),
+            outbox_retention_days=env.integer("LOANFLOW_OUTBOX_RETENTION_DAYS", 7),
+            processed_retention_days=env.integer("LOANFLOW_PROCESSED_RETENTION_DAYS", 30),
+            db_pool_size=env.integer("LOANFLOW_DB_POOL_SIZE", 8),
+            db_max_overflow=env.integer("LOANFLOW_DB_MAX_OVERFLOW", 4),
+            log_level=env.log_level(),
+            metrics_port=env.optional_integer("LOANFLOW_METRICS_PORT"),
+            metrics_host=env.text("LOANFLOW_METRICS_HOST", "127.0.0.1"),
+            dramatiq_exporter=bool(env.raw("dramatiq_prom_port")),
+            rabbitmq_management_url=env.text("RABBITMQ_MANAGEMENT_URL"),
+            smtp=SmtpSettings.from_env(env.environ),
+            fault_exit_after_publish=bool(env.raw("LOANFLOW_FAULT_EXIT_AFTER_PUBLISH")),
         )
 
     def __post_init__(self) -> None:

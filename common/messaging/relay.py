@@ -43,8 +43,9 @@ from common.messaging.envelope import Envelope
 
 log = logging.getLogger(__name__)
 
-#: Fault-injection hook for the crash tests (never set in production): the relay process exits
-#: right after the broker confirmed a message and before the row is marked sent.
+#: Fault-injection switch of the crash tests (never set in production; ``Settings``
+#: reads it): the relay process exits right after the broker confirmed a message and before the
+#: row is marked sent.
 FAULT_EXIT_AFTER_PUBLISH = "LOANFLOW_FAULT_EXIT_AFTER_PUBLISH"
 #: Failed publications of one row, not explained by an unreachable broker, before it is parked.
 POISON_ATTEMPTS = 5
@@ -98,6 +99,8 @@ class OutboxRelay:
       broker: where to publish (RabbitMQ with confirms, or the in-process stub).
       batch_size: rows per transaction.
       poll_interval: seconds to sleep when idle; a ``wakeup`` cuts it short.
+      exit_after_publish: fault injection (``Settings.fault_exit_after_publish``): exit the
+        process once the first row is published, before it is marked sent.
     """
 
     def __init__(
@@ -109,6 +112,7 @@ class OutboxRelay:
         batch_size: int = 100,
         poll_interval: float = 0.2,
         wakeup: Callable[[float], bool] | None = None,
+        exit_after_publish: bool = False,
     ) -> None:
         self.session_factory = session_factory
         self.model = outbox_model
@@ -117,6 +121,7 @@ class OutboxRelay:
         self.poll_interval = poll_interval
         self._wait = wakeup or (lambda timeout: time.sleep(timeout) or False)
         self.published_total = 0
+        self.exit_after_publish = exit_after_publish
 
     def run_once(self) -> int:
         """Publish one batch; returns how many rows were marked sent."""
@@ -137,7 +142,7 @@ class OutboxRelay:
                     if self._failed(row, error):
                         break  # broker down: keep this row and the rest for the next round
                     continue
-                if os.environ.get(FAULT_EXIT_AFTER_PUBLISH):
+                if self.exit_after_publish:
                     log.warning("fault injection: exiting after publish, before marking the row sent")
                     os._exit(17)
                 row.sent_at = utcnow()

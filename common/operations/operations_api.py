@@ -364,7 +364,7 @@ def overview(window_minutes: int = 60) -> dict[str, Any]:
     return {
         "service": rt.name,
         "window_minutes": window_minutes,
-        "queues": queue_stats(rt.name, rt.settings.broker_url, rt.broker),
+        "queues": queue_stats(rt.name, rt.settings.broker_url, rt.broker, rt.settings.rabbitmq_management_url),
         "actors": [{
             "actor": name,
             "succeeded": len(actors.get(name, {}).get("durations", [])),

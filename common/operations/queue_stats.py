@@ -1,14 +1,14 @@
 """Queue depth, consumers and unacknowledged messages of a service's queues, from the broker.
 
-RabbitMQ's management API gives all three (``RABBITMQ_MANAGEMENT_URL``, e.g.
-``http://guest:guest@127.0.0.1:15672``; ``deploy/local/ensure_services.sh`` enables the plugin).
+RabbitMQ's management API gives all three (``Settings.rabbitmq_management_url``, from
+``RABBITMQ_MANAGEMENT_URL``, e.g. ``http://guest:guest@127.0.0.1:15672``;
+``deploy/local/ensure_services.sh`` enables the plugin).
 Without it, a passive ``queue.declare`` still gives depth and consumers. The embedded stub
 broker reports its in-memory queue sizes.
 """
 
 from __future__ import annotations
 
-import os
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
@@ -69,8 +69,11 @@ def _from_declare(broker_url: str, queues: list[str]) -> list[dict[str, Any]]:
         connection.close()
 
 
-def queue_stats(service: str, broker_url: str, broker: Any = None) -> list[dict[str, Any]]:
-    """Stats of ``service``'s work, delay and dead-letter queues (``[]`` if the broker is down)."""
+def queue_stats(service: str, broker_url: str, broker: Any = None, management_url: str = "") -> list[dict[str, Any]]:
+    """Stats of ``service``'s work, delay and dead-letter queues (``[]`` if the broker is down).
+
+    ``management_url`` is RabbitMQ's management API; without it, a passive declare per queue.
+    """
     from common.messaging.contracts import queues_of
 
     queues = [name for main in queues_of(service) for name in (main, dq_name(main), xq_name(main))]
@@ -79,9 +82,8 @@ def queue_stats(service: str, broker_url: str, broker: Any = None) -> list[dict[
                  "consumers": None, "unacked": None, "source": "stub"} for q in queues]
     if not broker_url:
         return []
-    management = os.environ.get("RABBITMQ_MANAGEMENT_URL", "")
-    if management:
-        stats = [_from_management(management, _vhost(broker_url), q) for q in queues]
+    if management_url:
+        stats = [_from_management(management_url, _vhost(broker_url), q) for q in queues]
         if all(s is not None for s in stats):
             return stats  # type: ignore[return-value]
     try:

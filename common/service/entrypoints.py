@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import importlib
 import logging
-import os
 import threading
 import time
 from typing import Any
@@ -49,7 +48,7 @@ def web_app(name: str, settings: Settings | None = None, rt: Runtime | None = No
     from common.web.http import create_service_app
 
     settings = settings or Settings.from_env(name)
-    configure_logging(name)
+    configure_logging(name, settings.log_level)
     if not settings.secret_key:
         raise RuntimeError("LOANFLOW_SECRET_KEY is not set: applicant tokens cannot be issued or checked")
     rt = rt or Runtime(load_definition(name), settings)
@@ -60,9 +59,9 @@ def web_app(name: str, settings: Settings | None = None, rt: Runtime | None = No
 def worker_broker(name: str, settings: Settings | None = None) -> Broker:
     """The broker of a ``dramatiq <name>_app.worker`` process, with this service's actors."""
     settings = settings or Settings.from_env(name)
-    configure_logging(name)
+    configure_logging(name, settings.log_level)
     broker = build_broker(settings)
-    if os.environ.get("dramatiq_prom_port"):  # noqa: SIM112 - the name Dramatiq reads
+    if settings.dramatiq_exporter:
         # Dramatiq's own exporter (messages by actor and outcome, durations, in progress), on the
         # port the Procfile / compose gives each service's workers.
         from dramatiq.middleware.prometheus import DB_PATH, Prometheus
@@ -95,6 +94,7 @@ def start_background(rt: Runtime, broker: Broker, stop: threading.Event) -> list
         batch_size=rt.settings.relay_batch_size,
         poll_interval=rt.settings.relay_poll_interval,
         wakeup=_wakeup_for(rt),
+        exit_after_publish=rt.settings.fault_exit_after_publish,
     )
     threads = [threading.Thread(target=relay.run_forever, args=(stop,), name=f"{rt.name}-relay", daemon=True)]
     for interval, job in [*rt.definition.periodic, *COMMON_PERIODIC]:
@@ -132,18 +132,17 @@ def run_relay(name: str, settings: Settings | None = None) -> None:
     import signal
 
     settings = settings or Settings.from_env(name)
-    configure_logging(name)
+    configure_logging(name, settings.log_level)
     broker = build_broker(settings)
     rt = Runtime(load_definition(name), settings)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     threads = start_background(rt, broker, stop)
-    port = os.environ.get("LOANFLOW_METRICS_PORT")
-    if port:
+    if settings.metrics_port is not None:
         from prometheus_client import start_http_server
 
-        start_http_server(int(port), addr=os.environ.get("LOANFLOW_METRICS_HOST", "127.0.0.1"))
+        start_http_server(settings.metrics_port, addr=settings.metrics_host)
     log.info("relay started", extra={"service": name})
     while not stop.is_set():
         stop.wait(1.0)

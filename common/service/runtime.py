@@ -91,7 +91,8 @@ class Runtime:
     def __init__(self, definition: ServiceDefinition, settings: Settings) -> None:
         self.definition = definition
         self.settings = settings
-        self.engine: Engine = make_engine(settings.database_url)
+        self.engine: Engine = make_engine(settings.database_url, pool_size=settings.db_pool_size,
+                                          max_overflow=settings.db_max_overflow)
         self.session_factory: sessionmaker = make_session_factory(self.engine)
         self.wakeup = Wakeup()
         self.broker: Broker | None = None

@@ -9,6 +9,9 @@ recording it sends the same e-mail again. Each message therefore carries a ``Mes
 by the caller from the notification (stable across retries), which lets receiving MTAs and mail
 clients recognise and drop the duplicate.
 
+The server is given as :class:`~common.kernel.settings.SmtpSettings` (``Settings.smtp``, read
+from ``SMTP_*`` with the rest of the settings).
+
 One SMTP connection per message: the workers are threads, an ``smtplib.SMTP`` is not thread-safe,
 and the volume (a handful of e-mails per application) does not justify a connection pool.
 Simplicity over pooling.
@@ -16,15 +19,14 @@ Simplicity over pooling.
 
 from __future__ import annotations
 
-import os
 import smtplib
 import ssl
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate
 
-TRUE_WORDS = frozenset({"1", "true", "yes"})
+from common.kernel.settings import SmtpSettings
 
 
 class MailerError(Exception):
@@ -44,35 +46,6 @@ class Attachment:
     filename: str
     content: bytes
     mimetype: str  # "application/pdf", "text/csv", …
-
-
-@dataclass(frozen=True)
-class SmtpSettings:
-    host: str
-    port: int = 25
-    starttls: bool = False
-    ssl: bool = False
-    username: str = ""
-    password: str = ""
-    sender: str = "loanflow <no-reply@loanflow.local>"
-    timeout: float = 10.0
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> SmtpSettings:
-        """From ``SMTP_HOST``, ``SMTP_PORT``, ``SMTP_STARTTLS``, ``SMTP_SSL``, ``SMTP_USERNAME``,
-        ``SMTP_PASSWORD``, ``SMTP_FROM``, ``SMTP_TIMEOUT`` (booleans: ``1``/``true``/``yes``)."""
-        env = os.environ if environ is None else environ
-        default = cls(host="localhost")
-        return cls(
-            host=env.get("SMTP_HOST") or default.host,
-            port=int(env.get("SMTP_PORT") or default.port),
-            starttls=env.get("SMTP_STARTTLS", "").strip().lower() in TRUE_WORDS,
-            ssl=env.get("SMTP_SSL", "").strip().lower() in TRUE_WORDS,
-            username=env.get("SMTP_USERNAME", default.username),
-            password=env.get("SMTP_PASSWORD", default.password),
-            sender=env.get("SMTP_FROM") or default.sender,
-            timeout=float(env.get("SMTP_TIMEOUT") or default.timeout),
-        )
 
 
 def build_message(sender: str, to: str, subject: str, text: str, html: str | None,

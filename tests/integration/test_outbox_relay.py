@@ -184,3 +184,26 @@ def test_a_poison_row_is_parked_and_the_rows_after_it_keep_flowing(rt: Runtime, 
     assert client.post(f"/loan/outbox/{malformed}/retry", headers=staff).status_code == 409
     assert [row["id"] for row in client.get("/loan/outbox/parked", headers=staff).json] == [refused]
     assert client.get("/loan/operator-actions", headers=staff).json[0]["action"] == "outbox-retry"
+
+
+def test_the_fault_switch_exits_after_the_publish_and_before_the_mark(rt: Runtime,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """``Settings.fault_exit_after_publish`` (the crash tests' LOANFLOW_FAULT_EXIT_AFTER_PUBLISH)."""
+    broker = StubBroker()
+    broker.declare_queue("loan")
+    broker.declare_queue("notify")
+    handlers.submit(rt.uow(), application(), rt.settings)
+    exits: list[int] = []
+
+    def exit_now(code: int) -> None:
+        exits.append(code)
+        raise SystemExit(code)
+
+    monkeypatch.setattr("common.messaging.relay.os._exit", exit_now)
+    with pytest.raises(SystemExit):
+        OutboxRelay(rt.session_factory, rt.definition.outbox_model, broker, exit_after_publish=True).run_once()
+    assert exits == [17]
+    assert sum(queue.qsize() for queue in broker.queues.values()) == 1
+    model = rt.definition.outbox_model
+    with rt.session_factory() as session:
+        assert session.scalars(select(model).where(model.sent_at.is_not(None))).first() is None
