@@ -35,7 +35,7 @@ def test_every_channel_that_publishes_waits_for_confirms(client: Client, stack: 
     # Every relay has published by now (loan, credit, property, decision, notify's documents).
     # The management API's channel list is a sampled snapshot: a channel's first sample may predate
     # its confirm.select. A channel that really publishes without confirms stays in the list, so
-    # the answer is read again until it is clean or 10 s of samples agree it is not.
+    # the answer is read again until it is clean, for up to 30 s.
     channels = eventually(lambda: _publishing_channels(servers, stack.vhost),
                           lambda found: len(found) >= 5 and all(c.get("confirm") for c in found),
                           timeout=30, interval=0.5)
