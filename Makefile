@@ -59,7 +59,7 @@ tools:
 bench: install-dev services tools
 	$(BIN)/python -m bench.run
 
-## Only the tests that need no server
+## Only the unit tests: code imported and called, no server, process or socket (tests/README.md)
 test-fast: install-dev
 	$(BIN)/python -m pytest -q tests/unit
 

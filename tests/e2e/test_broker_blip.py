@@ -12,11 +12,11 @@ import re
 import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
-from sqlalchemy import create_engine, text
 
-from tests.e2e.conftest import TERMINAL, Client
+from tests.e2e.conftest import Client
+from tests.support.databases import sql
 from tests.support.payloads import application
-from tests.support.polling import eventually
+from tests.support.polling import TERMINAL, eventually
 from tests.support.rabbit import Management, vhost_of
 from tests.support.stack import Stack
 
@@ -29,14 +29,9 @@ def bureau_faults(stack: Stack, **faults: float) -> None:
 
 def failed_attempts(stack: Stack, application_id: str) -> list[str]:
     """Outcomes of the credit check's failed attempts, oldest first (read in credit's database)."""
-    engine = create_engine(stack.urls["credit"])
-    try:
-        with engine.connect() as connection:
-            return list(connection.scalars(text(
-                "SELECT outcome FROM task_attempts WHERE application_id = :a AND actor = 'credit.check_credit' "
-                "ORDER BY id"), {"a": application_id}))
-    finally:
-        engine.dispose()
+    return [outcome for (outcome,) in sql(
+        stack.urls["credit"], "SELECT outcome FROM task_attempts WHERE application_id = :a "
+                              "AND actor = 'credit.check_credit' ORDER BY id", a=application_id)]
 
 
 def checks_in_progress(stack: Stack) -> float:

@@ -15,9 +15,9 @@ import pytest
 
 from common.kernel.settings import Settings
 from common.messaging.broker import RABBITMQ_CONSUMER_TIMEOUT_MS, check_retry_settings
-from tests.e2e.conftest import TERMINAL, Client
+from tests.e2e.conftest import Client
 from tests.support.payloads import application
-from tests.support.polling import eventually
+from tests.support.polling import TERMINAL, eventually
 from tests.support.servers import Servers
 from tests.support.stack import Stack
 

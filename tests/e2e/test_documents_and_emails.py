@@ -15,8 +15,9 @@ import pytest
 import requests
 from pypdf import PdfReader
 
-from tests.e2e.conftest import TERMINAL, Client
+from tests.e2e.conftest import Client
 from tests.support.payloads import application
+from tests.support.polling import TERMINAL
 from tests.support.smtp import received
 from tests.support.stack import Stack
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,26 +19,19 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.support.embedded import embedded_env
 from tests.support.payloads import application
 from tests.support.polling import eventually
+from tests.support.servers import free_port
 from tests.support.smtp import received
 
 pytestmark = [pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def start_embedded(var: Path, port: int, **env_extra: str) -> subprocess.Popen:
     """``python -m loanflow.cli embedded`` on ``port`` with its data in ``var``, once it is ready."""
-    env = {key: value for key, value in os.environ.items()
-           if not key.endswith("_DATABASE_URL") and key not in ("BROKER_URL", "SMTP_HOST", "SMTP_PORT")}
-    env.update(LOANFLOW_VAR_DIR=str(var), BUREAU_URL=f"http://127.0.0.1:{free_port()}",
-               LOANFLOW_MAIL_PORT=str(free_port()), LOANFLOW_STAFF_TOKEN="embedded-staff", **env_extra)
+    env = embedded_env(var, "embedded-staff", **env_extra)
     log = (var / "embedded.log").open("ab")
     process = subprocess.Popen([sys.executable, "-m", "loanflow.cli", "embedded", "--port", str(port)], cwd=ROOT,
                                env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)

@@ -8,12 +8,12 @@ import time
 
 import pytest
 import requests
-from sqlalchemy import create_engine, text
 
 from tests.conftest import STAFF_TOKEN
-from tests.e2e.conftest import TERMINAL, Client
+from tests.e2e.conftest import Client
+from tests.support.databases import sql
 from tests.support.payloads import application
-from tests.support.polling import eventually
+from tests.support.polling import TERMINAL, eventually
 from tests.support.stack import SERVICES, Stack
 
 pytestmark = [pytest.mark.slow]
@@ -87,15 +87,6 @@ REFUSE = ("ALTER TABLE applications ADD CONSTRAINT sentinel_refused CHECK "
           "(status = 'SUBMITTED' OR applicant::text NOT LIKE '%Quxbaz%') NOT VALID")
 
 
-def ddl(url: str, statement: str) -> None:
-    engine = create_engine(url)
-    try:
-        with engine.begin() as connection:
-            connection.execute(text(statement))
-    finally:
-        engine.dispose()
-
-
 def test_no_personal_data_in_the_errors_of_a_failing_step(client: Client, stack: Stack) -> None:
     """A step failing on a database error: its recorded attempts and the logs name no applicant.
 
@@ -108,12 +99,12 @@ def test_no_personal_data_in_the_errors_of_a_failing_step(client: Client, stack:
                              headers=STAFF, timeout=10).json()
         return [attempt for task in tasks for attempt in task["attempts"]]
 
-    ddl(stack.urls["loan"], REFUSE)
+    sql(stack.urls["loan"], REFUSE)
     try:
         accepted = client.submit(application(applicant=FAILING))
         failed = eventually(attempts, lambda found: len(found) >= 2, 60)
     finally:
-        ddl(stack.urls["loan"], "ALTER TABLE applications DROP CONSTRAINT IF EXISTS sentinel_refused")
+        sql(stack.urls["loan"], "ALTER TABLE applications DROP CONSTRAINT IF EXISTS sentinel_refused")
     texts = [attempt[key] for attempt in failed for key in ("error", "traceback")]
     assert len(texts) >= 4 and all("CheckViolation" in t and "sentinel_refused" in t for t in texts)
     for value in FAILING.values():

@@ -10,12 +10,12 @@ from decimal import Decimal
 
 import pytest
 import requests
-from sqlalchemy import create_engine, text
 
 from tests.conftest import STAFF_TOKEN
-from tests.e2e.conftest import TERMINAL, Client
+from tests.e2e.conftest import Client
+from tests.support.databases import sql
 from tests.support.payloads import application
-from tests.support.polling import eventually
+from tests.support.polling import TERMINAL, eventually
 from tests.support.stack import Stack
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.rabbitmq]
@@ -79,12 +79,9 @@ def test_an_unanswered_information_request_expires_through_the_periodic_job(clie
     assert client.wait_for(accepted, TERMINAL | {"INFO_REQUESTED"})["status"] == "INFO_REQUESTED"
     # The applicant never answers. Rather than wait days, the deadline is moved into the past in
     # loan's database; from there it is the relay process's periodic job that must end it.
-    engine = create_engine(stack.urls["loan"])
-    with engine.begin() as connection:
-        moved = connection.execute(text("UPDATE applications SET deadline = now() - interval '1 second' "
-                                        "WHERE id = :id AND status = 'INFO_REQUESTED'"), {"id": accepted["id"]})
-    engine.dispose()
-    assert moved.rowcount == 1
+    moved = sql(stack.urls["loan"], "UPDATE applications SET deadline = now() - interval '1 second' "
+                                    "WHERE id = :id AND status = 'INFO_REQUESTED' RETURNING id", id=accepted["id"])
+    assert len(moved) == 1
     body = client.wait_for(accepted, TERMINAL, timeout=30)
     assert body["status"] == "EXPIRED", body
     assert [h["status"] for h in body["history"]][-2:] == ["INFO_REQUESTED", "EXPIRED"]

@@ -22,14 +22,14 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.support.embedded import embedded_env
 from tests.support.payloads import application
-from tests.support.polling import eventually
+from tests.support.polling import TERMINAL, eventually
 from tests.support.servers import Servers, free_port, port_open
 from tests.support.stack import SERVICES, procfile
 
 pytestmark = [pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]
-TERMINAL = {"APPROVED", "REJECTED", "WITHDRAWN", "FAILED", "EXPIRED"}
 
 
 def readme_commands() -> list[str]:
@@ -127,10 +127,7 @@ def test_make_run_services_as_the_readme_gives_it(servers: Servers, tmp_path: Pa
 
 def test_make_run_as_the_readme_gives_it(tmp_path: Path) -> None:
     port = free_port()
-    env = {key: value for key, value in os.environ.items()
-           if not key.endswith("_DATABASE_URL") and key not in ("BROKER_URL", "SMTP_HOST", "SMTP_PORT")}
-    env.update(PORT=str(port), LOANFLOW_VAR_DIR=str(tmp_path / "var"), BUREAU_URL=f"http://127.0.0.1:{free_port()}",
-               LOANFLOW_MAIL_PORT=str(free_port()), LOANFLOW_STAFF_TOKEN="readme-staff-token")
+    env = embedded_env(tmp_path / "var", "readme-staff-token", PORT=str(port))
     log = tmp_path / "make-run.log"
     with running(readme_command("run"), env, log) as process:
         started = time.monotonic()

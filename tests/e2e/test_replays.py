@@ -7,17 +7,17 @@
 
 from __future__ import annotations
 
-import socket
 from typing import Any
 
 import pytest
 import requests
-from sqlalchemy import create_engine, text
 
 from tests.conftest import STAFF_TOKEN
-from tests.e2e.conftest import TERMINAL, Client
+from tests.e2e.conftest import Client
+from tests.support.databases import sql, sql_value
 from tests.support.payloads import application
-from tests.support.polling import eventually
+from tests.support.polling import TERMINAL, eventually
+from tests.support.servers import port_open
 from tests.support.smtp import received
 from tests.support.stack import Stack
 
@@ -25,15 +25,6 @@ pytestmark = [pytest.mark.slow]
 STAFF = {"Authorization": f"Bearer {STAFF_TOKEN}", "X-Operator": "rita"}
 #: A steady retry round of the stack (8 retries, backoff up to 2 s) ends well within this.
 ROUND = 120
-
-
-def one_value(url: str, sql: str, **params: object) -> Any:
-    engine = create_engine(url)
-    try:
-        with engine.connect() as connection:
-            return connection.execute(text(sql), params).first()
-    finally:
-        engine.dispose()
 
 
 def letters(stack: Stack, service: str, application_id: str) -> list[dict[str, Any]]:
@@ -46,14 +37,11 @@ def replay(stack: Stack, service: str, letter_id: str) -> requests.Response:
 
 
 def smtp_listening(stack: Stack) -> bool:
-    with socket.socket() as sock:
-        sock.settimeout(0.5)
-        return sock.connect_ex(("127.0.0.1", int(stack.env["SMTP_PORT"]))) == 0
+    return port_open(int(stack.env["SMTP_PORT"]))
 
 
 def email_status(stack: Stack, application_id: str) -> str | None:
-    row = one_value(stack.urls["notify"], "SELECT status FROM emails WHERE application_id = :a", a=application_id)
-    return row[0] if row else None
+    return sql_value(stack.urls["notify"], "SELECT status FROM emails WHERE application_id = :a", a=application_id)
 
 
 def mails_for(stack: Stack, application_id: str) -> list[Any]:
@@ -113,8 +101,8 @@ def test_replaying_the_credit_check_of_an_ended_application_leaves_no_active_inq
         return requests.get(f"{stack.gateway}/credit/tasks/{letter['message_id']}", headers=STAFF, timeout=10).json()
 
     assert eventually(replayed_task, lambda task: task["state"] == "succeeded", 60)["state"] == "succeeded"
-    status, bureau_id = one_value(stack.urls["credit"], "SELECT status, bureau_inquiry_id FROM credit_inquiries "
-                                                        "WHERE application_id = :a", a=application_id)
+    [(status, bureau_id)] = sql(stack.urls["credit"], "SELECT status, bureau_inquiry_id FROM credit_inquiries "
+                                                       "WHERE application_id = :a", a=application_id)
     if bureau_id is not None:
         inquiry = requests.get(f"{stack.bureau}/v1/inquiries/{bureau_id}", timeout=5).json()
         assert inquiry["status"] != "active", (status, inquiry)

@@ -14,9 +14,10 @@ import requests
 from playwright.sync_api import Page, expect
 
 from tests.conftest import STAFF_TOKEN
-from tests.e2e.conftest import TERMINAL, Client
+from tests.e2e.conftest import Client
 from tests.e2e.test_pages import SCREENSHOTS, browser, page  # noqa: F401 - the browser fixtures
 from tests.support.payloads import application
+from tests.support.polling import TERMINAL
 from tests.support.stack import Stack
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]

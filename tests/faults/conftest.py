@@ -5,11 +5,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
+import dramatiq
 import pytest
 import requests
+from dramatiq.brokers.rabbitmq import RabbitmqBroker
+from sqlalchemy import Row
 
+from common.messaging.relay import to_message
 from tests.support import invariants, servers
 from tests.support.stack import Stack
 
@@ -33,6 +38,20 @@ class System:
         response = requests.put(f"{self.stack.bureau}/v1/_faults",
                                 json={"latency_ms": latency_ms, "failure_rate": failure_rate}, timeout=5)
         assert response.status_code == 200, response.text
+
+    @staticmethod
+    def outbox_message(row: Row[Any]) -> dramatiq.Message:
+        """The message the relay publishes for an outbox ``row`` (read with ``databases.sql``)."""
+        return to_message(SimpleNamespace(**row._mapping))
+
+    def enqueue(self, *messages: dramatiq.Message) -> None:
+        """Put ``messages`` on the system's broker directly, as a relay would (duplicates, late ones)."""
+        broker = RabbitmqBroker(url=self.stack.env["BROKER_URL"], confirm_delivery=True)
+        try:
+            for message in messages:
+                broker.enqueue(message)
+        finally:
+            broker.close()
 
     def restart(self, name: str) -> None:
         self.stack.stop(name)

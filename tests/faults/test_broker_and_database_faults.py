@@ -19,10 +19,10 @@ from urllib.parse import quote
 
 import pytest
 import requests
-from sqlalchemy import create_engine, text
 
 from tests.faults.conftest import System
 from tests.support import invariants
+from tests.support.databases import sql_value
 from tests.support.payloads import application
 from tests.support.polling import eventually
 from tests.support.servers import ROOT, Servers
@@ -34,18 +34,9 @@ def people(count: int) -> list[dict[str, Any]]:
     return [application() for _ in range(count)]
 
 
-def scalar(url: str, sql: str, **params: object) -> Any:
-    engine = create_engine(url)
-    try:
-        with engine.connect() as connection:
-            return connection.execute(text(sql), params).scalar()
-    finally:
-        engine.dispose()
-
-
 def unsent(system: System, service: str = "loan") -> int:
     """Outbox rows of ``service`` not yet confirmed by the broker."""
-    return scalar(system.urls[service], "SELECT count(*) FROM outbox WHERE sent_at IS NULL")
+    return sql_value(system.urls[service], "SELECT count(*) FROM outbox WHERE sent_at IS NULL")
 
 
 def depth(servers: Servers, vhost: str, queue: str) -> int:
@@ -83,7 +74,7 @@ def test_broker_killed_with_a_backlog_and_retries_pending(system: System, server
         # SIGTERM: a graceful stop keeps moving delayed retries that fall due (after 200 ms) to
         # ``credit`` while it winds down; a dead consumer's unacked ones go back to credit.DQ.
         attempts = "SELECT count(*) FROM task_attempts WHERE application_id = ANY(:ids)"
-        assert eventually(lambda: scalar(system.urls["credit"], attempts, ids=retrying), lambda n: n >= 3) >= 3
+        assert eventually(lambda: sql_value(system.urls["credit"], attempts, ids=retrying), lambda n: n >= 3) >= 3
         system.stack.kill("credit_worker")
         backlog = system.submit_many(people(8))
         invariants.wait_until_drained(system.urls)  # every CheckCredit is on the broker now
@@ -231,8 +222,8 @@ def test_postgres_crash_mid_request_no_202_without_a_commit(system: System, serv
 def terminate_backends(url: str) -> int:
     """``pg_terminate_backend`` every other session on the database of ``url``; how many died."""
     database = url.rsplit("/", 1)[1]
-    return int(scalar(url, "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity "
-                           "WHERE datname = :d AND pid <> pg_backend_pid()", d=database))
+    return int(sql_value(url, "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity "
+                              "WHERE datname = :d AND pid <> pg_backend_pid()", d=database))
 
 
 def test_credit_connections_killed_inside_consumer_transactions(system: System) -> None:
@@ -243,7 +234,7 @@ def test_credit_connections_killed_inside_consumer_transactions(system: System) 
     ids = system.submit_many(people(15))
     done = "SELECT count(*) FROM credit_inquiries WHERE application_id = ANY(:ids) AND status = 'COMPLETED'"
     killed, deadline = 0, time.monotonic() + 60
-    while scalar(system.urls["credit"], done, ids=ids) < len(ids) and time.monotonic() < deadline:
+    while sql_value(system.urls["credit"], done, ids=ids) < len(ids) and time.monotonic() < deadline:
         killed += terminate_backends(system.urls["credit"])
         threading.Event().wait(0.2)  # pacing: cut again and again, leaving room for progress
     assert killed > 0, "no credit_app connection was ever terminated: the fault did not happen"

@@ -14,12 +14,12 @@ import time
 import dramatiq
 import pytest
 import requests
-from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from sqlalchemy import create_engine, text
 
-from common.messaging.relay import FAULT_EXIT_AFTER_PUBLISH, to_message
+from common.messaging.relay import FAULT_EXIT_AFTER_PUBLISH
 from tests.faults.conftest import System, rabbitmq
 from tests.support import invariants
+from tests.support.databases import sql, sql_value
 from tests.support.payloads import application
 from tests.support.polling import eventually
 
@@ -113,31 +113,21 @@ def test_relay_killed_between_publish_and_mark(system: System) -> None:
 def test_duplicated_and_out_of_order_messages_change_nothing(system: System) -> None:
     ids = system.submit_many(people(2))
     invariants.check(system.urls, ids)
-    engine = create_engine(system.urls["credit"])
-    with engine.connect() as connection:
-        row = connection.execute(text("SELECT * FROM outbox WHERE application_id = :a AND "
-                                      "message_type = 'CreditChecked'"), {"a": ids[0]}).mappings().one()
-    engine.dispose()
-
-    class Row:
-        def __init__(self, mapping: dict) -> None:
-            self.__dict__.update(mapping)
-
-    broker = RabbitmqBroker(url=system.stack.env["BROKER_URL"], confirm_delivery=True)
-    message = to_message(Row(dict(row)))
+    [row] = sql(system.urls["credit"], "SELECT * FROM outbox WHERE application_id = :a AND "
+                                       "message_type = 'CreditChecked'", a=ids[0])
+    message = system.outbox_message(row)
     before = _absorbed(system, "loan.credit_checked")
-    broker.enqueue(message)  # the very same message, twice more
-    broker.enqueue(message)
     late = dramatiq.Message(queue_name="loan", actor_name="loan.decision_made", kwargs={}, options={},
                             args=({**message.args[0], "type": "DecisionMade",
                                    "data": {"decision": {"outcome": "REJECTED", "reasons": []}, "round": 1}},))
-    broker.enqueue(late)  # a new, out-of-order decision for an application already approved
-    broker.close()
+    # The very same message, twice more; then a new, out-of-order decision for an application already approved.
+    system.enqueue(message, message, late)
     # Both copies were consumed and skipped by deduplication (counted), and the late decision was
     # consumed (recorded as processed) without changing anything.
     assert eventually(lambda: _absorbed(system, "loan.credit_checked"), lambda n: n >= before + 2, timeout=30) \
         >= before + 2
-    assert eventually(lambda: _processed(system.urls["loan"], late.message_id), bool, timeout=30)
+    processed = "SELECT count(*) FROM processed_messages WHERE message_id = :m"
+    assert eventually(lambda: sql_value(system.urls["loan"], processed, m=late.message_id) == 1, bool, timeout=30)
     statuses = invariants.check(system.urls, ids)
     assert statuses[ids[0]] == "APPROVED"
 
@@ -149,16 +139,6 @@ def _absorbed(system: System, actor: str) -> float:
                if line.startswith("loanflow_duplicates_absorbed_total{") and f'actor="{actor}"' in line)
 
 
-def _processed(url: str, message_id: str) -> bool:
-    engine = create_engine(url)
-    try:
-        with engine.connect() as connection:
-            return connection.scalar(text("SELECT count(*) FROM processed_messages WHERE message_id = :m"),
-                                     {"m": message_id}) == 1
-    finally:
-        engine.dispose()
-
-
 def test_bureau_down_fails_and_compensates_then_flaky_bureau_succeeds(system: System) -> None:
     system.bureau_faults(failure_rate=1.0)
     try:
@@ -167,11 +147,8 @@ def test_bureau_down_fails_and_compensates_then_flaky_bureau_succeeds(system: Sy
     finally:
         system.bureau_faults(failure_rate=0.3)
     assert set(statuses.values()) == {"FAILED"}
-    engine = create_engine(system.urls["loan"])
-    with engine.connect() as connection:
-        reasons = {r[0] for r in connection.execute(text("SELECT failure->>'code' FROM applications "
-                                                         "WHERE id = ANY(:ids)"), {"ids": down})}
-    engine.dispose()
+    reasons = {code for (code,) in sql(system.urls["loan"], "SELECT failure->>'code' FROM applications "
+                                                            "WHERE id = ANY(:ids)", ids=down)}
     assert reasons == {"CREDIT_CHECK_UNAVAILABLE"}
     try:
         flaky = system.submit_many(people(10))
@@ -199,40 +176,23 @@ def test_compensation_racing_the_check_it_undoes(system: System) -> None:
     system.stack.signal("credit_worker", signal.SIGSTOP)
     try:
         ids = system.submit_many(people(3, property={"postcode": "98000", "city": "Monaco"}))
-        engine = create_engine(system.urls["loan"])
-        deadline = time.monotonic() + 30
-        with engine.connect() as connection:
-            while time.monotonic() < deadline:
-                failed = connection.execute(text("SELECT count(*) FROM applications WHERE id = ANY(:ids) "
-                                                 "AND status = 'FAILED'"), {"ids": ids}).scalar()
-                if failed == len(ids):
-                    break
-                time.sleep(0.3)
-            cancel = connection.execute(text("SELECT * FROM outbox WHERE application_id = :a AND "
-                                             "message_type = 'CancelCreditInquiry'"), {"a": ids[0]}).mappings().one()
-        engine.dispose()
-
-        class Row:
-            def __init__(self, mapping: dict) -> None:
-                self.__dict__.update(mapping)
-
-        broker = RabbitmqBroker(url=system.stack.env["BROKER_URL"], confirm_delivery=True)
-        duplicate = to_message(Row(dict(cancel)))
-        broker.enqueue(duplicate.copy(message_id=duplicate.message_id + "-again"))  # a second, distinct cancel
-        broker.close()
+        failed = "SELECT count(*) FROM applications WHERE id = ANY(:ids) AND status = 'FAILED'"
+        eventually(lambda: sql_value(system.urls["loan"], failed, ids=ids), lambda n: n == len(ids), interval=0.3)
+        [cancel] = sql(system.urls["loan"], "SELECT * FROM outbox WHERE application_id = :a AND "
+                                            "message_type = 'CancelCreditInquiry'", a=ids[0])
+        duplicate = system.outbox_message(cancel)
+        system.enqueue(duplicate.copy(message_id=duplicate.message_id + "-again"))  # a second, distinct cancel
     finally:
         system.stack.signal("credit_worker", signal.SIGCONT)
     invariants.check(system.urls, ids)
-    engine = create_engine(system.urls["credit"])
-    with engine.connect() as connection:
-        statuses = dict(connection.execute(text("SELECT application_id, status FROM credit_inquiries "
-                                                "WHERE application_id = ANY(:ids)"), {"ids": ids}).all())
-        cancelled_events = connection.execute(text("SELECT count(*) FROM outbox WHERE application_id = :a AND "
-                                                   "message_type = 'CreditInquiryCancelled'"), {"a": ids[0]}).scalar()
-        bureau_ids = [r[0] for r in connection.execute(text("SELECT bureau_inquiry_id FROM credit_inquiries "
-                                                            "WHERE application_id = ANY(:ids) AND "
-                                                            "bureau_inquiry_id IS NOT NULL"), {"ids": ids})]
-    engine.dispose()
+    credit = system.urls["credit"]
+    statuses = dict(sql(credit, "SELECT application_id, status FROM credit_inquiries WHERE application_id = ANY(:ids)",
+                        ids=ids))
+    cancelled_events = sql_value(credit, "SELECT count(*) FROM outbox WHERE application_id = :a AND "
+                                         "message_type = 'CreditInquiryCancelled'", a=ids[0])
+    bureau_ids = [bureau_id for (bureau_id,) in sql(credit, "SELECT bureau_inquiry_id FROM credit_inquiries WHERE "
+                                                            "application_id = ANY(:ids) AND bureau_inquiry_id IS NOT "
+                                                            "NULL", ids=ids)]
     assert statuses == dict.fromkeys(ids, "CANCELLED")
     assert cancelled_events == 1
     for bureau_id in bureau_ids:  # any inquiry the bureau recorded is cancelled there too

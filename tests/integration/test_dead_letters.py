@@ -6,13 +6,13 @@ to RabbitMQ (draining ``<queue>.XQ``) use the real server.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable
 
 import dramatiq
 import pika
 import pytest
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
 from common.messaging.broker import build_broker
@@ -24,7 +24,7 @@ from common.service.entrypoints import web_app
 from common.service.runtime import Runtime
 from credit_app.service import definition
 from tests.conftest import STAFF_TOKEN, SUFFIX, make_settings
-from tests.support.databases import truncate_all
+from tests.support.databases import sql, truncate_all
 from tests.support.messages import outbox, run_until_idle
 from tests.support.polling import eventually
 from tests.support.servers import Servers
@@ -36,12 +36,8 @@ APPLICANT = {"full_name": "Alice Propre", "birth_date": "1992-04-15", "employmen
 
 
 @pytest.fixture
-def rt(pg_urls: dict[str, str]) -> Iterator[Runtime]:
-    truncate_all("credit", pg_urls["credit"])
-    # No bureau listens on port 9: every check fails with a connection error (transient).
-    runtime = Runtime(definition(), make_settings("credit", pg_urls["credit"], bureau_url="http://127.0.0.1:9"))
-    yield runtime
-    runtime.dispose()
+def rt(runtime_of: Callable[..., Runtime]) -> Runtime:
+    return runtime_of("credit", bureau_url="http://127.0.0.1:9")  # no bureau there: every check fails, transient
 
 
 def check_credit(broker: dramatiq.Broker, application_id: str) -> dramatiq.Message:
@@ -217,10 +213,8 @@ def test_a_step_failing_on_a_database_error_stores_no_personal_data(pg_urls: dic
     described = notify_definition()
     described.actor_options = lambda settings: {"ApplicationSubmitted": step_options(settings)}  # short retries
     notify = Runtime(described, make_settings("notify", pg_urls["notify"], extra={"smtp": "off"}))
-    engine = create_engine(pg_urls["notify"])
-    with engine.begin() as connection:
-        connection.execute(text("ALTER TABLE recipients ADD CONSTRAINT sentinel_refused "
-                                "CHECK (full_name IS NULL OR full_name NOT LIKE '%Quxbaz%')"))
+    sql(pg_urls["notify"], "ALTER TABLE recipients ADD CONSTRAINT sentinel_refused "
+                           "CHECK (full_name IS NULL OR full_name NOT LIKE '%Quxbaz%')")
     try:
         broker = build_broker(notify.settings)
         register_actors(notify, broker)
@@ -232,9 +226,7 @@ def test_a_step_failing_on_a_database_error_stores_no_personal_data(pg_urls: dic
                                         args=(wire,), kwargs={}, options={}))
         run_until_idle(broker, "notify")
     finally:
-        with engine.begin() as connection:
-            connection.execute(text("ALTER TABLE recipients DROP CONSTRAINT IF EXISTS sentinel_refused"))
-        engine.dispose()
+        sql(pg_urls["notify"], "ALTER TABLE recipients DROP CONSTRAINT IF EXISTS sentinel_refused")
     tables = notify.definition.tables
     with notify.session_factory() as session:
         letter = session.scalars(select(tables.dead_letters)).one()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -12,17 +12,11 @@ from common.service.runtime import Runtime
 from notify_app.adapters.orm import Notification, Recipient
 from notify_app.live.hub import Caps, Hub, Refusal
 from notify_app.live.streams import application_events, ended, recipient_of, staff_events
-from notify_app.service import definition
-from tests.conftest import make_settings
-from tests.support.databases import truncate_all
 
 
 @pytest.fixture
-def rt(pg_urls: dict[str, str]) -> Iterator[Runtime]:
-    truncate_all("notify", pg_urls["notify"])
-    runtime = Runtime(definition(), make_settings("notify", pg_urls["notify"]))
-    yield runtime
-    runtime.dispose()
+def rt(runtime_of: Callable[..., Runtime]) -> Runtime:
+    return runtime_of("notify")
 
 
 def log(rt: Runtime, application_id: str, seq: int, row_id: int | None = None, status: str = "EVALUATING") -> None:

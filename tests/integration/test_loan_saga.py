@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable
 from typing import Any
 
 import dramatiq
@@ -14,7 +14,6 @@ from common.messaging.outbox import new_id
 from common.service.runtime import Runtime
 from decision_app.service import definition as decision_definition
 from loan_app import handlers
-from loan_app.service import definition
 from tests.conftest import make_settings
 from tests.support.databases import truncate_all
 from tests.support.messages import deliver, outbox, run_until_idle, sent_types
@@ -27,11 +26,8 @@ VALUATION = {"estimated_value": "360000.00", "price_per_m2": "4800.00", "loan_to
 
 
 @pytest.fixture
-def rt(pg_urls: dict[str, str]) -> Iterator[Runtime]:
-    truncate_all("loan", pg_urls["loan"])
-    runtime = Runtime(definition(), make_settings("loan", pg_urls["loan"]))
-    yield runtime
-    runtime.dispose()
+def rt(runtime_of: Callable[..., Runtime]) -> Runtime:
+    return runtime_of("loan")
 
 
 def submitted(rt: Runtime, body: dict[str, Any] | None = None) -> str:

@@ -18,10 +18,12 @@ from pathlib import Path
 import pytest
 
 from lending.amortization import loan_cost
+from notify_app.adapters.csv_file import schedule_csv
 from notify_app.adapters.mailer import Attachment, Mailer, MailerRejected, MailerUnavailable, SmtpSettings
-from notify_app.domain.emails import compose
-from notify_app.domain.schedule import schedule_csv, schedule_pdf
-from tests.support.smtp import HOST, free_port, received, smtp_server
+from notify_app.adapters.pdf import schedule_pdf
+from notify_app.adapters.templates import compose
+from tests.support.servers import free_port
+from tests.support.smtp import HOST, received, smtp_server
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 
 import pika
@@ -16,10 +16,8 @@ from sqlalchemy import select
 from common.messaging.relay import OutboxRelay
 from common.service.runtime import Runtime
 from loan_app import handlers
-from loan_app.service import definition
-from tests.conftest import SUFFIX, make_settings
+from tests.conftest import SUFFIX
 from tests.support import servers as session_servers
-from tests.support.databases import truncate_all
 from tests.support.payloads import application
 from tests.support.servers import Servers
 from tests.support.stack import reset_vhost
@@ -28,11 +26,8 @@ VHOST = f"loanflow_test_relay{SUFFIX}"
 
 
 @pytest.fixture
-def rt(pg_urls: dict[str, str]) -> Iterator[Runtime]:
-    truncate_all("loan", pg_urls["loan"])
-    runtime = Runtime(definition(), make_settings("loan", pg_urls["loan"]))
-    yield runtime
-    runtime.dispose()
+def rt(runtime_of: Callable[..., Runtime]) -> Runtime:
+    return runtime_of("loan")
 
 
 @pytest.fixture

@@ -1,8 +1,11 @@
-"""Real PostgreSQL databases for tests: one per service, reset to a migrated, empty schema."""
+"""Real PostgreSQL databases for tests: one per service, reset to a migrated, empty schema, and
+read or changed from the outside, one SQL statement at a time (:func:`sql`)."""
 
 from __future__ import annotations
 
-from sqlalchemy import create_engine, text
+from typing import Any
+
+from sqlalchemy import Row, create_engine, text
 
 from common.database.migrations import upgrade
 from common.service.entrypoints import load_definition
@@ -53,3 +56,25 @@ def truncate_all(service: str, url: str) -> None:
     with engine.begin() as connection:
         connection.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
     engine.dispose()
+
+
+def sql(url: str, statement: str, **params: object) -> list[Row[Any]]:
+    """The rows of one SQL statement (none for a statement that returns none), run and committed
+    in its own transaction on a throwaway engine.
+
+    How tests look into a service's database, or change it, from the outside while its processes
+    run: nothing is kept open between two calls (a fault test may be about to kill connections).
+    """
+    engine = create_engine(url)
+    try:
+        with engine.begin() as connection:
+            result = connection.execute(text(statement), params)
+            return list(result) if result.returns_rows else []
+    finally:
+        engine.dispose()
+
+
+def sql_value(url: str, statement: str, **params: object) -> Any:
+    """The first column of the first row of :func:`sql` (None when there is no row)."""
+    rows = sql(url, statement, **params)
+    return rows[0][0] if rows else None

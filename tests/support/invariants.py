@@ -18,27 +18,16 @@ import time
 from collections.abc import Collection, Iterable
 from urllib.parse import quote
 
-from sqlalchemy import create_engine, text
-
 from tests.support import servers
-
-TERMINAL = ("APPROVED", "REJECTED", "WITHDRAWN", "FAILED", "EXPIRED")
-
-
-def _rows(url: str, sql: str, **params: object) -> list[tuple]:
-    engine = create_engine(url)
-    try:
-        with engine.connect() as connection:
-            return [tuple(row) for row in connection.execute(text(sql), params)]
-    finally:
-        engine.dispose()
+from tests.support.databases import sql
+from tests.support.polling import TERMINAL
 
 
 def wait_until_drained(urls: dict[str, str], timeout: float = 60) -> None:
     """I2: every service's outbox is empty of unsent rows (waits for the relays)."""
     deadline = time.monotonic() + timeout
     while True:
-        pending = {name: _rows(url, "SELECT count(*) FROM outbox WHERE sent_at IS NULL")[0][0]
+        pending = {name: sql(url, "SELECT count(*) FROM outbox WHERE sent_at IS NULL")[0][0]
                    for name, url in urls.items()}
         if not any(pending.values()):
             return
@@ -52,7 +41,7 @@ def wait_until_terminal(urls: dict[str, str], ids: Iterable[str], timeout: float
     wanted = set(ids)
     deadline = time.monotonic() + timeout
     while True:
-        rows = dict(_rows(urls["loan"], "SELECT id, status FROM applications WHERE id = ANY(:ids)", ids=list(wanted)))
+        rows = dict(sql(urls["loan"], "SELECT id, status FROM applications WHERE id = ANY(:ids)", ids=list(wanted)))
         waiting = {i: rows.get(i) for i in wanted if rows.get(i) not in TERMINAL}
         if not waiting:
             return rows
@@ -78,25 +67,25 @@ def check(urls: dict[str, str], ids: Iterable[str], settle: float = 30) -> dict[
 
 
 def _check_once(urls: dict[str, str], ids: list[str]) -> dict[str, str]:
-    statuses = dict(_rows(urls["loan"], "SELECT id, status FROM applications WHERE id = ANY(:ids)", ids=ids))
+    statuses = dict(sql(urls["loan"], "SELECT id, status FROM applications WHERE id = ANY(:ids)", ids=ids))
     assert set(statuses) == set(ids), "accepted applications are missing from loan_app"
     history: dict[str, list[tuple[int, str]]] = {i: [] for i in ids}
-    for application_id, seq, status in _rows(
+    for application_id, seq, status in sql(
             urls["loan"], "SELECT application_id, seq, to_status FROM application_history "
                           "WHERE application_id = ANY(:ids) ORDER BY application_id, seq", ids=ids):
         history[application_id].append((seq, status))
     told: dict[str, list[tuple[int, str]]] = {i: [] for i in ids}
-    for application_id, seq, status in _rows(
+    for application_id, seq, status in sql(
             urls["notify"], "SELECT application_id, seq, status FROM notifications "
                             "WHERE application_id = ANY(:ids) ORDER BY application_id, seq", ids=ids):
         told[application_id].append((seq, status))
-    inquiries = dict(_rows(urls["credit"], "SELECT application_id, status FROM credit_inquiries "
-                                           "WHERE application_id = ANY(:ids)", ids=ids))
-    credit_state = dict(_rows(urls["loan"], "SELECT id, credit->>'status' FROM applications WHERE id = ANY(:ids)",
-                              ids=ids))
-    decided = dict(_rows(urls["decision"], "SELECT DISTINCT ON (application_id) application_id, outcome "
-                                           "FROM decisions WHERE application_id = ANY(:ids) "
-                                           "ORDER BY application_id, round DESC", ids=ids))
+    inquiries = dict(sql(urls["credit"], "SELECT application_id, status FROM credit_inquiries "
+                                         "WHERE application_id = ANY(:ids)", ids=ids))
+    credit_state = dict(sql(urls["loan"], "SELECT id, credit->>'status' FROM applications WHERE id = ANY(:ids)",
+                            ids=ids))
+    decided = dict(sql(urls["decision"], "SELECT DISTINCT ON (application_id) application_id, outcome "
+                                         "FROM decisions WHERE application_id = ANY(:ids) "
+                                         "ORDER BY application_id, round DESC", ids=ids))
     for application_id in ids:
         status, steps = statuses[application_id], history[application_id]
         assert status in TERMINAL, (application_id, status)
@@ -142,7 +131,7 @@ def wait_until_queues_drained(vhost: str, timeout: float = 60) -> None:
 
 def dead_letter_ids(urls: dict[str, str]) -> set[tuple[str, str]]:
     """``{(service, dead letter id)}`` of every service: a baseline taken before a fault."""
-    return {(name, row[0]) for name, url in urls.items() for row in _rows(url, "SELECT id FROM dead_letters")}
+    return {(name, row[0]) for name, url in urls.items() for row in sql(url, "SELECT id FROM dead_letters")}
 
 
 def unaccounted_dead_letters(urls: dict[str, str], before: Collection[tuple[str, str]],
@@ -152,11 +141,11 @@ def unaccounted_dead_letters(urls: dict[str, str], before: Collection[tuple[str,
     letters = [{"service": name, "id": row[0], "actor": row[1], "application_id": row[2], "message_id": row[3],
                 "error": (row[4] or "")[:200]}
                for name, url in urls.items()
-               for row in _rows(url, "SELECT id, actor, application_id, message_id, error FROM dead_letters")
+               for row in sql(url, "SELECT id, actor, application_id, message_id, error FROM dead_letters")
                if (name, row[0]) not in before]
     owners = [letter["application_id"] for letter in letters if letter["application_id"]]
-    failed = {row[0] for row in _rows(urls["loan"], "SELECT id FROM applications WHERE id = ANY(:ids) "
-                                                    "AND status = 'FAILED'", ids=owners)}
+    failed = {row[0] for row in sql(urls["loan"], "SELECT id FROM applications WHERE id = ANY(:ids) "
+                                                  "AND status = 'FAILED'", ids=owners)}
     return [letter for letter in letters
             if letter["application_id"] not in failed and letter["message_id"] not in expected]
 

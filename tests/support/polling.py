@@ -1,4 +1,4 @@
-"""Waiting for an eventually consistent read in end-to-end tests.
+"""Waiting for an eventually consistent read in end-to-end tests (and for an application to end).
 
 Compensation and notification happen after the application's terminal status is readable, on
 other services' queues; under a loaded CI box that can take seconds. Polling a fixed number of
@@ -12,6 +12,9 @@ from collections.abc import Callable
 from typing import TypeVar
 
 T = TypeVar("T")
+
+#: The statuses an application ends in, as a client reads them: what the tests and the benchmark wait for.
+TERMINAL: frozenset[str] = frozenset({"APPROVED", "REJECTED", "WITHDRAWN", "FAILED", "EXPIRED"})
 
 
 def eventually(read: Callable[[], T], done: Callable[[T], bool], timeout: float = 30,

@@ -129,6 +129,7 @@ class RabbitMQ:
 
     amqp_port: int = 5672
     management_port: int = 15672
+    prometheus_port: int = 15692
     node: str | None = None
     env: dict[str, str] = field(default_factory=dict)
     home: Path | None = None
@@ -293,21 +294,17 @@ def start_postgres(base: Path) -> Postgres:
     return server
 
 
-def start_rabbitmq(base: Path) -> RabbitMQ:
-    """A node named after this process on free ports, on the production ``rabbitmq.conf``."""
+def start_rabbitmq(base: Path, *, as_deployed: bool = False) -> RabbitMQ:
+    """A node named after this process on free ports, on the production ``rabbitmq.conf``.
+
+    ``as_deployed``: that file as it is but for the ports, with the deployments' ``loanflow`` user
+    (tests/checks boots it to prove the file works); else the test session's node: a smaller disk
+    limit, a quieter console, fresher statistics and the ``guest`` user.
+    """
     home = base / "rabbitmq"
     home.mkdir()
     ports = {"amqp": free_port(), "management": free_port(), "prometheus": free_port(), "dist": free_port()}
-    conf = (ROOT / "deploy/rabbitmq/rabbitmq.conf").read_text()
-    for key, default, name in (("listeners.tcp.default", 5672, "amqp"), ("management.tcp.port", 15672, "management"),
-                               ("prometheus.tcp.port", 15692, "prometheus")):
-        conf = conf.replace(f"{key} = {default}", f"{key} = {ports[name]}")
-    conf = conf.replace("disk_free_limit.absolute = 1GB", f"disk_free_limit.absolute = {TEST_DISK_FREE_LIMIT}")
-    conf = conf.replace("log.console = true", "log.console = true\nlog.console.level = warning")
-    # Queue counts in the management API are sampled; every 0.5 s (production: 5 s) so that a test
-    # reading "messages in flight" or "redelivered" reads the present, not five seconds ago.
-    conf += "\ncollect_statistics_interval = 500\n"
-    (home / "rabbitmq.conf").write_text(conf)
+    (home / "rabbitmq.conf").write_text(_rabbitmq_conf(ports, as_deployed))
     shutil.copy(ROOT / "deploy/rabbitmq/enabled_plugins", home / "enabled_plugins")
     for sub in ("mnesia", "log"):
         (home / sub).mkdir()
@@ -315,15 +312,31 @@ def start_rabbitmq(base: Path) -> RabbitMQ:
     if owner:  # Debian's rabbitmq-server drops to the rabbitmq user when started as root
         _chown_tree(home, owner)
     home.chmod(0o755)
-    node = f"loanflowtest{os.getpid()}@localhost"
+    node = f"loanflow{'check' if as_deployed else 'test'}{os.getpid()}@localhost"
+    user, password = ("loanflow", "check-password") if as_deployed else ("guest", "guest")
     env = {"HOME": str(home), "RABBITMQ_NODENAME": node, "RABBITMQ_CONFIG_FILE": str(home / "rabbitmq.conf"),
            "RABBITMQ_ENABLED_PLUGINS_FILE": str(home / "enabled_plugins"),
            "RABBITMQ_MNESIA_BASE": str(home / "mnesia"), "RABBITMQ_LOG_BASE": str(home / "log"),
-           "RABBITMQ_DIST_PORT": str(ports["dist"]), "RABBITMQ_DEFAULT_USER": "guest",
-           "RABBITMQ_DEFAULT_PASS": "guest"}
-    node_ = RabbitMQ(amqp_port=ports["amqp"], management_port=ports["management"], node=node, env=env, home=home)
+           "RABBITMQ_DIST_PORT": str(ports["dist"]), "RABBITMQ_DEFAULT_USER": user,
+           "RABBITMQ_DEFAULT_PASS": password}
+    node_ = RabbitMQ(amqp_port=ports["amqp"], management_port=ports["management"],
+                     prometheus_port=ports["prometheus"], node=node, env=env, home=home)
     node_.start()
     return node_
+
+
+def _rabbitmq_conf(ports: dict[str, int], as_deployed: bool) -> str:
+    conf = (ROOT / "deploy/rabbitmq/rabbitmq.conf").read_text()
+    for key, default, name in (("listeners.tcp.default", 5672, "amqp"), ("management.tcp.port", 15672, "management"),
+                               ("prometheus.tcp.port", 15692, "prometheus")):
+        conf = conf.replace(f"{key} = {default}", f"{key} = {ports[name]}")
+    if as_deployed:
+        return conf
+    conf = conf.replace("disk_free_limit.absolute = 1GB", f"disk_free_limit.absolute = {TEST_DISK_FREE_LIMIT}")
+    conf = conf.replace("log.console = true", "log.console = true\nlog.console.level = warning")
+    # Queue counts in the management API are sampled; every 0.5 s (production: 5 s) so that a test
+    # reading "messages in flight" or "redelivered" reads the present, not five seconds ago.
+    return conf + "\ncollect_statistics_interval = 500\n"
 
 
 @contextlib.contextmanager

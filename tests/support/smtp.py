@@ -13,7 +13,6 @@ import email
 import email.policy
 import mailbox
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -21,14 +20,9 @@ from collections.abc import Iterator, Sequence
 from email.message import EmailMessage
 from pathlib import Path
 
+from tests.support.servers import free_port, port_open
+
 HOST = "127.0.0.1"
-
-
-def free_port() -> int:
-    """A TCP port nothing listens on right now (the kernel's choice)."""
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
 
 
 def _wait_for_port(port: int, process: subprocess.Popen[bytes], log: Path, timeout: float) -> None:
@@ -36,10 +30,8 @@ def _wait_for_port(port: int, process: subprocess.Popen[bytes], log: Path, timeo
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"aiosmtpd exited with {process.returncode}: {log.read_text(errors='replace')}")
-        with socket.socket() as sock:
-            sock.settimeout(0.2)
-            if sock.connect_ex((HOST, port)) == 0:
-                return
+        if port_open(port, HOST):
+            return
         time.sleep(0.05)
     raise TimeoutError(f"aiosmtpd did not listen on {HOST}:{port} within {timeout} s")
 

@@ -6,7 +6,9 @@ from typing import Any
 
 import pytest
 
-from notify_app.domain.emails import EMAIL_STATUSES, TEMPLATES, compose, format_deadline, worded
+from notify_app.adapters.templates import TEMPLATES, compose, worded
+from notify_app.domain.emails import EMAIL_STATUSES, as_reason
+from notify_app.domain.formatting import format_deadline
 
 LANGUAGES = ("en", "fr")
 OFFER = {"amount": "200000", "duration_months": 240, "annual_rate": "0.0355", "monthly_payment": "1165.06",
@@ -257,11 +259,11 @@ def test_every_published_code_has_french_words() -> None:
             "DEBT_TO_INCOME_TOO_HIGH", "CREDIT_CHECK_UNAVAILABLE", "CREDIT_CHECK_REJECTED",
             "VALUATION_UNAVAILABLE", "VALUATION_FAILED", "STEP_TIMEOUT", "declared_income_year_1"} <= codes
     figures = {name: value for reason in rejection_reasons() for name, value in reason["params"].items()}
-    missing = sorted(code for code in codes if worded(code, figures, "ENGLISH", "fr") == "ENGLISH")
+    missing = sorted(code for code in codes if worded(as_reason(code, figures, "ENGLISH"), "fr") == "ENGLISH")
     assert not missing, f"no French words in notify_app/templates/email/fr/reasons.txt for {missing}"
 
 
 def test_a_loan_over_the_whole_value_is_worded_without_a_percentage() -> None:
     params = {"amount": "260000", "estimated_value": "250000", "max_loan_to_value": "1.00"}
-    assert worded("LOAN_TO_VALUE_TOO_HIGH", params, "", "fr") == (
+    assert worded(as_reason("LOAN_TO_VALUE_TOO_HIGH", params, ""), "fr") == (
         "Le montant du prêt (260\xa0000,00\xa0€) dépasse la valeur estimée du bien (250\xa0000,00\xa0€).")

@@ -13,17 +13,11 @@ import pytest
 from pypdf import PdfReader
 
 from lending.amortization import loan_cost
-from notify_app.domain import schedule
-from notify_app.domain.schedule import (
-    ScheduleMismatch,
-    format_date,
-    format_duration,
-    format_money,
-    format_rate,
-    schedule_csv,
-    schedule_pdf,
-    schedule_rows,
-)
+from notify_app.adapters import pdf
+from notify_app.adapters.csv_file import schedule_csv
+from notify_app.adapters.pdf import schedule_pdf
+from notify_app.domain.formatting import format_date, format_duration, format_money, format_rate
+from notify_app.domain.schedule import ScheduleMismatch, schedule_rows
 
 D = Decimal
 FIRST_DUE = date(2027, 1, 5)
@@ -156,13 +150,13 @@ def test_a_300_month_schedule_spans_pages_each_with_the_headings() -> None:
 
 
 def test_without_dejavu_the_core_font_replaces_what_it_cannot_draw(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(schedule, "FONT_FILES", {"": Path("/nonexistent/DejaVuSans.ttf")})
+    monkeypatch.setattr(pdf, "FONT_FILES", {"": Path("/nonexistent/DejaVuSans.ttf")})
     pages = pdf_pages(schedule_pdf(make_offer("200000", "0.0355", 240), "app-1", "Zoé Łi 李", FIRST_DUE, "fr"))
     assert "Zoé ?i ?" in pages[0]
     assert "79 616,01 €" in pages[0]  # "€" is in cp1252, the core fonts' encoding here
 
 
-@pytest.mark.skipif(not all(path.is_file() for path in schedule.FONT_FILES.values()), reason="DejaVu not installed")
+@pytest.mark.skipif(not all(path.is_file() for path in pdf.FONT_FILES.values()), reason="DejaVu not installed")
 def test_with_dejavu_a_character_outside_the_font_becomes_a_question_mark() -> None:
     pages = pdf_pages(schedule_pdf(make_offer("1000", "0.05", 12), "app-1", "Łukasz 李", FIRST_DUE, "en"))
     assert "Łukasz ?" in pages[0]
@@ -202,7 +196,7 @@ def test_a_name_that_fits_cp1252_needs_no_embedded_font() -> None:
     assert "Zoé Crédit-Œuvre" in pdf_pages(data)[0]
 
 
-@pytest.mark.skipif(not all(path.is_file() for path in schedule.FONT_FILES.values()), reason="DejaVu not installed")
+@pytest.mark.skipif(not all(path.is_file() for path in pdf.FONT_FILES.values()), reason="DejaVu not installed")
 def test_a_name_beyond_cp1252_switches_the_whole_document_to_dejavu() -> None:
     data = schedule_pdf(make_offer("1000", "0.05", 12), "app-1", "Łukasz", FIRST_DUE, "fr")
     assert b"/FontFile2" in data
