@@ -1,17 +1,20 @@
 """The simulator's settings, read in this one place: a ``create_app`` config key, else the environment.
 
+The environment is read through the kernel's :class:`~common.kernel.settings.Environment`, the one
+reader of ``os.environ`` in the code base (tests/unit/test_settings.py).
+
 The simulator is a separate process (a stand-in for someone else's server), not a loanflow
 service, so it does not use the services' ``Settings``: its ``BUREAU_*`` variables are its own.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from common.kernel.settings import Environment
 from loanflow.bureau_simulator.state import RECORDS_PATH, Faults
 from loanflow.bureau_simulator.validation import failure_rate, latency_ms, seed
 
@@ -38,4 +41,4 @@ class SimulatorSettings:
 def _setting(config: Mapping[str, Any], name: str, default: Any) -> Any:
     if name in config:
         return config[name]
-    return os.environ.get(name, default)
+    return Environment().environ.get(name, default)

@@ -21,12 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 #: The one module that reads the environment.
 SETTINGS_MODULE = "common/kernel/settings.py"
 #: Modules that may read it too, and why.
-EXCEPTIONS = {
-    # Stands for the credit bureau, a third party: it has its own BUREAU_* variables
-    # (loanflow/bureau_simulator/README.md) and takes overrides in create_app(config), which the
-    # embedded mode uses for its latency.
-    "loanflow/bureau_simulator/__init__.py",
-}
+EXCEPTIONS: set[str] = set()  # the bureau simulator reads its BUREAU_* variables through Environment too
 #: What reading or changing the environment looks like.
 ENVIRON_NAMES = frozenset({"environ", "environb", "getenv", "getenvb", "putenv", "unsetenv"})
 #: Variables of the README, docs and deployment files that no loanflow code reads, and why.
