@@ -101,9 +101,9 @@ class Blueprint(flask_smorest.Blueprint):
         def decorate(function: _View) -> _View:
             @wraps(function)
             def guarded(*args: Any, **kwargs: Any) -> Any:
-                rule_caller = _authenticate(query_token)
-                rule(rule_caller, kwargs)
-                admit(rule_caller)
+                caller = _authenticate(query_token)
+                rule(caller, kwargs)
+                admit(caller)
                 return function(*args, **kwargs)
 
             meanings = {"e401": UNAUTHENTICATED_WITH_QUERY} if query_token else {}
