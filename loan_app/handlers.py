@@ -7,92 +7,14 @@ recorded. Views and actors only translate their input and call these.
 
 from __future__ import annotations
 
-from datetime import timedelta
-from decimal import Decimal
 from typing import Any
 
 from common.kernel.clock import utcnow
-from common.kernel.settings import Settings
 from common.messaging.envelope import Envelope
-from common.messaging.outbox import new_id
 from common.messaging.uow import UnitOfWork
 from common.service.runtime import Handler, Runtime
 from loan_app.adapters import repository
-from loan_app.domain.model import Application, Deadlines
-
-
-class NotFound(LookupError):
-    """No such application (or not one the caller may see)."""
-
-
-def deadlines(settings: Settings) -> Deadlines:
-    return Deadlines(
-        step=timedelta(seconds=settings.step_timeout_seconds),
-        information=timedelta(seconds=settings.info_timeout_seconds),
-    )
-
-
-# --- HTTP commands ---------------------------------------------------------------------------
-
-
-def submit(uow: UnitOfWork, data: dict[str, Any], settings: Settings) -> Application:
-    """Accept a validated application; the saga starts when ``ApplicationSubmitted`` comes back.
-
-    The application id doubles as the correlation id that every service logs and records.
-    """
-    application_id = new_id()
-    loan = data["loan"]
-    with uow:
-        application = Application(
-            id=application_id,
-            applicant=data["applicant"],
-            property=data["property"],
-            amount=Decimal(loan["amount"]),
-            duration_months=int(loan["duration_months"]),
-            correlation_id=application_id,
-            now=utcnow(),
-            deadlines=deadlines(settings),
-        )
-        repository.save(uow, application)
-        uow.commit()
-    return application
-
-
-def get(uow: UnitOfWork, application_id: str) -> Application:
-    """One application (raises NotFound)."""
-    with uow:
-        application = repository.get(uow.session, application_id)
-        if application is None:
-            raise NotFound(application_id)
-        return application
-
-
-def requested_items(uow: UnitOfWork, application_id: str) -> list[dict[str, Any]]:
-    """What the application currently asks the applicant for (empty unless INFO_REQUESTED)."""
-    application = get(uow, application_id)
-    return list(application.requested_information or []) if application.status == "INFO_REQUESTED" else []
-
-
-def supply_information(
-    uow: UnitOfWork, application_id: str, answers: dict[str, str], settings: Settings
-) -> Application:
-    """The applicant answers a request for information (raises InvalidTransition if none)."""
-    with uow:
-        application = _load(uow, application_id)
-        application.supply_information(answers, utcnow(), deadlines(settings))
-        repository.save(uow, application)
-        uow.commit()
-    return application
-
-
-def withdraw(uow: UnitOfWork, application_id: str) -> Application:
-    """The applicant withdraws (raises InvalidTransition once the application has ended)."""
-    with uow:
-        application = _load(uow, application_id)
-        application.withdraw(utcnow())
-        repository.save(uow, application)
-        uow.commit()
-    return application
+from loan_app.commands import deadlines
 
 
 def expire_overdue(runtime: Runtime) -> int:
@@ -108,13 +30,6 @@ def expire_overdue(runtime: Runtime) -> int:
                 uow.commit()
                 ended += 1
     return ended
-
-
-def _load(uow: UnitOfWork, application_id: str) -> Application:
-    application = repository.get(uow.session, application_id, for_update=True)
-    if application is None:
-        raise NotFound(application_id)
-    return application
 
 
 # --- message handlers ------------------------------------------------------------------------

@@ -17,25 +17,35 @@ STATIC = Path(__file__).with_name("static")
 
 
 def install_pages(app: Flask) -> None:
-    """Register the dashboard, the applicant page and their assets."""
+    """Register the dashboard, the applicant page, the task dashboard and their assets."""
+    app.add_url_rule("/notify/dashboard", view_func=dashboard)
+    app.add_url_rule("/notify/track/<uuid:application_id>", view_func=track)
+    app.add_url_rule("/tasks", view_func=taskboard)
+    app.add_url_rule("/tasks/", view_func=taskboard)
+    app.add_url_rule("/notify/static/<path:filename>", view_func=static_asset)
+    app.add_url_rule("/notify/", view_func=index)
 
-    @app.get("/notify/dashboard")
-    def dashboard() -> Any:
-        return send_from_directory(STATIC, "dashboard.html", max_age=0)
 
-    @app.get("/notify/track/<uuid:application_id>")
-    def track(application_id: Any) -> Any:
-        return send_from_directory(STATIC, "track.html", max_age=0)
+def dashboard() -> Any:
+    """The officers' live dashboard."""
+    return send_from_directory(STATIC, "dashboard.html", max_age=0)
 
-    @app.get("/tasks")
-    @app.get("/tasks/")
-    def taskboard() -> Any:
-        return send_from_directory(STATIC, "tasks.html", max_age=0)
 
-    @app.get("/notify/static/<path:filename>")
-    def static_asset(filename: str) -> Any:
-        return send_from_directory(STATIC, filename, max_age=300)
+def track(application_id: Any) -> Any:
+    """An applicant's status page (it reads the id from its own URL)."""
+    return send_from_directory(STATIC, "track.html", max_age=0)
 
-    @app.get("/notify/")
-    def index() -> Any:
-        return redirect("/notify/dashboard")
+
+def taskboard() -> Any:
+    """The operators' task dashboard."""
+    return send_from_directory(STATIC, "tasks.html", max_age=0)
+
+
+def static_asset(filename: str) -> Any:
+    """The pages' scripts and styles."""
+    return send_from_directory(STATIC, filename, max_age=300)
+
+
+def index() -> Any:
+    """``/notify/`` leads to the dashboard."""
+    return redirect("/notify/dashboard")

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from flask import Request
 from itsdangerous import BadSignature, URLSafeSerializer
 
+from common.kernel.settings import Settings
+
 _SALT = "loanflow.applicant-access"
 
 
@@ -57,6 +59,15 @@ def bearer_token(request: Request) -> str:
     return token.strip() if scheme.lower() == "bearer" else ""
 
 
+def request_token(request: Request, *, query: bool = False) -> str:
+    """The token a request carries: ``Authorization: Bearer …``, else (with ``query``) ``?token=``.
+
+    Browsers cannot set headers on an EventSource, a WebSocket or a plain link, so the endpoints
+    they open also take the token in the query string; every other endpoint takes the header only.
+    """
+    return bearer_token(request) or (request.args.get("token", "") if query else "")
+
+
 def identify(token: str, *, staff_token: str, secret_key: str) -> Caller | None:
     """Resolve a token to a caller, or ``None`` when it is not a valid token at all."""
     if not token:
@@ -65,3 +76,9 @@ def identify(token: str, *, staff_token: str, secret_key: str) -> Caller | None:
         return Caller(staff=True)
     application_id = verify_applicant_token(secret_key, token)
     return Caller(staff=False, application_id=application_id) if application_id else None
+
+
+def identify_request(request: Request, settings: Settings, *, query: bool = False) -> Caller | None:
+    """The caller of ``request`` (its token from :func:`request_token`), or ``None``."""
+    return identify(request_token(request, query=query), staff_token=settings.staff_token,
+                    secret_key=settings.secret_key)

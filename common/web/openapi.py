@@ -8,23 +8,27 @@ every paginated list did not hold:
   object *schema*, which OpenAPI reads as the ``simple`` style (``total,3,total_pages,1``). It is
   now declared with ``content: application/json``, the OpenAPI way to say a header holds JSON.
 - ``page`` had no upper bound, yet every list refuses pages past
-  :data:`common.web.http.MAX_PAGE` (PostgreSQL's ``OFFSET`` is a bigint); the bound is now documented.
+  :data:`common.web.input_guards.MAX_PAGE` (PostgreSQL's ``OFFSET`` is a bigint); the bound is now documented.
 
 - A string with a NUL character is refused in every query string and body (PostgreSQL cannot
-  store it; :func:`common.web.http.refuse_unusable_input`), so every free string (no ``enum``,
+  store it; :func:`common.web.input_guards.refuse_unusable_input`), so every free string (no ``enum``,
   ``format`` or ``pattern`` of its own) is documented with the pattern :data:`NO_NUL`.
 
 And a marshmallow schema can state JSON Schema keywords marshmallow has no field for (such as
 ``minProperties`` of a free-form object) in a class attribute ``openapi_extra``.
 
 Done as an apispec plugin run after the marshmallow plugin (``Api(spec_kwargs=…)``), so every
-service's document gets it and no view has to remember.
+service's document gets it and no view has to remember; :func:`numeric_bounds` and
+:func:`decimal_strings` correct how the marshmallow plugin converts fields, before any blueprint
+is read.
 """
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
+import marshmallow as ma
 from apispec import BasePlugin
 
 PAGINATION_HEADER = "X-Pagination"
@@ -76,3 +80,26 @@ def _forbid_nul(schema: Any) -> None:
     """Give a free string schema (no enum, format or pattern) the :data:`NO_NUL` pattern."""
     if isinstance(schema, dict) and schema.get("type") == "string" and not {"enum", "format", "pattern"} & set(schema):
         schema["pattern"] = NO_NUL
+
+
+def numeric_bounds(self: Any, field: Any, ret: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """apispec attribute function: OpenAPI bounds are numbers, but apispec writes a bound the way
+    the field serialises values, so a Decimal field with ``as_string`` documented
+    ``"minimum": "0.00"``: an invalid document, on which clients and the fuzzer misread limits."""
+    bounds = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")
+    return {key: _number(ret[key]) for key in bounds if isinstance(ret.get(key), str | Decimal)}
+
+
+def decimal_strings(self: Any, field: Any, ret: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """apispec attribute function: a Decimal field with ``as_string`` answers ``"375000.00"``
+    (never a float: money to the cent) but apispec documents every Decimal as a number, so each
+    valuation and inquiry contradicted its own schema. A ``type`` given in the field's metadata
+    wins (input fields that accept numbers say so)."""
+    if isinstance(field, ma.fields.Decimal) and field.as_string and "type" not in field.metadata:
+        return {"type": "string", "format": "decimal"}
+    return {}
+
+
+def _number(value: str | Decimal) -> int | float:
+    number = Decimal(value)
+    return int(number) if number == number.to_integral_value() else float(number)

@@ -18,14 +18,13 @@ from urllib.parse import urlsplit
 from flask import Request
 
 from common.service.runtime import Runtime
-from common.web.auth import Caller, bearer_token, identify
+from common.web.auth import Caller, identify_request
 from notify_app.adapters.orm import Recipient
 
 
 def caller_of(request: Request, rt: Runtime) -> Caller | None:
     """The caller of a live request: ``Authorization: Bearer`` or ``?token=``."""
-    token = bearer_token(request) or request.args.get("token", "")
-    return identify(token, staff_token=rt.settings.staff_token, secret_key=rt.settings.secret_key)
+    return identify_request(request, rt.settings, query=True)
 
 
 def last_event_id(request: Request) -> int:

@@ -19,8 +19,8 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from common.web.auth import issue_applicant_token
-from common.web.http import MAX_PAGE
-from loan_app import handlers
+from common.web.input_guards import MAX_PAGE
+from loan_app import queries
 from tests.conftest import STAFF_TOKEN
 from tests.support.messages import deliver, outbox
 from tests.support.payloads import application
@@ -77,7 +77,7 @@ def waiting(loan: FlaskClient) -> dict[str, str]:
         "reference": "city:Lyon", "adjustments": []}})
     deliver(rt, "DecisionMade", application_id,
             {"round": 1, "decision": {"outcome": "INFO_REQUESTED", "requested_information": REQUESTED}})
-    assert handlers.get(rt.uow(), application_id).status == "INFO_REQUESTED"
+    assert queries.application(rt, application_id).status == "INFO_REQUESTED"
     return accepted
 
 
@@ -225,7 +225,7 @@ def test_hostile_answers_to_a_request_for_information(loan: FlaskClient, waiting
     response = refused(loan.post(url, data=json.dumps(body), content_type="application/json",
                                  headers=bearer(waiting["token"])), status)
     assert field is None or field in response["errors"]["json"]
-    unchanged = handlers.get(rt.uow(), waiting["id"])
+    unchanged = queries.application(rt, waiting["id"])
     assert (unchanged.status, unchanged.information, len(outbox(rt, waiting["id"]))) == ("INFO_REQUESTED", {}, staged)
 
 

@@ -13,7 +13,7 @@ from common.messaging.consumers import register_actors
 from common.messaging.outbox import new_id
 from common.service.runtime import Runtime
 from decision_app.service import definition as decision_definition
-from loan_app import handlers
+from loan_app import commands, handlers, queries
 from tests.conftest import make_settings
 from tests.support.databases import truncate_all
 from tests.support.messages import deliver, outbox, run_until_idle, sent_types
@@ -31,13 +31,13 @@ def rt(runtime_of: Callable[..., Runtime]) -> Runtime:
 
 
 def submitted(rt: Runtime, body: dict[str, Any] | None = None) -> str:
-    application_id = handlers.submit(rt.uow(), body or application(), rt.settings).id
+    application_id = commands.submit(rt, body or application()).id
     deliver(rt, "ApplicationSubmitted", application_id, {"summary": {}, "contact": {}})
     return application_id
 
 
 def status(rt: Runtime, application_id: str) -> str:
-    return handlers.get(rt.uow(), application_id).status
+    return queries.application(rt, application_id).status
 
 
 def test_submission_starts_both_steps_in_parallel(rt: Runtime) -> None:
@@ -70,7 +70,7 @@ def test_duplicate_and_stale_messages_change_nothing(rt: Runtime) -> None:
     deliver(rt, "DecisionMade", application_id, {"decision": {"outcome": "REJECTED", "reasons": []}, "round": 1})
     deliver(rt, "DecisionMade", application_id, {"decision": {"outcome": "APPROVED"}, "round": 1})
     assert status(rt, application_id) == "REJECTED"
-    history = [h.to_status for h in handlers.get(rt.uow(), application_id).history]
+    history = [h.to_status for h in queries.application(rt, application_id).history]
     assert history == ["SUBMITTED", "EVALUATING", "DECIDING", "REJECTED"]
 
 
@@ -82,8 +82,8 @@ def test_information_loop_resumes_with_a_new_round(rt: Runtime) -> None:
     deliver(rt, "DecisionMade", application_id,
             {"decision": {"outcome": "INFO_REQUESTED", "requested_information": requested}, "round": 1})
     assert status(rt, application_id) == "INFO_REQUESTED"
-    handlers.supply_information(rt.uow(), application_id, {"declared_income_year_1": "60000.00"}, rt.settings)
-    app = handlers.get(rt.uow(), application_id)
+    commands.supply_information(rt, application_id, {"declared_income_year_1": "60000.00"})
+    app = queries.application(rt, application_id)
     assert app.status == "DECIDING" and app.round == 2
     assert [h.to_status for h in app.history][-3:] == ["INFO_REQUESTED", "EVALUATING", "DECIDING"]
 
@@ -93,19 +93,19 @@ def test_failed_valuation_fails_the_application_and_cancels_the_credit_inquiry(r
     deliver(rt, "CreditChecked", application_id, {"inquiry_id": "b-1", "assessment": ASSESSMENT, "round": 1})
     deliver(rt, "PropertyValuationFailed", application_id,
             {"code": "VALUATION_UNAVAILABLE", "message": "No reference price.", "round": 1})
-    app = handlers.get(rt.uow(), application_id)
+    app = queries.application(rt, application_id)
     assert app.status == "FAILED"
     assert app.failure == {"code": "VALUATION_UNAVAILABLE", "message": "No reference price."}
     assert "CancelCreditInquiry" in sent_types(rt, application_id)
     deliver(rt, "CreditInquiryCancelled", application_id, {"inquiry_id": "b-1", "reason": "failed"})
-    assert handlers.get(rt.uow(), application_id).credit["cancelled"] is True
+    assert queries.application(rt, application_id).credit["cancelled"] is True
 
 
 def test_overdue_steps_fail_exactly_once(rt: Runtime) -> None:
     rt.settings = rt.settings.with_overrides(step_timeout_seconds=0, info_timeout_seconds=0)
     waiting = submitted(rt)
     assert handlers.expire_overdue(rt) == 1
-    app = handlers.get(rt.uow(), waiting)
+    app = queries.application(rt, waiting)
     assert app.status == "FAILED" and app.failure["code"] == "STEP_TIMEOUT"
     assert handlers.expire_overdue(rt) == 0  # exactly once
 
@@ -113,9 +113,9 @@ def test_overdue_steps_fail_exactly_once(rt: Runtime) -> None:
 def test_an_application_never_started_fails_at_its_deadline(rt: Runtime) -> None:
     """``ApplicationSubmitted`` dead-lettered (never applied): SUBMITTED must not wait forever."""
     rt.settings = rt.settings.with_overrides(step_timeout_seconds=0)
-    application_id = handlers.submit(rt.uow(), application(), rt.settings).id
+    application_id = commands.submit(rt, application()).id
     assert handlers.expire_overdue(rt) == 1
-    app = handlers.get(rt.uow(), application_id)
+    app = queries.application(rt, application_id)
     assert app.status == "FAILED" and app.failure["code"] == "STEP_TIMEOUT"
     assert [h.to_status for h in app.history] == ["SUBMITTED", "FAILED"]
     assert "CancelCreditInquiry" not in sent_types(rt, application_id)  # nothing ran, nothing to undo
@@ -148,7 +148,7 @@ def test_a_decision_given_up_fails_the_application_at_once_and_compensates(
     assert status(rt, application_id) == "DECIDING"
     failed = given_up_decision(pg_urls["decision"], application_id)
     deliver(rt, "DecisionFailed", application_id, failed)
-    app = handlers.get(rt.uow(), application_id)
+    app = queries.application(rt, application_id)
     assert app.status == "FAILED" and app.failure["code"] == "DECISION_FAILED"
     assert app.history[-1].cause == "decision step failed"
     assert "CancelCreditInquiry" in sent_types(rt, application_id)

@@ -52,3 +52,14 @@ def test_every_pattern_compiles_and_lists_say_how_far_they_go(service: str, apps
                 header = response.get("headers", {}).get("X-Pagination")
                 if header:
                     assert "application/json" in header["content"], path
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_secured_operations_document_their_refusals(service: str, apps: dict[str, Flask]) -> None:
+    """Auth is declared once per view (``@blp.staff_only``, ``@blp.applicant_or_staff``): an
+    operation that requires a token documents its 401, and one that documents a 401 requires a token."""
+    document = apps[service].test_client().get(f"/{service}/openapi.json").json
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            if isinstance(operation, dict) and "responses" in operation:
+                assert ("security" in operation) == ("401" in operation["responses"]), f"{method} {path}"

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from common.messaging.relay import OutboxRelay
 from common.service.runtime import Runtime
-from loan_app import handlers
+from loan_app import commands
 from tests.conftest import SUFFIX
 from tests.support import servers as session_servers
 from tests.support.payloads import application
@@ -52,7 +52,7 @@ def queue_depth(queue: str) -> int:
 
 
 def test_relay_publishes_committed_rows_and_marks_them(rt: Runtime, rabbit: RabbitmqBroker) -> None:
-    ids = [handlers.submit(rt.uow(), application(), rt.settings).id for _ in range(5)]
+    ids = [commands.submit(rt, application()).id for _ in range(5)]
     relay = OutboxRelay(rt.session_factory, rt.definition.outbox_model, rabbit, batch_size=4)
     batches = [relay.run_once() for _ in range(5)]
     assert batches == [4, 4, 4, 3, 0]
@@ -68,7 +68,7 @@ def test_message_id_is_the_outbox_row_id(rt: Runtime) -> None:
     broker = StubBroker()
     broker.declare_queue("loan")
     broker.declare_queue("notify")
-    application_id = handlers.submit(rt.uow(), application(), rt.settings).id
+    application_id = commands.submit(rt, application()).id
     OutboxRelay(rt.session_factory, rt.definition.outbox_model, broker).run_once()
     model = rt.definition.outbox_model
     with rt.session_factory() as session:
@@ -78,7 +78,7 @@ def test_message_id_is_the_outbox_row_id(rt: Runtime) -> None:
 
 
 def test_broker_down_keeps_rows_for_later(rt: Runtime, rabbit: RabbitmqBroker) -> None:
-    handlers.submit(rt.uow(), application(), rt.settings)
+    commands.submit(rt, application())
     dead = RabbitmqBroker(url="amqp://guest:guest@127.0.0.1:1/%2F", confirm_delivery=True)
     relay = OutboxRelay(rt.session_factory, rt.definition.outbox_model, dead)
     assert relay.run_once() == 0
@@ -94,7 +94,7 @@ def test_broker_down_keeps_rows_for_later(rt: Runtime, rabbit: RabbitmqBroker) -
 
 def test_concurrent_relays_never_publish_a_row_twice(rt: Runtime, rabbit: RabbitmqBroker) -> None:
     for _ in range(40):
-        handlers.submit(rt.uow(), application(), rt.settings)
+        commands.submit(rt, application())
     published: list[str] = []
     lock = threading.Lock()
 
@@ -126,7 +126,7 @@ def test_a_commit_with_outbox_rows_wakes_a_listening_relay_at_once(rt: Runtime) 
 
     wakeup = PostgresWakeup(rt.settings.database_url)
     assert wakeup.wait(0.05) is False  # LISTEN is set up; nothing committed yet
-    threading.Timer(0.2, lambda: handlers.submit(rt.uow(), application(), rt.settings)).start()
+    threading.Timer(0.2, lambda: commands.submit(rt, application())).start()
     started = time.monotonic()
     assert wakeup.wait(10) is True
     assert time.monotonic() - started < 5  # woken by NOTIFY, not by the 10 s timeout
@@ -157,7 +157,7 @@ def test_a_poison_row_is_parked_and_the_rows_after_it_keep_flowing(rt: Runtime, 
     malformed = poison_row(rt, payload={"no": "occurred_at"})  # cannot be made into a message
     counted_before = REGISTRY.get_sample_value("loanflow_outbox_parked_total", {"queue": "loan"}) or 0
     for _ in range(3):
-        handlers.submit(rt.uow(), application(), rt.settings)
+        commands.submit(rt, application())
     relay = OutboxRelay(rt.session_factory, rt.definition.outbox_model, rabbit)
     assert relay.run_once() == 9  # the good rows went out in the first round, past the poison
     assert queue_depth("loan") == 3 and queue_depth("notify") == 6
@@ -187,7 +187,7 @@ def test_the_fault_switch_exits_after_the_publish_and_before_the_mark(rt: Runtim
     broker = StubBroker()
     broker.declare_queue("loan")
     broker.declare_queue("notify")
-    handlers.submit(rt.uow(), application(), rt.settings)
+    commands.submit(rt, application())
     exits: list[int] = []
 
     def exit_now(code: int) -> None:

@@ -9,13 +9,9 @@ from decimal import Decimal
 import marshmallow as ma
 import pytest
 
-import loan_app.resources.applications.schemas as schemas
-from loan_app.resources.applications.schemas import (
-    LoanSchema,
-    PropertySchema,
-    _adult_birth_date,
-    birth_years_pattern,
-)
+import loan_app.resources.applications.fields as fields
+from loan_app.resources.applications.fields import adult_birth_date, birth_years_pattern
+from loan_app.resources.applications.schemas import LoanSchema, PropertySchema
 
 PROPERTY = {"address": "1 rue de la Paix", "postcode": "75002", "city": "Paris", "kind": "apartment",
             "surface_m2": 50}
@@ -57,13 +53,13 @@ def test_the_birth_date_pattern_spells_every_day_of_the_safe_years_and_nothing_e
         def today(cls) -> date:
             return today
 
-    monkeypatch.setattr(schemas, "date", Today)
+    monkeypatch.setattr(fields, "date", Today)
     day = date(today.year - 125, 1, 1)
     while day <= today:
         matched = pattern.search(day.isoformat()) is not None
         assert matched == (day.year in safe), day
         if matched:
-            _adult_birth_date(day)  # raises if the pattern were wider than the rule
+            adult_birth_date(day)  # raises if the pattern were wider than the rule
         day += timedelta(days=1)
     for impossible in ("2001-02-29", "2000-02-30", "2000-04-31", "2000-13-01", "2000-00-10", "2000-01-00",
                        "2000-01-01T00:00", "x2000-01-01", "2000-1-01"):

@@ -6,11 +6,11 @@ from typing import Any
 
 import marshmallow as ma
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import fields
 
-from common.web.http import documented_errors, owned_record
-from credit_app.adapters.orm import CreditInquiry
+from common.web.blueprint import Blueprint, or_404
+from common.web.context import runtime
+from credit_app import queries
 
 blp = Blueprint("inquiries", __name__, url_prefix="/credit/inquiries",
                 description="Credit inquiries made for applications, and their cancellation.")
@@ -35,11 +35,10 @@ class InquirySchema(ma.Schema):
 @blp.route("/<uuid:application_id>")
 class InquiryByApplication(MethodView):
     @blp.response(200, InquirySchema)
-    @documented_errors(blp, 401, 404)
-    @blp.doc(security=[{"bearer": []}])
+    @blp.applicant_or_staff
     def get(self, application_id: Any) -> Any:
         """Read the credit inquiry of an application
 
         Staff, or the applicant with their access token.
         """
-        return owned_record(CreditInquiry, str(application_id))
+        return or_404(queries.inquiry(runtime(), str(application_id)))

@@ -9,29 +9,20 @@ from __future__ import annotations
 from typing import Any
 
 import marshmallow as ma
-from flask import Response, request
+from flask import Response
 from flask.views import MethodView
-from flask_smorest import Blueprint, abort
 from marshmallow import fields
-from sqlalchemy import select
 
-from common.web.http import runtime
+from common.web.blueprint import Blueprint, or_404
+from common.web.context import runtime
+from notify_app import queries
 from notify_app.adapters.orm import Document
-from notify_app.live.access import caller_of
 
 blp = Blueprint("documents", __name__, url_prefix="/notify/applications",
                 description="Documents generated for an application: the repayment schedule (PDF, CSV).")
 
 _TOKEN_PARAM = [{"name": "token", "in": "query", "schema": {"type": "string"},
                  "description": "The access token, for plain links (instead of the Authorization header)."}]
-
-
-def _reader(application_id: str) -> None:
-    caller = caller_of(request, runtime())
-    if caller is None:
-        abort(401, message="A valid token is required.", headers={"WWW-Authenticate": "Bearer"})
-    if not caller.may_read(application_id):
-        abort(404, message="Not found.")
 
 
 class DocumentSchema(ma.Schema):
@@ -51,33 +42,25 @@ class DocumentSchema(ma.Schema):
 @blp.route("/<uuid:application_id>/documents")
 class Documents(MethodView):
     @blp.response(200, DocumentSchema(many=True))
-    @blp.doc(security=[{"bearer": []}], parameters=_TOKEN_PARAM)
+    @blp.doc(parameters=_TOKEN_PARAM)
+    @blp.applicant_or_staff(query_token=True)
     def get(self, application_id: Any) -> Any:
         """List an application's documents (its owner or staff)
 
         Empty until the application is approved and the schedule has been generated.
         """
-        application_id = str(application_id)
-        _reader(application_id)
-        with runtime().session_factory() as session:
-            return session.scalars(select(Document).where(Document.application_id == application_id)
-                                   .order_by(Document.kind)).all()
+        return queries.documents(runtime(), str(application_id))
 
 
 @blp.route("/<uuid:application_id>/documents/<uuid:document_id>")
 class DocumentFile(MethodView):
-    @blp.doc(security=[{"bearer": []}], parameters=_TOKEN_PARAM,
-             responses={"200": {"description": "The file.", "content": {
-                 "application/pdf": {"schema": {"type": "string", "format": "binary"}},
-                 "text/csv": {"schema": {"type": "string"}}}}})
+    @blp.doc(parameters=_TOKEN_PARAM, responses={"200": {"description": "The file.", "content": {
+        "application/pdf": {"schema": {"type": "string", "format": "binary"}},
+        "text/csv": {"schema": {"type": "string"}}}}})
+    @blp.applicant_or_staff(query_token=True)
     def get(self, application_id: Any, document_id: Any) -> Response:
         """Download a document (its owner or staff)"""
-        application_id = str(application_id)
-        _reader(application_id)
-        with runtime().session_factory() as session:
-            document = session.get(Document, str(document_id))
-        if document is None or document.application_id != application_id:
-            abort(404, message="Not found.")
+        document = or_404(queries.document(runtime(), str(application_id), str(document_id)))
         return Response(document.content, mimetype=document.content_type, headers={
             "Content-Disposition": f'attachment; filename="{document.filename}"',
             "Cache-Control": "private, no-store",

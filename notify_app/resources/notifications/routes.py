@@ -6,12 +6,11 @@ from typing import Any
 
 import marshmallow as ma
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import fields
-from sqlalchemy import select
 
-from common.web.http import documented_errors, require_reader, runtime
-from notify_app.adapters.orm import Notification
+from common.web.blueprint import Blueprint
+from common.web.context import runtime
+from notify_app import queries
 
 blp = Blueprint("notifications", __name__, url_prefix="/notify/applications",
                 description="What each applicant was told, in order.")
@@ -31,17 +30,10 @@ class NotificationSchema(ma.Schema):
 @blp.route("/<uuid:application_id>/notifications")
 class NotificationsOfApplication(MethodView):
     @blp.response(200, NotificationSchema(many=True))
-    @documented_errors(blp, 401, 404)
-    @blp.doc(security=[{"bearer": []}])
+    @blp.applicant_or_staff
     def get(self, application_id: Any) -> Any:
         """List the status changes of an application, oldest first
 
         Staff, or the applicant with their access token.
         """
-        application_id = str(application_id)
-        require_reader(application_id)
-        with runtime().uow() as uow:
-            return uow.session.scalars(
-                select(Notification).where(Notification.application_id == application_id)
-                .order_by(Notification.seq)
-            ).all()
+        return queries.notifications(runtime(), str(application_id))

@@ -6,11 +6,11 @@ from typing import Any
 
 import marshmallow as ma
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import fields
 
-from common.web.http import documented_errors, owned_record
-from property_app.adapters.orm import PropertyValuation
+from common.web.blueprint import Blueprint, or_404
+from common.web.context import runtime
+from property_app import queries
 
 blp = Blueprint("valuations", __name__, url_prefix="/property/valuations",
                 description="Property valuations and loan-to-value.")
@@ -35,11 +35,10 @@ class ValuationSchema(ma.Schema):
 @blp.route("/<uuid:application_id>")
 class ValuationByApplication(MethodView):
     @blp.response(200, ValuationSchema)
-    @documented_errors(blp, 401, 404)
-    @blp.doc(security=[{"bearer": []}])
+    @blp.applicant_or_staff
     def get(self, application_id: Any) -> Any:
         """Read the valuation of an application's property
 
         Staff, or the applicant with their access token.
         """
-        return owned_record(PropertyValuation, str(application_id))
+        return or_404(queries.valuation(runtime(), str(application_id)))

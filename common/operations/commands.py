@@ -1,0 +1,85 @@
+"""What operators do to a service's messages: replay, discard or purge dead letters, retry parked rows.
+
+Each command takes the service's :class:`Runtime`, opens one unit of work, and records the
+action in ``operator_actions`` in the same transaction as its effect, naming the operator (from
+the ``X-Operator`` header, read by the view). Refusals are exceptions the views turn into
+answers: :class:`NotFound` (404) and :class:`Conflict` (409).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from common.messaging.deadletters import PARKED, discard, replay
+from common.messaging.uow import UnitOfWork
+from common.service.runtime import Runtime
+
+
+class NotFound(LookupError):
+    """No such dead letter or outbox row."""
+
+
+class Conflict(Exception):
+    """The action does not fit the target's state; the message says why."""
+
+
+def settle_dead_letter(rt: Runtime, letter_id: str, action: str, operator: str) -> Any:
+    """``action`` is ``"replay"`` (send it again with its original id, through the outbox) or
+    ``"discard"``; returns the dead letter. Raises :class:`NotFound`, or :class:`Conflict` when
+    it is not parked any more."""
+    tables = rt.definition.tables
+    with rt.uow() as uow:
+        letter = uow.session.get(tables.dead_letters, letter_id, with_for_update=True)
+        if letter is None:
+            raise NotFound(letter_id)
+        if letter.status != PARKED:
+            raise Conflict(f"This dead letter was already {letter.status.lower()}.")
+        detail: dict[str, Any] = {"message_id": letter.message_id, "actor": letter.actor}
+        if action == "replay":
+            detail["outbox_id"] = replay(uow, letter, _replay_preparation(rt, letter.message_type))
+        else:
+            discard(letter)
+        _audit(rt, uow, operator, action, letter_id, **detail)
+        uow.commit()
+        return letter
+
+
+def purge_dead_letters(rt: Runtime, operator: str) -> int:
+    """Discard every parked dead letter of the service; returns how many."""
+    model = rt.definition.tables.dead_letters
+    with rt.uow() as uow:
+        letters = uow.session.scalars(select(model).where(model.status == PARKED).with_for_update()).all()
+        for letter in letters:
+            discard(letter)
+        _audit(rt, uow, operator, "purge", f"{rt.name}.XQ", discarded=len(letters))
+        uow.commit()
+    return len(letters)
+
+
+def retry_outbox_row(rt: Runtime, row_id: str, operator: str) -> Any:
+    """Give a parked outbox row back to the relay with a fresh count of attempts; returns the row.
+    Raises :class:`NotFound`, or :class:`Conflict` when the row is not parked."""
+    model = rt.definition.tables.outbox
+    with rt.uow() as uow:
+        row = uow.session.get(model, row_id, with_for_update=True)
+        if row is None:
+            raise NotFound(row_id)
+        if row.parked_at is None or row.sent_at is not None:
+            raise Conflict("This outbox row is not parked.")
+        row.parked_at, row.attempts = None, 0
+        _audit(rt, uow, operator, "outbox-retry", row.id, queue=row.queue, message_type=row.message_type)
+        uow.staged_rows += 1  # wake the relay at commit
+        uow.commit()
+        return row
+
+
+def _replay_preparation(rt: Runtime, message_type: str | None) -> Any:
+    """The service's ``on_replay`` handler for ``message_type``, if it has one."""
+    hooks = rt.definition.on_replay(rt) if rt.definition.on_replay else {}
+    return hooks.get(message_type or "")
+
+
+def _audit(rt: Runtime, uow: UnitOfWork, operator: str, action: str, target: str, **detail: Any) -> None:
+    uow.session.add(rt.definition.tables.audit(operator=operator, action=action, target=target, detail=detail))

@@ -1,0 +1,28 @@
+"""What decision_app's views read. Each query takes the service's runtime (and opens one session
+when it reads the database)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict
+from typing import Any
+
+from sqlalchemy import select
+
+from common.kernel.jsonable import jsonable
+from common.service.runtime import Runtime
+from decision_app.adapters.orm import DecisionRecord
+from decision_app.domain.policy import PolicyConfig
+
+
+def decisions(rt: Runtime, application_id: str) -> Sequence[DecisionRecord]:
+    """The decisions made for an application, one per evaluation round, in order."""
+    with rt.session_factory() as session:
+        return session.scalars(select(DecisionRecord).where(DecisionRecord.application_id == application_id)
+                               .order_by(DecisionRecord.round)).all()
+
+
+def policy(rt: Runtime) -> dict[str, Any]:
+    """The lending policy in force (thresholds, rate grid, version), as JSON-simple values."""
+    config: PolicyConfig = rt.adapters.setdefault("policy", PolicyConfig())
+    return jsonable(asdict(config))

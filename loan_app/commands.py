@@ -1,0 +1,107 @@
+"""loan_app's HTTP commands: submit an application, answer a request for information, withdraw.
+
+Each command takes the service's runtime, opens one unit of work, loads the application with its
+row locked (a saga message cannot slip in between), asks the aggregate to change and saves it
+with the messages it recorded, then commits. Refusals are exceptions the views turn into
+answers: :class:`NotFound` (404), :class:`NotWaiting` and the state machine's
+``InvalidTransition`` (409), :class:`InvalidAnswers` (422).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from common.kernel.clock import utcnow
+from common.kernel.settings import Settings
+from common.messaging.outbox import new_id
+from common.messaging.uow import UnitOfWork
+from common.service.runtime import Runtime
+from loan_app.adapters import repository
+from loan_app.domain.information import check_answers
+from loan_app.domain.model import Application, Deadlines
+
+
+class NotFound(LookupError):
+    """No such application (or not one the caller may see)."""
+
+
+class NotWaiting(Exception):
+    """The application asks for no information now."""
+
+
+class InvalidAnswers(ValueError):
+    """Answers missing, ill-typed or not asked for; ``errors`` names each field."""
+
+    def __init__(self, errors: dict[str, list[str]]) -> None:
+        super().__init__("invalid answers")
+        self.errors = errors
+
+
+def deadlines(settings: Settings) -> Deadlines:
+    """How long each wait of the saga may last, from the settings."""
+    return Deadlines(
+        step=timedelta(seconds=settings.step_timeout_seconds),
+        information=timedelta(seconds=settings.info_timeout_seconds),
+    )
+
+
+def submit(rt: Runtime, data: dict[str, Any]) -> Application:
+    """Accept a validated application; the saga starts when ``ApplicationSubmitted`` comes back.
+
+    The application id doubles as the correlation id that every service logs and records.
+    """
+    application_id = new_id()
+    loan = data["loan"]
+    with rt.uow() as uow:
+        application = Application(
+            id=application_id,
+            applicant=data["applicant"],
+            property=data["property"],
+            amount=Decimal(loan["amount"]),
+            duration_months=int(loan["duration_months"]),
+            correlation_id=application_id,
+            now=utcnow(),
+            deadlines=deadlines(rt.settings),
+        )
+        repository.save(uow, application)
+        uow.commit()
+    return application
+
+
+def supply_information(rt: Runtime, application_id: str, answers: dict[str, Any]) -> Application:
+    """The applicant answers a request for information; the evaluation resumes.
+
+    The answers are checked against what the application asks for in the same transaction that
+    applies them. Raises :class:`NotFound`, :class:`NotWaiting`, :class:`InvalidAnswers`.
+    """
+    with rt.uow() as uow:
+        application = _load(uow, application_id)
+        requested = application.requested_information if application.status == "INFO_REQUESTED" else None
+        if not requested:
+            raise NotWaiting(application_id)
+        clean, errors = check_answers(requested, answers)
+        if errors:
+            raise InvalidAnswers(errors)
+        application.supply_information(clean, utcnow(), deadlines(rt.settings))
+        repository.save(uow, application)
+        uow.commit()
+    return application
+
+
+def withdraw(rt: Runtime, application_id: str) -> Application:
+    """The applicant withdraws (raises InvalidTransition once the application has ended)."""
+    with rt.uow() as uow:
+        application = _load(uow, application_id)
+        application.withdraw(utcnow())
+        repository.save(uow, application)
+        uow.commit()
+    return application
+
+
+def _load(uow: UnitOfWork, application_id: str) -> Application:
+    application = repository.get(uow.session, application_id, for_update=True)
+    if application is None:
+        raise NotFound(application_id)
+    return application
