@@ -1,12 +1,13 @@
 """loan_app's use cases: HTTP commands and the saga's message handlers.
 
-Each function runs inside a unit of work that the caller opened and commits; each loads the
-application with its row locked, asks the aggregate to change, and saves it with the messages it
+Each function runs inside a unit of work; each loads the application with its row locked and asks
+the aggregate to change, and the commit writes the change with the messages the aggregate
 recorded. Views and actors only translate their input and call these.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -16,8 +17,8 @@ from common.kernel.settings import Settings
 from common.messaging.envelope import Envelope
 from common.messaging.outbox import new_id
 from common.messaging.uow import UnitOfWork
-from common.service.runtime import Handler, Runtime
 from loan_app.adapters import repository
+from loan_app.adapters.repository import LoanUnitOfWork
 from loan_app.domain.model import Application, Deadlines
 
 
@@ -95,21 +96,6 @@ def withdraw(uow: UnitOfWork, application_id: str) -> Application:
     return application
 
 
-def expire_overdue(runtime: Runtime) -> int:
-    """Periodic: end every application whose wait passed its deadline; returns how many."""
-    ended = 0
-    with runtime.uow() as uow:
-        ids = repository.overdue_ids(uow.session, utcnow())
-    for application_id in ids:
-        with runtime.uow() as uow:
-            application = repository.get(uow.session, application_id, for_update=True)
-            if application is not None and application.expire_if_overdue(utcnow()):
-                repository.save(uow, application)
-                uow.commit()
-                ended += 1
-    return ended
-
-
 def _load(uow: UnitOfWork, application_id: str) -> Application:
     application = repository.get(uow.session, application_id, for_update=True)
     if application is None:
@@ -118,57 +104,75 @@ def _load(uow: UnitOfWork, application_id: str) -> Application:
 
 
 # --- message handlers ------------------------------------------------------------------------
+# Each loads the application the message is about, locked, and lets the aggregate change and
+# record what follows; the unit of work commits both. Dependencies are keyword arguments, bound
+# once by loan_app.bootstrap.
 
 
-def message_handlers(runtime: Runtime) -> dict[str, Handler]:
-    """``{message name: handler}`` for everything loan_app consumes."""
-    limits = deadlines(runtime.settings)
+def on_submitted(envelope: Envelope, uow: LoanUnitOfWork, *, deadlines: Deadlines) -> None:
+    """``ApplicationSubmitted``: start the evaluation (credit check and valuation in parallel)."""
+    application = _locked(uow, envelope)
+    if application is not None:
+        application.start_evaluation(utcnow(), deadlines)
 
-    def apply(envelope: Envelope, uow: UnitOfWork, change: Any) -> None:
-        application = repository.get(uow.session, envelope.application_id or "", for_update=True)
-        if application is None:  # not ours (or purged): nothing to change
-            return
-        change(application)
-        repository.save(uow, application)
 
-    def on_submitted(envelope: Envelope, uow: UnitOfWork) -> None:
-        apply(envelope, uow, lambda a: a.start_evaluation(utcnow(), limits))
+def on_credit_checked(envelope: Envelope, uow: LoanUnitOfWork, *, deadlines: Deadlines) -> None:
+    """``CreditChecked``: record the assessment; decide once the valuation is in too."""
+    data, application = envelope.data, _locked(uow, envelope)
+    if application is not None:
+        application.record_credit(data["round"], data["inquiry_id"], data["assessment"], utcnow(), deadlines)
 
-    def on_credit_checked(envelope: Envelope, uow: UnitOfWork) -> None:
-        data = envelope.data
-        apply(envelope, uow, lambda a: a.record_credit(data["round"], data["inquiry_id"], data["assessment"],
-                                                       utcnow(), limits))
 
-    def on_property_valued(envelope: Envelope, uow: UnitOfWork) -> None:
-        data = envelope.data
-        apply(envelope, uow, lambda a: a.record_valuation(data["round"], data["valuation"], utcnow(), limits))
+def on_property_valued(envelope: Envelope, uow: LoanUnitOfWork, *, deadlines: Deadlines) -> None:
+    """``PropertyValued``: record the valuation; decide once the credit check is in too."""
+    data, application = envelope.data, _locked(uow, envelope)
+    if application is not None:
+        application.record_valuation(data["round"], data["valuation"], utcnow(), deadlines)
 
-    def on_decision_made(envelope: Envelope, uow: UnitOfWork) -> None:
-        data = envelope.data
-        apply(envelope, uow, lambda a: a.record_decision(data["round"], data["decision"], utcnow(), limits))
 
-    def failed(step: str) -> Handler:
-        def on_failed(envelope: Envelope, uow: UnitOfWork) -> None:
-            data = envelope.data
-            apply(envelope, uow, lambda a: a.step_failed(step, data["code"], data["message"], utcnow()))
+def on_decision_made(envelope: Envelope, uow: LoanUnitOfWork, *, deadlines: Deadlines) -> None:
+    """``DecisionMade``: approved, rejected, or more information requested."""
+    data, application = envelope.data, _locked(uow, envelope)
+    if application is not None:
+        application.record_decision(data["round"], data["decision"], utcnow(), deadlines)
 
-        return on_failed
 
-    def on_decision_failed(envelope: Envelope, uow: UnitOfWork) -> None:
-        data = envelope.data
-        apply(envelope, uow, lambda a: a.decision_failed(data["round"], data["code"], data["message"], utcnow()))
+def on_step_failed(envelope: Envelope, uow: LoanUnitOfWork, *, step: str) -> None:
+    """``CreditCheckFailed`` (``step="credit"``) or ``PropertyValuationFailed`` (``"valuation"``)."""
+    data, application = envelope.data, _locked(uow, envelope)
+    if application is not None:
+        application.step_failed(step, data["code"], data["message"], utcnow())
 
-    def on_cancelled(envelope: Envelope, uow: UnitOfWork) -> None:
+
+def on_decision_failed(envelope: Envelope, uow: LoanUnitOfWork) -> None:
+    """``DecisionFailed``: the decision service gave up on this round."""
+    data, application = envelope.data, _locked(uow, envelope)
+    if application is not None:
+        application.decision_failed(data["round"], data["code"], data["message"], utcnow())
+
+
+def on_inquiry_cancelled(envelope: Envelope, uow: LoanUnitOfWork) -> None:
+    """``CreditInquiryCancelled``: the compensation of the credit check is done."""
+    application = _locked(uow, envelope)
+    if application is not None:
         detail = {"inquiry_id": envelope.data["inquiry_id"], "reason": envelope.data["reason"]}
-        apply(envelope, uow, lambda a: a.record_compensation("credit", detail, utcnow()))
+        application.record_compensation("credit", detail, utcnow())
 
-    return {
-        "ApplicationSubmitted": on_submitted,
-        "CreditChecked": on_credit_checked,
-        "CreditCheckFailed": failed("credit"),
-        "PropertyValued": on_property_valued,
-        "PropertyValuationFailed": failed("valuation"),
-        "DecisionMade": on_decision_made,
-        "DecisionFailed": on_decision_failed,
-        "CreditInquiryCancelled": on_cancelled,
-    }
+
+def expire_overdue(open_uow: Callable[[], LoanUnitOfWork]) -> int:
+    """Periodic: end every application whose wait passed its deadline; returns how many."""
+    ended = 0
+    with open_uow() as uow:
+        ids = uow.applications.overdue_ids(utcnow())
+    for application_id in ids:
+        with open_uow() as uow:
+            application = uow.applications.get(application_id, for_update=True)
+            if application is not None and application.expire_if_overdue(utcnow()):
+                uow.commit()
+                ended += 1
+    return ended
+
+
+def _locked(uow: LoanUnitOfWork, envelope: Envelope) -> Application | None:
+    """The application ``envelope`` is about, locked; None if it is not ours (or was purged)."""
+    return uow.applications.get(envelope.application_id or "", for_update=True)

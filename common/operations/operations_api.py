@@ -101,7 +101,7 @@ class OverviewQuerySchema(ma.Schema):
 def replay_preparation(message_type: str | None) -> Any:
     """The service's ``on_replay`` handler for ``message_type``, if it has one."""
     rt = runtime()
-    hooks = rt.definition.on_replay(rt) if rt.definition.on_replay else {}
+    hooks = rt.bindings.replay
     return hooks.get(message_type or "")
 
 

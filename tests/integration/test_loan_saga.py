@@ -108,17 +108,17 @@ def test_failed_valuation_fails_the_application_and_cancels_the_credit_inquiry(r
 def test_overdue_steps_fail_exactly_once(rt: Runtime) -> None:
     rt.settings = rt.settings.with_overrides(step_timeout_seconds=0, info_timeout_seconds=0)
     waiting = submitted(rt)
-    assert handlers.expire_overdue(rt) == 1
+    assert handlers.expire_overdue(rt.uow) == 1
     app = handlers.get(rt.uow(), waiting)
     assert app.status == "FAILED" and app.failure["code"] == "STEP_TIMEOUT"
-    assert handlers.expire_overdue(rt) == 0  # exactly once
+    assert handlers.expire_overdue(rt.uow) == 0  # exactly once
 
 
 def test_an_application_never_started_fails_at_its_deadline(rt: Runtime) -> None:
     """``ApplicationSubmitted`` dead-lettered (never applied): SUBMITTED must not wait forever."""
     rt.settings = rt.settings.with_overrides(step_timeout_seconds=0)
     application_id = handlers.submit(rt.uow(), application(), rt.settings).id
-    assert handlers.expire_overdue(rt) == 1
+    assert handlers.expire_overdue(rt.uow) == 1
     app = handlers.get(rt.uow(), application_id)
     assert app.status == "FAILED" and app.failure["code"] == "STEP_TIMEOUT"
     assert [h.to_status for h in app.history] == ["SUBMITTED", "FAILED"]
