@@ -58,5 +58,5 @@ class Policy(MethodView):
 
         Thresholds, rate grid and version; public, as a bank's published criteria are.
         """
-        config: PolicyConfig = runtime().adapters.setdefault("policy", PolicyConfig())
+        config: PolicyConfig = runtime().bindings.dependencies.policy
         return jsonable(asdict(config))
