@@ -182,3 +182,7 @@ class Repository:
     def __init__(self, uow: UnitOfWork) -> None:
         self.session = uow.session
         self.track = uow.track
+
+    def add(self, entity: object) -> None:
+        """A new row, written with what it recorded when the unit of work commits."""
+        self.session.add(self.track(entity))

@@ -1,7 +1,7 @@
 """credit_app's credit inquiries as one unit of work sees them, and that unit of work.
 
-Every write of an inquiry row goes through :meth:`Inquiries.insert_or_lock` or :meth:`Inquiries.add`,
-so the messages an inquiry records are collected when the unit of work commits.
+Every inquiry row a handler writes goes through :meth:`Inquiries.insert_or_lock` or ``add``, so the
+messages an inquiry records are collected when the unit of work commits.
 """
 
 from __future__ import annotations
@@ -28,11 +28,6 @@ class Inquiries(Repository):
         """
         inquiry, inserted = insert_or_lock(self.session, CreditInquiry, "application_id", values)
         return self.track(inquiry), inserted
-
-    def add(self, inquiry: CreditInquiry) -> None:
-        """A new inquiry row."""
-        self.session.add(inquiry)
-        self.track(inquiry)
 
 
 class CreditUnitOfWork(UnitOfWork):

@@ -16,11 +16,6 @@ class Decisions(Repository):
         return self.track(self.session.scalars(select(DecisionRecord).where(
             DecisionRecord.application_id == application_id, DecisionRecord.round == round_)).one_or_none())
 
-    def add(self, decision: DecisionRecord) -> None:
-        """A new decision row."""
-        self.session.add(decision)
-        self.track(decision)
-
 
 class DecisionUnitOfWork(UnitOfWork):
     """decision_app's unit of work: its decisions, committed with the messages they record."""

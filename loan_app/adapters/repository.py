@@ -23,11 +23,6 @@ class Applications(Repository):
         """One application; ``for_update`` locks its row so concurrent messages apply one at a time."""
         return self.track(get(self.session, application_id, for_update=for_update))
 
-    def add(self, application: Application) -> None:
-        """A new (or changed) application, saved with the messages it recorded at commit."""
-        self.session.add(application)
-        self.track(application)
-
     def overdue_ids(self, now: datetime, limit: int = 100) -> list[str]:
         """Non-terminal applications whose current wait passed its deadline."""
         return overdue_ids(self.session, now, limit)

@@ -13,11 +13,6 @@ class Valuations(Repository):
         """The application's valuation, if it has one; ``for_update`` locks it."""
         return self.track(self.session.get(PropertyValuation, application_id, with_for_update=for_update or None))
 
-    def add(self, valuation: PropertyValuation) -> None:
-        """A new valuation row."""
-        self.session.add(valuation)
-        self.track(valuation)
-
 
 class PropertyUnitOfWork(UnitOfWork):
     """property_app's unit of work: its valuations, committed with the messages they record."""

@@ -1,14 +1,15 @@
 """An in-memory unit of work for unit tests of handlers: no database, no broker.
 
 It offers handlers what the real one does (repositories, ``track``, ``commit``) and, like the real
-one, collects at commit what the entities it handed out recorded
+one, collects at commit what the entities it holds recorded
 (:func:`common.messaging.recorder.collect`), so a test asserts both the state a handler left and
-the messages its commit would write to the outbox. A service's fake adds its repositories.
+the messages its commit would write to the outbox. A service's fake adds its repositories, each a
+:class:`FakeRepository` with the queries of the real one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any, Self, TypeVar
 
 from common.kernel.clock import isoformat, utcnow
@@ -20,12 +21,19 @@ T = TypeVar("T")
 
 
 class FakeUnitOfWork:
-    """The unit of work's behaviour, in memory; ``outbox`` holds what every commit collected."""
+    """The unit of work's behaviour, in memory; ``outbox`` holds what every commit collected.
 
-    def __init__(self) -> None:
+    ``FakeUnitOfWork(inquiries=FakeInquiries)`` gives it the attribute ``inquiries``, a fake
+    repository, as a service's unit of work opens its repositories.
+    """
+
+    def __init__(self, **repositories: type[FakeRepository]) -> None:
         self.outbox: list[Outgoing] = []
         self.commits = 0
+        self.repositories: list[FakeRepository] = []
         self._tracked: dict[int, object] = {}
+        for name, repository in repositories.items():
+            setattr(self, name, repository(self))
 
     def __enter__(self) -> Self:
         return self
@@ -38,17 +46,32 @@ class FakeUnitOfWork:
             self._tracked[id(entity)] = entity
         return entity
 
-    def stored(self) -> Iterable[object]:
-        """Every entity the fake repositories hold (the real one collects its session's rows)."""
-        return ()
-
     def commit(self) -> None:
-        self.outbox.extend(collect([*self.stored(), *self._tracked.values()]))
+        # The real one collects from its session's rows: here, every row of every repository.
+        stored = [row for repository in self.repositories for row in repository.rows]
+        self.outbox.extend(collect([*stored, *self._tracked.values()]))
         self.commits += 1
 
     def sent(self) -> list[str]:
         """The names of the messages committed, in order."""
         return [message.name for message in self.outbox]
+
+
+class FakeRepository:
+    """An in-memory table: ``add`` like the real repositories, ``find`` for their queries."""
+
+    def __init__(self, uow: FakeUnitOfWork) -> None:
+        self.rows: list[Any] = []
+        self.track = uow.track
+        uow.repositories.append(self)
+
+    def add(self, row: Any) -> None:
+        self.rows.append(self.track(row))
+
+    def find(self, **key: object) -> Any:
+        """The first row whose attributes equal ``key`` (tracked), or None."""
+        found = [row for row in self.rows if all(getattr(row, name) == value for name, value in key.items())]
+        return self.track(found[0] if found else None)
 
 
 def envelope(name: str, data: dict[str, Any], application_id: str = "app-1", **ids: str) -> Envelope:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from decimal import Decimal
 from functools import partial
 from typing import Any
@@ -17,7 +16,7 @@ from credit_app.adapters.orm import CreditInquiry
 from credit_app.bootstrap import bootstrap
 from credit_app.service import definition
 from tests.conftest import make_settings
-from tests.unit.fakes import FakeUnitOfWork, applied, envelope
+from tests.unit.fakes import FakeRepository, FakeUnitOfWork, applied, envelope
 
 APPLICANT = {"full_name": "Alice Propre", "birth_date": "1992-04-15", "employment_status": "permanent",
              "monthly_income": "5200.00", "monthly_debts": "0.00"}
@@ -25,31 +24,15 @@ REPORT = BureauReport(inquiry_id="b-1", found=True, payment_incidents=0, open_cr
                       open_credits_monthly=Decimal("300.00"))
 
 
-class FakeInquiries:
-    def __init__(self, uow: FakeUnitOfWork) -> None:
-        self.items: dict[str, CreditInquiry] = {}
-        self.track = uow.track
-
+class FakeInquiries(FakeRepository):
     def get(self, application_id: str, *, for_update: bool = False) -> CreditInquiry | None:
-        return self.track(self.items.get(application_id))
+        return self.find(application_id=application_id)
 
     def insert_or_lock(self, values: dict[str, Any]) -> tuple[CreditInquiry, bool]:
-        inserted = values["application_id"] not in self.items
+        inserted = self.get(values["application_id"]) is None
         if inserted:
-            self.items[values["application_id"]] = CreditInquiry(**values)
-        return self.track(self.items[values["application_id"]]), inserted
-
-    def add(self, inquiry: CreditInquiry) -> None:
-        self.items[inquiry.application_id] = self.track(inquiry)
-
-
-class FakeCreditUnitOfWork(FakeUnitOfWork):
-    def __init__(self) -> None:
-        super().__init__()
-        self.inquiries = FakeInquiries(self)
-
-    def stored(self) -> Iterable[object]:
-        return self.inquiries.items.values()
+            self.add(CreditInquiry(**values))
+        return self.get(values["application_id"]), inserted
 
 
 class FakeBureau:
@@ -66,8 +49,8 @@ class FakeBureau:
 
 
 @pytest.fixture
-def uow() -> FakeCreditUnitOfWork:
-    return FakeCreditUnitOfWork()
+def uow() -> FakeUnitOfWork:
+    return FakeUnitOfWork(inquiries=FakeInquiries)
 
 
 @pytest.fixture
@@ -79,14 +62,14 @@ CHECK = envelope("CheckCredit", {"applicant": APPLICANT, "round": 1})
 CANCEL = envelope("CancelCreditInquiry", {"reason": "application failed"})
 
 
-def checked(uow: FakeCreditUnitOfWork, bureau: FakeBureau) -> FakeCreditUnitOfWork:
+def checked(uow: FakeUnitOfWork, bureau: FakeBureau) -> FakeUnitOfWork:
     report = handlers.prepare_check(CHECK, open_uow=lambda: uow, bureau=bureau)  # type: ignore[arg-type]
     return applied(handlers.apply_check, CHECK, uow, report)
 
 
-def test_a_check_records_the_assessment_and_tells_the_saga(uow: FakeCreditUnitOfWork, bureau: FakeBureau) -> None:
+def test_a_check_records_the_assessment_and_tells_the_saga(uow: FakeUnitOfWork, bureau: FakeBureau) -> None:
     checked(uow, bureau)
-    inquiry = uow.inquiries.items["app-1"]
+    inquiry = uow.inquiries.rows[0]
     assert inquiry.status == "COMPLETED" and inquiry.bureau_inquiry_id == "b-1" and bureau.asked == ["app-1"]
     [message] = uow.outbox
     assert message.name == "CreditChecked" and message.payload["inquiry_id"] == "b-1"
@@ -94,26 +77,26 @@ def test_a_check_records_the_assessment_and_tells_the_saga(uow: FakeCreditUnitOf
     assert (message.application_id, message.correlation_id, message.payload["round"]) == ("app-1", "app-1", 1)
 
 
-def test_a_check_redelivered_asks_the_bureau_no_more(uow: FakeCreditUnitOfWork, bureau: FakeBureau) -> None:
+def test_a_check_redelivered_asks_the_bureau_no_more(uow: FakeUnitOfWork, bureau: FakeBureau) -> None:
     checked(uow, bureau)
     checked(uow, bureau)
     assert bureau.asked == ["app-1"] and uow.sent() == ["CreditChecked"]
 
 
 def test_a_check_overtaken_by_its_cancellation_undoes_its_bureau_inquiry(
-    uow: FakeCreditUnitOfWork, bureau: FakeBureau
+    uow: FakeUnitOfWork, bureau: FakeBureau
 ) -> None:
     report = handlers.prepare_check(CHECK, open_uow=lambda: uow, bureau=bureau)  # type: ignore[arg-type]
     applied(partial(handlers.cancel, bureau=bureau), CANCEL, uow)  # while the check was at the bureau
     applied(handlers.apply_check, CHECK, uow, report)
     assert uow.sent() == ["CreditInquiryCancelled", "CancelBureauInquiry"]
-    assert uow.outbox[1].payload == {"inquiry_id": "b-1"} and uow.inquiries.items["app-1"].status == "CANCELLED"
+    assert uow.outbox[1].payload == {"inquiry_id": "b-1"} and uow.inquiries.rows[0].status == "CANCELLED"
     applied(partial(handlers.cancel_at_bureau, bureau=bureau), envelope("CancelBureauInquiry", {"inquiry_id": "b-1"}),
             uow)
     assert bureau.cancelled == ["b-1"]
 
 
-def test_cancelling_a_check_done_cancels_at_the_bureau_once(uow: FakeCreditUnitOfWork, bureau: FakeBureau) -> None:
+def test_cancelling_a_check_done_cancels_at_the_bureau_once(uow: FakeUnitOfWork, bureau: FakeBureau) -> None:
     checked(uow, bureau).outbox.clear()
     applied(partial(handlers.cancel, bureau=bureau), CANCEL, uow)
     applied(partial(handlers.cancel, bureau=bureau), CANCEL, uow)  # a compensation delivered twice
@@ -122,7 +105,7 @@ def test_cancelling_a_check_done_cancels_at_the_bureau_once(uow: FakeCreditUnitO
 
 
 def test_a_cancellation_before_the_check_leaves_a_marker_and_the_check_then_asks_nobody(
-    uow: FakeCreditUnitOfWork, bureau: FakeBureau
+    uow: FakeUnitOfWork, bureau: FakeBureau
 ) -> None:
     applied(partial(handlers.cancel, bureau=bureau), CANCEL, uow)
     assert uow.outbox[0].payload == {"inquiry_id": None, "reason": "application failed"}
@@ -132,9 +115,9 @@ def test_a_cancellation_before_the_check_leaves_a_marker_and_the_check_then_asks
 
 @pytest.mark.parametrize(("error", "code"), [("BureauRejected: 422", "CREDIT_CHECK_REJECTED"),
                                              ("BureauUnavailable: timeout", "CREDIT_CHECK_UNAVAILABLE")])
-def test_a_check_given_up_is_recorded_failed_and_told(uow: FakeCreditUnitOfWork, error: str, code: str) -> None:
+def test_a_check_given_up_is_recorded_failed_and_told(uow: FakeUnitOfWork, error: str, code: str) -> None:
     applied(handlers.check_failed, envelope("CheckCredit", {"applicant": APPLICANT, "round": 1, "_error": error}), uow)
-    assert uow.inquiries.items["app-1"].status == "FAILED"
+    assert uow.inquiries.rows[0].status == "FAILED"
     assert [(m.name, m.payload["code"]) for m in uow.outbox] == [("CreditCheckFailed", code)]
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import replace
 from functools import partial
 
@@ -16,7 +15,7 @@ from decision_app.bootstrap import bootstrap
 from decision_app.domain.policy import PolicyConfig
 from decision_app.service import definition
 from tests.conftest import make_settings
-from tests.unit.fakes import FakeUnitOfWork, applied, envelope
+from tests.unit.fakes import FakeRepository, FakeUnitOfWork, applied, envelope
 
 FACTS = {
     "loan": {"amount": "200000", "duration_months": 240},
@@ -30,57 +29,40 @@ FACTS = {
 POLICY = PolicyConfig()
 
 
-class FakeDecisions:
-    def __init__(self, uow: FakeUnitOfWork) -> None:
-        self.items: list[DecisionRecord] = []
-        self.track = uow.track
-
+class FakeDecisions(FakeRepository):
     def for_round(self, application_id: str, round_: int) -> DecisionRecord | None:
-        found = [d for d in self.items if (d.application_id, d.round) == (application_id, round_)]
-        return self.track(found[0] if found else None)
-
-    def add(self, decision: DecisionRecord) -> None:
-        self.items.append(self.track(decision))
-
-
-class FakeDecisionUnitOfWork(FakeUnitOfWork):
-    def __init__(self) -> None:
-        super().__init__()
-        self.decisions = FakeDecisions(self)
-
-    def stored(self) -> Iterable[object]:
-        return self.decisions.items
+        return self.find(application_id=application_id, round=round_)
 
 
 @pytest.fixture
-def uow() -> FakeDecisionUnitOfWork:
-    return FakeDecisionUnitOfWork()
+def uow() -> FakeUnitOfWork:
+    return FakeUnitOfWork(decisions=FakeDecisions)
 
 
-def decide(uow: FakeDecisionUnitOfWork, round_: int = 1, policy: PolicyConfig = POLICY) -> FakeDecisionUnitOfWork:
+def decide(uow: FakeUnitOfWork, round_: int = 1, policy: PolicyConfig = POLICY) -> FakeUnitOfWork:
     return applied(partial(handlers.make_decision, policy=policy), envelope("MakeDecision", {**FACTS, "round": round_}),
                    uow)
 
 
-def test_a_round_is_decided_once_and_asked_again_gets_the_same_answer(uow: FakeDecisionUnitOfWork) -> None:
+def test_a_round_is_decided_once_and_asked_again_gets_the_same_answer(uow: FakeUnitOfWork) -> None:
     decide(uow)
     decide(uow, policy=replace(POLICY, version="another"))  # asked again: the stored answer, not a new one
-    [decision] = uow.decisions.items
+    [decision] = uow.decisions.rows
     assert decision.outcome == "APPROVED" and decision.policy_version == POLICY.version
     assert [(m.name, m.payload) for m in uow.outbox] == [
         ("DecisionMade", {"decision": decision.explanation, "round": 1})] * 2
 
 
-def test_a_new_round_is_a_new_decision(uow: FakeDecisionUnitOfWork) -> None:
+def test_a_new_round_is_a_new_decision(uow: FakeUnitOfWork) -> None:
     decide(uow)
     decide(uow, round_=2)
-    assert [d.round for d in uow.decisions.items] == [1, 2]
+    assert [d.round for d in uow.decisions.rows] == [1, 2]
     assert [m.payload["round"] for m in uow.outbox] == [1, 2]
 
 
-def test_a_decision_given_up_fails_the_round_without_a_row(uow: FakeDecisionUnitOfWork) -> None:
+def test_a_decision_given_up_fails_the_round_without_a_row(uow: FakeUnitOfWork) -> None:
     applied(handlers.decision_failed, envelope("MakeDecision", {"round": "3"}), uow)
-    assert uow.decisions.items == []
+    assert uow.decisions.rows == []
     assert [(m.name, m.payload["code"], m.payload["round"]) for m in uow.outbox] == [
         ("DecisionFailed", "DECISION_FAILED", 3)]
 

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import partial
 
@@ -18,7 +17,7 @@ from loan_app.domain.model import Application, Deadlines
 from loan_app.service import definition
 from tests.conftest import make_settings
 from tests.support.payloads import application as body
-from tests.unit.fakes import FakeUnitOfWork, applied, envelope
+from tests.unit.fakes import FakeRepository, FakeUnitOfWork, applied, envelope
 
 LIMITS = Deadlines(step=timedelta(minutes=2), information=timedelta(days=7))
 ASSESSMENT = {"score": 720, "payment_incidents": 0, "open_credits": 0, "monthly_income": "5200.00",
@@ -27,34 +26,18 @@ VALUATION = {"estimated_value": "360000.00", "price_per_m2": "4800.00", "loan_to
              "reference": "city:Lyon", "adjustments": []}
 
 
-class FakeApplications:
-    def __init__(self, uow: FakeUnitOfWork) -> None:
-        self.items: dict[str, Application] = {}
-        self.track = uow.track
-
+class FakeApplications(FakeRepository):
     def get(self, application_id: str, *, for_update: bool = False) -> Application | None:
-        return self.track(self.items.get(application_id))
+        return self.find(id=application_id)
 
-    def add(self, application: Application) -> None:
-        self.items[application.id] = self.track(application)
-
-    def overdue_ids(self, now: object, limit: int = 100) -> list[str]:
-        return [a.id for a in self.items.values() if a.deadline is not None and a.deadline <= now][:limit]
-
-
-class FakeLoanUnitOfWork(FakeUnitOfWork):
-    def __init__(self) -> None:
-        super().__init__()
-        self.applications = FakeApplications(self)
-
-    def stored(self) -> Iterable[object]:
-        return self.applications.items.values()
+    def overdue_ids(self, now: datetime, limit: int = 100) -> list[str]:
+        return [a.id for a in self.rows if a.deadline is not None and a.deadline <= now][:limit]
 
 
 @pytest.fixture
-def uow() -> FakeLoanUnitOfWork:
+def uow() -> FakeUnitOfWork:
     """A unit of work holding application ``app-1``, just submitted (its first messages already sent)."""
-    work = FakeLoanUnitOfWork()
+    work = FakeUnitOfWork(applications=FakeApplications)
     data = body()
     work.applications.add(Application("app-1", data["applicant"], data["property"], Decimal(data["loan"]["amount"]),
                                       data["loan"]["duration_months"], "app-1", utcnow(), LIMITS))
@@ -63,23 +46,23 @@ def uow() -> FakeLoanUnitOfWork:
     return work
 
 
-def evaluating(uow: FakeLoanUnitOfWork) -> FakeLoanUnitOfWork:
+def evaluating(uow: FakeUnitOfWork) -> FakeUnitOfWork:
     return applied(partial(handlers.on_submitted, deadlines=LIMITS), envelope("ApplicationSubmitted", {}), uow)
 
 
-def test_submitted_starts_both_steps_with_the_application_ids(uow: FakeLoanUnitOfWork) -> None:
+def test_submitted_starts_both_steps_with_the_application_ids(uow: FakeUnitOfWork) -> None:
     evaluating(uow)
-    assert uow.applications.items["app-1"].status == "EVALUATING"
+    assert uow.applications.rows[0].status == "EVALUATING"
     assert uow.sent() == ["ApplicationStatusChanged", "CheckCredit", "ValueProperty"]
     assert {(m.application_id, m.correlation_id) for m in uow.outbox} == {("app-1", "app-1")}
 
 
-def test_a_message_about_an_unknown_application_changes_and_sends_nothing(uow: FakeLoanUnitOfWork) -> None:
+def test_a_message_about_an_unknown_application_changes_and_sends_nothing(uow: FakeUnitOfWork) -> None:
     applied(partial(handlers.on_submitted, deadlines=LIMITS), envelope("ApplicationSubmitted", {}, "other"), uow)
-    assert uow.sent() == [] and uow.applications.items["app-1"].status == "SUBMITTED"
+    assert uow.sent() == [] and uow.applications.rows[0].status == "SUBMITTED"
 
 
-def test_the_decision_is_asked_once_both_steps_are_done(uow: FakeLoanUnitOfWork) -> None:
+def test_the_decision_is_asked_once_both_steps_are_done(uow: FakeUnitOfWork) -> None:
     evaluating(uow).outbox.clear()
     credit = {"inquiry_id": "b-1", "assessment": ASSESSMENT, "round": 1}
     applied(partial(handlers.on_credit_checked, deadlines=LIMITS), envelope("CreditChecked", credit), uow)
@@ -88,19 +71,19 @@ def test_the_decision_is_asked_once_both_steps_are_done(uow: FakeLoanUnitOfWork)
     applied(partial(handlers.on_property_valued, deadlines=LIMITS), valued, uow)
     applied(partial(handlers.on_property_valued, deadlines=LIMITS), valued, uow)  # twice: no second request
     assert uow.sent() == ["ApplicationStatusChanged", "MakeDecision"]
-    assert uow.applications.items["app-1"].status == "DECIDING"
+    assert uow.applications.rows[0].status == "DECIDING"
 
 
-def test_a_failed_step_fails_the_application_and_cancels_the_credit_check(uow: FakeLoanUnitOfWork) -> None:
+def test_a_failed_step_fails_the_application_and_cancels_the_credit_check(uow: FakeUnitOfWork) -> None:
     evaluating(uow).outbox.clear()
     failed = envelope("PropertyValuationFailed", {"code": "VALUATION_UNAVAILABLE", "message": "no price", "round": 1})
     applied(partial(handlers.on_step_failed, step="valuation"), failed, uow)
-    application = uow.applications.items["app-1"]
+    application = uow.applications.rows[0]
     assert application.status == "FAILED" and application.failure["code"] == "VALUATION_UNAVAILABLE"
     assert uow.sent() == ["CancelCreditInquiry", "ApplicationStatusChanged"]
 
 
-def test_a_decision_made_ends_the_saga(uow: FakeLoanUnitOfWork) -> None:
+def test_a_decision_made_ends_the_saga(uow: FakeUnitOfWork) -> None:
     evaluating(uow)
     applied(partial(handlers.on_credit_checked, deadlines=LIMITS),
             envelope("CreditChecked", {"inquiry_id": "b-1", "assessment": ASSESSMENT, "round": 1}), uow)
@@ -110,29 +93,29 @@ def test_a_decision_made_ends_the_saga(uow: FakeLoanUnitOfWork) -> None:
     decision = {"outcome": "REJECTED", "reasons": [{"code": "DTI_TOO_HIGH"}]}
     applied(partial(handlers.on_decision_made, deadlines=LIMITS),
             envelope("DecisionMade", {"decision": decision, "round": 1}), uow)
-    assert uow.applications.items["app-1"].status == "REJECTED"
+    assert uow.applications.rows[0].status == "REJECTED"
     assert [m.payload["reasons"] for m in uow.outbox] == [[{"code": "DTI_TOO_HIGH"}]]
 
 
-def test_a_decision_failed_for_an_older_round_changes_nothing(uow: FakeLoanUnitOfWork) -> None:
+def test_a_decision_failed_for_an_older_round_changes_nothing(uow: FakeUnitOfWork) -> None:
     evaluating(uow).outbox.clear()
     failed = envelope("DecisionFailed", {"code": "DECISION_FAILED", "message": "x", "round": 1})
     applied(handlers.on_decision_failed, failed, uow)  # not DECIDING yet
-    assert uow.sent() == [] and uow.applications.items["app-1"].status == "EVALUATING"
+    assert uow.sent() == [] and uow.applications.rows[0].status == "EVALUATING"
 
 
-def test_the_compensation_done_is_recorded(uow: FakeLoanUnitOfWork) -> None:
+def test_the_compensation_done_is_recorded(uow: FakeUnitOfWork) -> None:
     evaluating(uow)
     applied(handlers.on_inquiry_cancelled,
             envelope("CreditInquiryCancelled", {"inquiry_id": "b-1", "reason": "withdrawn"}), uow)
-    assert uow.applications.items["app-1"].compensations[0]["inquiry_id"] == "b-1"
+    assert uow.applications.rows[0].compensations[0]["inquiry_id"] == "b-1"
 
 
-def test_expiry_ends_an_overdue_application_exactly_once(uow: FakeLoanUnitOfWork) -> None:
-    uow.applications.items["app-1"].deadline = utcnow() - timedelta(seconds=1)
+def test_expiry_ends_an_overdue_application_exactly_once(uow: FakeUnitOfWork) -> None:
+    uow.applications.rows[0].deadline = utcnow() - timedelta(seconds=1)
     assert handlers.expire_overdue(lambda: uow) == 1
     assert handlers.expire_overdue(lambda: uow) == 0
-    assert uow.applications.items["app-1"].status == "FAILED"
+    assert uow.applications.rows[0].status == "FAILED"
     assert uow.sent() == ["ApplicationStatusChanged"]  # nothing to compensate: no credit check asked
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 import pytest
 
 from common.messaging.contracts import consumed_by
@@ -14,60 +12,44 @@ from property_app.bootstrap import bootstrap
 from property_app.service import definition
 from tests.conftest import make_settings
 from tests.support.payloads import BASE
-from tests.unit.fakes import FakeUnitOfWork, applied, envelope
+from tests.unit.fakes import FakeRepository, FakeUnitOfWork, applied, envelope
 
 
-class FakeValuations:
-    def __init__(self, uow: FakeUnitOfWork) -> None:
-        self.items: dict[str, PropertyValuation] = {}
-        self.track = uow.track
-
+class FakeValuations(FakeRepository):
     def get(self, application_id: str, *, for_update: bool = False) -> PropertyValuation | None:
-        return self.track(self.items.get(application_id))
-
-    def add(self, valuation: PropertyValuation) -> None:
-        self.items[valuation.application_id] = self.track(valuation)
-
-
-class FakePropertyUnitOfWork(FakeUnitOfWork):
-    def __init__(self) -> None:
-        super().__init__()
-        self.valuations = FakeValuations(self)
-
-    def stored(self) -> Iterable[object]:
-        return self.valuations.items.values()
+        return self.find(application_id=application_id)
 
 
 @pytest.fixture
-def uow() -> FakePropertyUnitOfWork:
-    return FakePropertyUnitOfWork()
+def uow() -> FakeUnitOfWork:
+    return FakeUnitOfWork(valuations=FakeValuations)
 
 
-def value(uow: FakePropertyUnitOfWork, **place: str) -> FakePropertyUnitOfWork:
+def value(uow: FakeUnitOfWork, **place: str) -> FakeUnitOfWork:
     message = envelope("ValueProperty", {"property": {**BASE["property"], **place}, "loan_amount": "200000",
                                          "round": 1})
     return applied(handlers.apply_valuation, message, uow, handlers.prepare_valuation(message, delay_seconds=0))
 
 
-def test_a_valuation_is_recorded_once_and_told_to_the_saga(uow: FakePropertyUnitOfWork) -> None:
+def test_a_valuation_is_recorded_once_and_told_to_the_saga(uow: FakeUnitOfWork) -> None:
     value(uow)
     value(uow)  # redelivered: the row is there, nothing more is said
-    row = uow.valuations.items["app-1"]
+    row = uow.valuations.get("app-1")
     assert row.status == "DONE" and row.reference
     [message] = uow.outbox
     assert message.name == "PropertyValued" and message.payload["round"] == 1
     assert message.payload["valuation"]["loan_to_value"] == str(row.loan_to_value)
 
 
-def test_a_location_without_a_price_is_an_outcome_not_an_error(uow: FakePropertyUnitOfWork) -> None:
+def test_a_location_without_a_price_is_an_outcome_not_an_error(uow: FakeUnitOfWork) -> None:
     value(uow, postcode="98000", city="Monaco")
-    assert uow.valuations.items["app-1"].status == "UNAVAILABLE"
+    assert uow.valuations.get("app-1").status == "UNAVAILABLE"
     assert [(m.name, m.payload["code"]) for m in uow.outbox] == [("PropertyValuationFailed", "VALUATION_UNAVAILABLE")]
 
 
-def test_a_valuation_given_up_fails_the_step_without_a_row(uow: FakePropertyUnitOfWork) -> None:
+def test_a_valuation_given_up_fails_the_step_without_a_row(uow: FakeUnitOfWork) -> None:
     applied(handlers.valuation_failed, envelope("ValueProperty", {"round": 2}, "app-7", correlation_id="c-7"), uow)
-    assert uow.valuations.items == {}
+    assert uow.valuations.rows == []
     [message] = uow.outbox
     assert (message.name, message.payload["code"], message.payload["round"]) == (
         "PropertyValuationFailed", "VALUATION_FAILED", 2)
