@@ -36,5 +36,5 @@ def bootstrap(runtime: Runtime, *, bureau: BureauClient | None = None) -> Bindin
             "CancelCreditInquiry": partial(handlers.cancel, bureau=deps.bureau),
             "CancelBureauInquiry": partial(handlers.cancel_at_bureau, bureau=deps.bureau),
         },
-        give_up={"CheckCredit": handlers.check_failed},
+        on_give_up={"CheckCredit": handlers.check_failed},
     )

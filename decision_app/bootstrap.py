@@ -29,5 +29,5 @@ def bootstrap(runtime: Runtime, *, policy: PolicyConfig | None = None) -> Bindin
     return Bindings(
         dependencies=deps,
         handlers={"MakeDecision": partial(handlers.make_decision, policy=deps.policy)},
-        give_up={"MakeDecision": handlers.decision_failed},
+        on_give_up={"MakeDecision": handlers.decision_failed},
     )

@@ -54,6 +54,6 @@ def bootstrap(runtime: Runtime) -> Bindings[Dependencies]:
             "SendEmail": TwoPhase(partial(documents.send_email, open_uow=deps.uow, mailer=deps.mailer,
                                           links=deps.links), documents.mark_sent),
         },
-        give_up={"GenerateDocuments": documents.documents_failed, "SendEmail": documents.email_failed},
-        replay={"SendEmail": documents.email_owed_again},
+        on_give_up={"GenerateDocuments": documents.documents_failed, "SendEmail": documents.email_failed},
+        on_replay={"SendEmail": documents.email_owed_again},
     )

@@ -28,5 +28,5 @@ def bootstrap(runtime: Runtime) -> Bindings[Dependencies]:
         dependencies=deps,
         handlers={"ValueProperty": TwoPhase(partial(handlers.prepare_valuation, delay_seconds=deps.delay_seconds),
                                             handlers.apply_valuation)},
-        give_up={"ValueProperty": handlers.valuation_failed},
+        on_give_up={"ValueProperty": handlers.valuation_failed},
     )

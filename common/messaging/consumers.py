@@ -5,7 +5,7 @@ For every message a service consumes, :func:`register_actors` declares the actor
 why it lives here and not in five copies: open a unit of work, skip a message already applied,
 run the handler, record the message id, commit. Retries, time limits and dead-lettering come
 from Dramatiq's middleware; failed attempts, dead letters and the service's give-up handlers
-(``runtime.bindings.give_up``) from :class:`common.messaging.tasks.Supervision`.
+(``runtime.bindings.on_give_up``) from :class:`common.messaging.tasks.Supervision`.
 """
 
 from __future__ import annotations
@@ -110,6 +110,6 @@ def register_actors(runtime: Runtime, broker: Broker) -> dict[str, dramatiq.Acto
     if supervision is None:
         supervision = Supervision()
         broker.add_middleware(supervision, before=Retries)
-    supervision.register(runtime, dict(runtime.bindings.give_up))
+    supervision.register(runtime, dict(runtime.bindings.on_give_up))
     runtime.broker = broker
     return actors

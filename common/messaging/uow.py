@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
-from typing import Any, Self, TypeVar
+from typing import Self, TypeVar
 
 from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
@@ -81,23 +81,13 @@ class UnitOfWork:
         """Collect ``entity``'s recorded messages at commit (repositories track what they hand out).
 
         Rows the session holds are collected anyway; tracking keeps an entity alive until the
-        commit (the session holds unmodified rows weakly) and covers a :class:`Notice`, which is
-        no row at all. Returns ``entity`` (``None`` passes through).
+        commit (the session holds unmodified rows weakly) and covers a
+        :class:`~common.messaging.recorder.Notice`, which is no row at all. Returns ``entity``
+        (``None`` passes through).
         """
         if entity is not None:
             self._tracked[id(entity)] = entity
         return entity
-
-    def publish(
-        self,
-        message_type: str,
-        payload: dict[str, Any],
-        *,
-        application_id: str | None,
-        correlation_id: str | None,
-    ) -> None:
-        """Stage ``message_type`` at once (services not yet recording on their entities)."""
-        self._stage(Outgoing(message_type, payload, application_id, correlation_id))
 
     def _stage(self, message: Outgoing) -> None:
         """Write ``message`` to the outbox, one row per consumer the catalogue names."""

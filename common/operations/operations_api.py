@@ -101,7 +101,7 @@ class OverviewQuerySchema(ma.Schema):
 def replay_preparation(message_type: str | None) -> Any:
     """The service's ``on_replay`` handler for ``message_type``, if it has one."""
     rt = runtime()
-    hooks = rt.bindings.replay
+    hooks = rt.bindings.on_replay
     return hooks.get(message_type or "")
 
 

@@ -55,7 +55,6 @@ def web_app(name: str, settings: Settings | None = None, rt: Runtime | None = No
     if not settings.secret_key:
         raise RuntimeError("LOANFLOW_SECRET_KEY is not set: applicant tokens cannot be issued or checked")
     rt = rt or Runtime(load_definition(name), settings)
-    rt.bindings  # noqa: B018 - bound before the server's threads share the runtime
     title, description = _TITLES[name]
     return create_service_app(rt, title=title, description=description)
 

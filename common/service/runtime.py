@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property, partial
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
@@ -43,9 +42,6 @@ class TwoPhase:
     apply: Callable[[Envelope, UnitOfWork, Any], None]
 
 
-#: ``periodic(runtime)``: maintenance run by the relay process (deadlines, retention).
-Periodic = Callable[["Runtime"], None]
-
 D = TypeVar("D")
 
 
@@ -57,8 +53,9 @@ class Bindings(Generic[D]):
       dependencies: the service's typed dependencies (its bootstrap's dataclass); the web side
         reads what it shares with the handlers here (decision's policy).
       handlers: ``{message name: handler}`` for every message the service consumes.
-      give_up: run when Dramatiq gives up on a message, in the transaction that parks it.
-      replay: run in the transaction of an operator's replay, per message name: undo what the
+      on_give_up: per message name, run when Dramatiq gives up on the message, in the
+        transaction that parks it (``common.messaging.tasks.Supervision``).
+      on_replay: per message name, run in the transaction of an operator's replay: undo what the
         give-up recorded so that the replayed message does its work (notify: a FAILED e-mail
         owed again).
       periodic: ``(interval in seconds, job)``: maintenance run by the relay process.
@@ -66,8 +63,8 @@ class Bindings(Generic[D]):
 
     dependencies: D
     handlers: Mapping[str, Handler | TwoPhase]
-    give_up: Mapping[str, Handler] = field(default_factory=dict)
-    replay: Mapping[str, Handler] = field(default_factory=dict)
+    on_give_up: Mapping[str, Handler] = field(default_factory=dict)
+    on_replay: Mapping[str, Handler] = field(default_factory=dict)
     periodic: Sequence[tuple[float, Callable[[], object]]] = ()
 
 
@@ -80,12 +77,12 @@ class ServiceDefinition:
       base: its declarative base; ``base.metadata`` is its schema.
       tables: its mapped shared tables (outbox, processed ids, attempts, dead letters, audit).
       blueprints: the flask-smorest blueprints of its API.
-      handlers: builds ``{message name: handler}`` for the messages it consumes, given the
-        runtime (so handlers can be bound to adapters such as the bureau client).
+      package_dir: the service package folder (its Alembic migrations live there).
+      bootstrap: builds the service's dependencies from the runtime's settings and binds its
+        handlers, give-up and replay hooks and periodic jobs to them (``<svc>_app/bootstrap.py``).
+      unit_of_work: the service's :class:`UnitOfWork`, which opens its repositories.
       actor_options: Dramatiq options per message name (``max_retries``, ``throws``, …), from
         the settings (retry limits are configurable).
-      periodic: maintenance jobs with their interval in seconds.
-      package_dir: the service package folder (its Alembic migrations live there).
     """
 
     name: str
@@ -93,17 +90,9 @@ class ServiceDefinition:
     tables: CommonTables
     blueprints: list[Any]
     package_dir: Path
-    #: Binds the handlers to their dependencies (``<svc>_app.bootstrap.bootstrap``).
-    bootstrap: Callable[[Runtime], Bindings[Any]] | None = None
-    #: The service's unit of work (its repositories on the session).
+    bootstrap: Callable[[Runtime], Bindings[Any]]
     unit_of_work: type[UnitOfWork] = UnitOfWork
-    handlers: Callable[[Runtime], dict[str, Handler | TwoPhase]] | None = None
     actor_options: Callable[[Settings], dict[str, dict[str, Any]]] = lambda _settings: {}
-    periodic: list[tuple[float, Periodic]] = field(default_factory=list)
-    on_give_up: Callable[[Runtime], dict[str, Handler]] | None = None
-    #: Run in the transaction of an operator's replay, per message name: undo what the give-up
-    #: recorded so that the replayed message does its work (notify: a FAILED e-mail owed again).
-    on_replay: Callable[[Runtime], dict[str, Handler]] | None = None
     #: Service-specific metrics read from its database at scrape time (``/<svc>/metrics``).
     state_metrics: Callable[[Runtime], Any] | None = None
     #: Extra set-up of the Flask app (WebSocket routes, pages) beyond the smorest blueprints.
@@ -128,22 +117,9 @@ class Runtime:
         self.session_factory: sessionmaker = make_session_factory(self.engine)
         self.wakeup = Wakeup()
         self.broker: Broker | None = None
-        self.adapters: dict[str, Any] = {}
-
-    @cached_property
-    def bindings(self) -> Bindings[Any]:
-        """The service's handlers bound to their dependencies, built on first use."""
-        if self.definition.bootstrap is not None:
-            return self.definition.bootstrap(self)
-        definition = self.definition
-        assert definition.handlers is not None
-        return Bindings(
-            dependencies=None,
-            handlers=definition.handlers(self),
-            give_up=definition.on_give_up(self) if definition.on_give_up else {},
-            replay=definition.on_replay(self) if definition.on_replay else {},
-            periodic=[(interval, partial(job, self)) for interval, job in definition.periodic],
-        )
+        #: The service's handlers bound to their dependencies, built once here; a test that
+        #: swaps a dependency assigns ``bootstrap(runtime, bureau=…)`` before wiring actors.
+        self.bindings: Bindings[Any] = definition.bootstrap(self)
 
     @property
     def name(self) -> str:

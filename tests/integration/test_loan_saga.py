@@ -14,6 +14,7 @@ from common.messaging.outbox import new_id
 from common.service.runtime import Runtime
 from decision_app.service import definition as decision_definition
 from loan_app import handlers
+from loan_app.bootstrap import bootstrap
 from loan_app.service import definition
 from tests.conftest import make_settings
 from tests.support.databases import truncate_all
@@ -107,6 +108,7 @@ def test_failed_valuation_fails_the_application_and_cancels_the_credit_inquiry(r
 
 def test_overdue_steps_fail_exactly_once(rt: Runtime) -> None:
     rt.settings = rt.settings.with_overrides(step_timeout_seconds=0, info_timeout_seconds=0)
+    rt.bindings = bootstrap(rt)  # the handlers' deadlines are those of the settings they are bound with
     waiting = submitted(rt)
     assert handlers.expire_overdue(rt.uow) == 1
     app = handlers.get(rt.uow(), waiting)

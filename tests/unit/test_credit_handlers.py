@@ -127,7 +127,7 @@ def test_the_bootstrap_binds_every_message_credit_consumes_to_the_bureau_given()
     try:
         bindings = bootstrap(rt, bureau=client)
         assert set(bindings.handlers) == {spec.name for spec in consumed_by("credit")}
-        assert isinstance(bindings.handlers["CheckCredit"], TwoPhase) and set(bindings.give_up) == {"CheckCredit"}
+        assert isinstance(bindings.handlers["CheckCredit"], TwoPhase) and set(bindings.on_give_up) == {"CheckCredit"}
         assert bindings.dependencies.bureau is client
     finally:
         client.close()

@@ -147,7 +147,8 @@ def test_the_bootstrap_binds_handlers_give_ups_and_the_replay() -> None:
     try:
         bindings = bootstrap(rt)
         assert set(bindings.handlers) == {spec.name for spec in consumed_by("notify")}
-        assert set(bindings.give_up) == {"GenerateDocuments", "SendEmail"} and set(bindings.replay) == {"SendEmail"}
+        assert set(bindings.on_give_up) == {"GenerateDocuments", "SendEmail"}
+        assert set(bindings.on_replay) == {"SendEmail"}
         assert bindings.dependencies.mailer is None  # smtp off
     finally:
         rt.dispose()
