@@ -1,6 +1,6 @@
 """credit_app's message handlers: run a credit check, cancel an inquiry (compensation).
 
-The bureau call happens in ``prepare``, outside the database transaction (see
+The bureau call happens in :func:`prepare_check`, outside the database transaction (see
 :class:`common.service.runtime.TwoPhase`); it is idempotent because the bureau deduplicates inquiries on
 our reference, the application id. Cancelling is idempotent too: the first cancellation wins,
 later ones change nothing and publish nothing. A check and a cancellation of the same application
@@ -12,16 +12,15 @@ until the bureau agrees, instead of a call whose failure would be forgotten on t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from common.database.db import insert_or_lock
 from common.kernel.clock import utcnow
 from common.messaging.envelope import Envelope
-from common.messaging.uow import UnitOfWork
-from common.service.runtime import Handler, Runtime, TwoPhase
 from credit_app.adapters.bureau import BureauClient, BureauReport
 from credit_app.adapters.orm import CreditInquiry
+from credit_app.adapters.repository import CreditUnitOfWork
 from credit_app.domain.scoring import BureauRecord, CreditAssessment, assess
 
 
@@ -66,82 +65,76 @@ def _completed_row(envelope: Envelope, report: BureauReport, assessment: CreditA
     }
 
 
-def message_handlers(runtime: Runtime) -> dict[str, Handler | TwoPhase]:
-    """``{message name: handler}`` for everything credit_app consumes."""
-    bureau: BureauClient = runtime.adapters.setdefault("bureau", BureauClient(runtime.settings.bureau_url))
-
-    def prepare_check(envelope: Envelope) -> BureauReport | None:
-        with runtime.uow() as uow:
-            if uow.session.get(CreditInquiry, envelope.application_id) is not None:
-                return None  # already checked, cancelled before it ran, or given up: do not ask the bureau
-        applicant = envelope.data["applicant"]
-        return bureau.inquire(envelope.application_id or "", applicant["full_name"], applicant["birth_date"])
-
-    def apply_check(envelope: Envelope, uow: UnitOfWork, report: BureauReport | None) -> None:
-        if report is None:
-            return  # prepare found the inquiry already there: checked, or cancelled before it ran
-        assessment = _assess(envelope, report)
-        inquiry, inserted = insert_or_lock(uow.session, CreditInquiry, "application_id",
-                                           _completed_row(envelope, report, assessment))
-        if inserted:
-            _publish(uow, envelope, "CreditChecked", {
-                "inquiry_id": report.inquiry_id,
-                "assessment": assessment_payload(assessment),
-                "round": envelope.data["round"],
-            })
-        elif inquiry.status == "CANCELLED" and inquiry.bureau_inquiry_id is None:
-            # The cancellation overtook this check while it was at the bureau: undo the inquiry
-            # just made. Recorded and sent in this transaction, retried until the bureau agrees.
-            inquiry.bureau_inquiry_id = report.inquiry_id
-            _publish(uow, envelope, "CancelBureauInquiry", {"inquiry_id": report.inquiry_id})
-
-    def cancel(envelope: Envelope, uow: UnitOfWork) -> None:
-        reason = envelope.data["reason"]
-        inquiry, inserted = insert_or_lock(uow.session, CreditInquiry, "application_id", {
-            "application_id": envelope.application_id, "correlation_id": envelope.correlation_id,
-            "status": "CANCELLED", "cancelled_at": utcnow(), "cancel_reason": reason,
-        })
-        if not inserted:
-            if inquiry.status == "CANCELLED":
-                return
-            if inquiry.bureau_inquiry_id:
-                bureau.cancel(inquiry.bureau_inquiry_id)
-            inquiry.status = "CANCELLED"
-            inquiry.cancelled_at = utcnow()
-            inquiry.cancel_reason = reason
-        _publish(uow, envelope, "CreditInquiryCancelled", {"inquiry_id": inquiry.bureau_inquiry_id, "reason": reason})
-
-    def cancel_at_bureau(envelope: Envelope, uow: UnitOfWork) -> None:
-        bureau.cancel(envelope.data["inquiry_id"])  # a 404 or a second cancel count as done
-
-    return {"CheckCredit": TwoPhase(prepare_check, apply_check), "CancelCreditInquiry": cancel,
-            "CancelBureauInquiry": cancel_at_bureau}
+def prepare_check(envelope: Envelope, *, open_uow: Callable[[], CreditUnitOfWork],
+                  bureau: BureauClient) -> BureauReport | None:
+    """``CheckCredit``, first phase, no lock held: ask the bureau, unless the application has a row."""
+    with open_uow() as uow:
+        if uow.inquiries.get(envelope.application_id or "") is not None:
+            return None  # already checked, cancelled before it ran, or given up: do not ask the bureau
+    applicant = envelope.data["applicant"]
+    return bureau.inquire(envelope.application_id or "", applicant["full_name"], applicant["birth_date"])
 
 
-def give_up_handlers(runtime: Runtime) -> dict[str, Handler]:
-    """What to do when Dramatiq gives up on a credit check (retries spent, or rejected).
-
-    The step is recorded FAILED here, and the saga is told: it fails the application (or it has
-    ended already). The row is what makes an operator's later replay of the check do nothing
-    (``prepare_check`` asks the bureau only when the application has no row): a bureau inquiry
-    made for an application that has ended would never be cancelled by anyone.
-    """
-
-    def check_failed(envelope: Envelope, uow: UnitOfWork) -> None:
-        if uow.session.get(CreditInquiry, envelope.application_id, with_for_update=True) is None:
-            uow.session.add(CreditInquiry(application_id=envelope.application_id,
-                                          correlation_id=envelope.correlation_id, status="FAILED"))
-        error = envelope.data.get("_error", "")
-        rejected = error.startswith("BureauRejected")
-        _publish(uow, envelope, "CreditCheckFailed", {
-            "code": "CREDIT_CHECK_REJECTED" if rejected else "CREDIT_CHECK_UNAVAILABLE",
-            "message": "The credit bureau refused the inquiry." if rejected
-            else "The credit bureau could not be reached; the credit check was abandoned.",
+def apply_check(envelope: Envelope, uow: CreditUnitOfWork, report: BureauReport | None) -> None:
+    """``CheckCredit``, second phase: record the check and tell the saga, or undo a check overtaken."""
+    if report is None:
+        return  # prepare found the inquiry already there: checked, or cancelled before it ran
+    assessment = _assess(envelope, report)
+    inquiry, inserted = uow.inquiries.insert_or_lock(_completed_row(envelope, report, assessment))
+    if inserted:
+        inquiry.record("CreditChecked", {
+            "inquiry_id": report.inquiry_id,
+            "assessment": assessment_payload(assessment),
             "round": envelope.data["round"],
         })
+    elif inquiry.status == "CANCELLED" and inquiry.bureau_inquiry_id is None:
+        # The cancellation overtook this check while it was at the bureau: undo the inquiry
+        # just made. Recorded and sent in this transaction, retried until the bureau agrees.
+        inquiry.bureau_inquiry_id = report.inquiry_id
+        inquiry.record("CancelBureauInquiry", {"inquiry_id": report.inquiry_id})
 
-    return {"CheckCredit": check_failed}
+
+def cancel(envelope: Envelope, uow: CreditUnitOfWork, *, bureau: BureauClient) -> None:
+    """``CancelCreditInquiry`` (the saga's compensation): the first cancellation wins."""
+    reason = envelope.data["reason"]
+    inquiry, inserted = uow.inquiries.insert_or_lock({
+        "application_id": envelope.application_id, "correlation_id": envelope.correlation_id,
+        "status": "CANCELLED", "cancelled_at": utcnow(), "cancel_reason": reason,
+    })
+    if not inserted:
+        if inquiry.status == "CANCELLED":
+            return
+        if inquiry.bureau_inquiry_id:
+            bureau.cancel(inquiry.bureau_inquiry_id)
+        inquiry.status = "CANCELLED"
+        inquiry.cancelled_at = utcnow()
+        inquiry.cancel_reason = reason
+    inquiry.record("CreditInquiryCancelled", {"inquiry_id": inquiry.bureau_inquiry_id, "reason": reason})
 
 
-def _publish(uow: UnitOfWork, envelope: Envelope, name: str, payload: dict[str, Any]) -> None:
-    uow.publish(name, payload, application_id=envelope.application_id, correlation_id=envelope.correlation_id)
+def cancel_at_bureau(envelope: Envelope, uow: CreditUnitOfWork, *, bureau: BureauClient) -> None:
+    """``CancelBureauInquiry`` (to itself): retried until the bureau agrees; a 404 or a second
+    cancel count as done."""
+    bureau.cancel(envelope.data["inquiry_id"])
+
+
+def check_failed(envelope: Envelope, uow: CreditUnitOfWork) -> None:
+    """Give-up of ``CheckCredit`` (retries spent, or rejected): record the step FAILED, tell the saga.
+
+    The saga fails the application (or it has ended already). The row is what makes an
+    operator's later replay of the check do nothing (:func:`prepare_check` asks the bureau only
+    when the application has no row): a bureau inquiry made for an application that has ended
+    would never be cancelled by anyone.
+    """
+    inquiry = uow.inquiries.get(envelope.application_id or "", for_update=True)
+    if inquiry is None:
+        inquiry = CreditInquiry(application_id=envelope.application_id, correlation_id=envelope.correlation_id,
+                                status="FAILED")
+        uow.inquiries.add(inquiry)
+    rejected = envelope.data.get("_error", "").startswith("BureauRejected")
+    inquiry.record("CreditCheckFailed", {
+        "code": "CREDIT_CHECK_REJECTED" if rejected else "CREDIT_CHECK_UNAVAILABLE",
+        "message": "The credit bureau refused the inquiry." if rejected
+        else "The credit bureau could not be reached; the credit check was abandoned.",
+        "round": envelope.data["round"],
+    })

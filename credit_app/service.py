@@ -1,4 +1,4 @@
-"""credit_app as a service: its schema, API and message handlers."""
+"""credit_app as a service: its schema, API, unit of work, bootstrap and actor options."""
 
 from __future__ import annotations
 
@@ -23,7 +23,8 @@ def _actor_options(settings: Settings) -> dict[str, dict[str, Any]]:
 def definition() -> ServiceDefinition:
     """credit_app owns credit inquiries: checks at the bureau, and their cancellation."""
     from credit_app.adapters.orm import TABLES, Base
-    from credit_app.handlers import give_up_handlers, message_handlers
+    from credit_app.adapters.repository import CreditUnitOfWork
+    from credit_app.bootstrap import bootstrap
     from credit_app.resources.inquiries.routes import blp
 
     return ServiceDefinition(
@@ -31,8 +32,8 @@ def definition() -> ServiceDefinition:
         base=Base,
         tables=TABLES,
         blueprints=[blp],
-        handlers=message_handlers,
         package_dir=Path(__file__).parent,
+        bootstrap=bootstrap,
+        unit_of_work=CreditUnitOfWork,
         actor_options=_actor_options,
-        on_give_up=give_up_handlers,
     )

@@ -1,7 +1,8 @@
 """decision_app's message handler: apply the lending policy to the evaluation's results.
 
 The decision is pure (``decision_app.domain.policy.decide``); this module only feeds it the
-facts from the message, records the explained result once per round, and publishes it.
+facts from the message, and stores the explained result once per round, which records it for the
+saga.
 """
 
 from __future__ import annotations
@@ -10,9 +11,9 @@ from decimal import Decimal
 from typing import Any
 
 from common.messaging.envelope import Envelope
-from common.messaging.uow import UnitOfWork
-from common.service.runtime import Handler, Runtime
+from common.messaging.recorder import Notice
 from decision_app.adapters.orm import DecisionRecord
+from decision_app.adapters.repository import DecisionUnitOfWork
 from decision_app.domain.policy import CreditFacts, LoanRequest, PolicyConfig, PropertyFacts, decide
 
 
@@ -43,41 +44,32 @@ def decide_from_message(data: dict[str, Any], config: PolicyConfig) -> dict[str,
     return decision.to_dict()
 
 
-def message_handlers(runtime: Runtime) -> dict[str, Handler]:
-    """``{message name: handler}`` for everything decision_app consumes."""
-    config: PolicyConfig = runtime.adapters.setdefault("policy", PolicyConfig())
-
-    def make_decision(envelope: Envelope, uow: UnitOfWork) -> None:
-        round_ = int(envelope.data["round"])
-        existing = uow.session.query(DecisionRecord).filter_by(
-            application_id=envelope.application_id, round=round_
-        ).one_or_none()
-        if existing is not None:
-            explained = existing.explanation  # same round asked again: the same answer
-        else:
-            explained = decide_from_message(envelope.data, config)
-            uow.session.add(DecisionRecord(
-                application_id=envelope.application_id,
-                correlation_id=envelope.correlation_id,
-                round=round_,
-                outcome=explained["outcome"],
-                policy_version=explained["policy_version"],
-                explanation=explained,
-            ))
-        uow.publish("DecisionMade", {"decision": explained, "round": round_},
-                    application_id=envelope.application_id, correlation_id=envelope.correlation_id)
-
-    return {"MakeDecision": make_decision}
+def make_decision(envelope: Envelope, uow: DecisionUnitOfWork, *, policy: PolicyConfig) -> None:
+    """``MakeDecision``: decide the round once; the same round asked again gets the same answer."""
+    round_ = int(envelope.data["round"])
+    decision = uow.decisions.for_round(envelope.application_id or "", round_)
+    if decision is None:
+        explained = decide_from_message(envelope.data, policy)
+        decision = DecisionRecord(
+            application_id=envelope.application_id,
+            correlation_id=envelope.correlation_id,
+            round=round_,
+            outcome=explained["outcome"],
+            policy_version=explained["policy_version"],
+            explanation=explained,
+        )
+        uow.decisions.add(decision)
+    decision.record("DecisionMade", {"decision": decision.explanation, "round": round_})
 
 
-def give_up_handlers(runtime: Runtime) -> dict[str, Handler]:
-    """What to publish when Dramatiq gives up on a decision: the saga fails now, not at its deadline."""
+def decision_failed(envelope: Envelope, uow: DecisionUnitOfWork) -> None:
+    """Give-up of ``MakeDecision``: the saga fails now, not at its deadline.
 
-    def decision_failed(envelope: Envelope, uow: UnitOfWork) -> None:
-        uow.publish("DecisionFailed", {
-            "code": "DECISION_FAILED",
-            "message": "The decision could not be made; the evaluation was stopped.",
-            "round": int(envelope.data["round"]),
-        }, application_id=envelope.application_id, correlation_id=envelope.correlation_id)
-
-    return {"MakeDecision": decision_failed}
+    No decision was made, so no row is written: the answer goes on a notice.
+    """
+    notice = uow.track(Notice.about(envelope))
+    notice.record("DecisionFailed", {
+        "code": "DECISION_FAILED",
+        "message": "The decision could not be made; the evaluation was stopped.",
+        "round": int(envelope.data["round"]),
+    })

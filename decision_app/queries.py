@@ -24,5 +24,5 @@ def decisions(rt: Runtime, application_id: str) -> Sequence[DecisionRecord]:
 
 def policy(rt: Runtime) -> dict[str, Any]:
     """The lending policy in force (thresholds, rate grid, version), as JSON-simple values."""
-    config: PolicyConfig = rt.adapters.setdefault("policy", PolicyConfig())
+    config: PolicyConfig = rt.bindings.dependencies.policy
     return jsonable(asdict(config))

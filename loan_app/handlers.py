@@ -1,89 +1,89 @@
-"""loan_app's use cases: HTTP commands and the saga's message handlers.
+"""loan_app's message handlers: the saga's steps (HTTP commands are in :mod:`loan_app.commands`).
 
-Each function runs inside a unit of work that the caller opened and commits; each loads the
-application with its row locked, asks the aggregate to change, and saves it with the messages it
+Each function runs inside a unit of work; each loads the application with its row locked and asks
+the aggregate to change, and the commit writes the change with the messages the aggregate
 recorded. Views and actors only translate their input and call these.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
 
 from common.kernel.clock import utcnow
 from common.messaging.envelope import Envelope
-from common.messaging.uow import UnitOfWork
-from common.service.runtime import Handler, Runtime
-from loan_app.adapters import repository
-from loan_app.commands import deadlines
+from loan_app.adapters.repository import LoanUnitOfWork
+from loan_app.domain.model import Application, Deadlines
+
+# --- message handlers ------------------------------------------------------------------------
+# Each loads the application the message is about, locked, and lets the aggregate change and
+# record what follows; the unit of work commits both. Dependencies are keyword arguments, bound
+# once by loan_app.bootstrap.
 
 
-def expire_overdue(runtime: Runtime) -> int:
+def on_submitted(envelope: Envelope, uow: LoanUnitOfWork, *, deadlines: Deadlines) -> None:
+    """``ApplicationSubmitted``: start the evaluation (credit check and valuation in parallel)."""
+    application = _locked(uow, envelope)
+    if application is not None:
+        application.start_evaluation(utcnow(), deadlines)
+
+
+def on_credit_checked(envelope: Envelope, uow: LoanUnitOfWork, *, deadlines: Deadlines) -> None:
+    """``CreditChecked``: record the assessment; decide once the valuation is in too."""
+    data, application = envelope.data, _locked(uow, envelope)
+    if application is not None:
+        application.record_credit(data["round"], data["inquiry_id"], data["assessment"], utcnow(), deadlines)
+
+
+def on_property_valued(envelope: Envelope, uow: LoanUnitOfWork, *, deadlines: Deadlines) -> None:
+    """``PropertyValued``: record the valuation; decide once the credit check is in too."""
+    data, application = envelope.data, _locked(uow, envelope)
+    if application is not None:
+        application.record_valuation(data["round"], data["valuation"], utcnow(), deadlines)
+
+
+def on_decision_made(envelope: Envelope, uow: LoanUnitOfWork, *, deadlines: Deadlines) -> None:
+    """``DecisionMade``: approved, rejected, or more information requested."""
+    data, application = envelope.data, _locked(uow, envelope)
+    if application is not None:
+        application.record_decision(data["round"], data["decision"], utcnow(), deadlines)
+
+
+def on_step_failed(envelope: Envelope, uow: LoanUnitOfWork, *, step: str) -> None:
+    """``CreditCheckFailed`` (``step="credit"``) or ``PropertyValuationFailed`` (``"valuation"``)."""
+    data, application = envelope.data, _locked(uow, envelope)
+    if application is not None:
+        application.step_failed(step, data["code"], data["message"], utcnow())
+
+
+def on_decision_failed(envelope: Envelope, uow: LoanUnitOfWork) -> None:
+    """``DecisionFailed``: the decision service gave up on this round."""
+    data, application = envelope.data, _locked(uow, envelope)
+    if application is not None:
+        application.decision_failed(data["round"], data["code"], data["message"], utcnow())
+
+
+def on_inquiry_cancelled(envelope: Envelope, uow: LoanUnitOfWork) -> None:
+    """``CreditInquiryCancelled``: the compensation of the credit check is done."""
+    application = _locked(uow, envelope)
+    if application is not None:
+        detail = {"inquiry_id": envelope.data["inquiry_id"], "reason": envelope.data["reason"]}
+        application.record_compensation("credit", detail, utcnow())
+
+
+def expire_overdue(open_uow: Callable[[], LoanUnitOfWork]) -> int:
     """Periodic: end every application whose wait passed its deadline; returns how many."""
     ended = 0
-    with runtime.uow() as uow:
-        ids = repository.overdue_ids(uow.session, utcnow())
+    with open_uow() as uow:
+        ids = uow.applications.overdue_ids(utcnow())
     for application_id in ids:
-        with runtime.uow() as uow:
-            application = repository.get(uow.session, application_id, for_update=True)
+        with open_uow() as uow:
+            application = uow.applications.get(application_id, for_update=True)
             if application is not None and application.expire_if_overdue(utcnow()):
-                repository.save(uow, application)
                 uow.commit()
                 ended += 1
     return ended
 
 
-# --- message handlers ------------------------------------------------------------------------
-
-
-def message_handlers(runtime: Runtime) -> dict[str, Handler]:
-    """``{message name: handler}`` for everything loan_app consumes."""
-    limits = deadlines(runtime.settings)
-
-    def apply(envelope: Envelope, uow: UnitOfWork, change: Any) -> None:
-        application = repository.get(uow.session, envelope.application_id or "", for_update=True)
-        if application is None:  # not ours (or purged): nothing to change
-            return
-        change(application)
-        repository.save(uow, application)
-
-    def on_submitted(envelope: Envelope, uow: UnitOfWork) -> None:
-        apply(envelope, uow, lambda a: a.start_evaluation(utcnow(), limits))
-
-    def on_credit_checked(envelope: Envelope, uow: UnitOfWork) -> None:
-        data = envelope.data
-        apply(envelope, uow, lambda a: a.record_credit(data["round"], data["inquiry_id"], data["assessment"],
-                                                       utcnow(), limits))
-
-    def on_property_valued(envelope: Envelope, uow: UnitOfWork) -> None:
-        data = envelope.data
-        apply(envelope, uow, lambda a: a.record_valuation(data["round"], data["valuation"], utcnow(), limits))
-
-    def on_decision_made(envelope: Envelope, uow: UnitOfWork) -> None:
-        data = envelope.data
-        apply(envelope, uow, lambda a: a.record_decision(data["round"], data["decision"], utcnow(), limits))
-
-    def failed(step: str) -> Handler:
-        def on_failed(envelope: Envelope, uow: UnitOfWork) -> None:
-            data = envelope.data
-            apply(envelope, uow, lambda a: a.step_failed(step, data["code"], data["message"], utcnow()))
-
-        return on_failed
-
-    def on_decision_failed(envelope: Envelope, uow: UnitOfWork) -> None:
-        data = envelope.data
-        apply(envelope, uow, lambda a: a.decision_failed(data["round"], data["code"], data["message"], utcnow()))
-
-    def on_cancelled(envelope: Envelope, uow: UnitOfWork) -> None:
-        detail = {"inquiry_id": envelope.data["inquiry_id"], "reason": envelope.data["reason"]}
-        apply(envelope, uow, lambda a: a.record_compensation("credit", detail, utcnow()))
-
-    return {
-        "ApplicationSubmitted": on_submitted,
-        "CreditChecked": on_credit_checked,
-        "CreditCheckFailed": failed("credit"),
-        "PropertyValued": on_property_valued,
-        "PropertyValuationFailed": failed("valuation"),
-        "DecisionMade": on_decision_made,
-        "DecisionFailed": on_decision_failed,
-        "CreditInquiryCancelled": on_cancelled,
-    }
+def _locked(uow: LoanUnitOfWork, envelope: Envelope) -> Application | None:
+    """The application ``envelope`` is about, locked; None if it is not ours (or was purged)."""
+    return uow.applications.get(envelope.application_id or "", for_update=True)

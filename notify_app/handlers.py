@@ -1,4 +1,7 @@
-"""notify_app's message handlers: remember who to tell, and log every status change once."""
+"""notify_app's message handlers: remember who to tell, and log every status change once.
+
+The documents and e-mails a status change warrants are handled in :mod:`notify_app.documents`.
+"""
 
 from __future__ import annotations
 
@@ -8,25 +11,12 @@ from typing import Any
 
 from dramatiq import Retry
 
-from common.database.db import insert_or_lock
 from common.kernel.clock import utcnow
 from common.kernel.settings import Settings
 from common.messaging.envelope import Envelope
-from common.messaging.uow import UnitOfWork
-from common.service.runtime import Handler, Runtime, TwoPhase
-from notify_app.adapters.orm import Notification, Recipient
-from notify_app.documents import document_handlers, owe_email
-
-
-def _recipient(uow: UnitOfWork, application_id: str) -> Recipient:
-    """The application's row, created if needed, locked for this transaction.
-
-    ``ApplicationSubmitted`` and the first ``ApplicationStatusChanged`` race to create it:
-    ``INSERT … ON CONFLICT DO NOTHING`` lets both go on, then the row lock orders them.
-    """
-    values = {"application_id": application_id, "summary": {}, "last_seq": 0, "language": "en", "updated_at": utcnow()}
-    return insert_or_lock(uow.session, Recipient, "application_id", values)[0]
-
+from notify_app.adapters.orm import Notification
+from notify_app.adapters.repository import NotifyUnitOfWork
+from notify_app.documents import owe_email
 
 #: Retries of a status change for errors other than a missing predecessor (the former budget).
 OTHER_ERRORS_MAX_RETRIES = 100
@@ -66,46 +56,44 @@ def ordering_retry_when(settings: Settings) -> Callable[[int, BaseException], bo
     return retry_when
 
 
-def message_handlers(runtime: Runtime) -> dict[str, Handler | TwoPhase]:
-    """``{message name: handler}`` for everything notify_app consumes."""
+def on_submitted(envelope: Envelope, uow: NotifyUnitOfWork) -> None:
+    """``ApplicationSubmitted``: who to tell, and in which language."""
+    recipient = uow.recipients.locked(envelope.application_id or "")
+    contact = envelope.data["contact"]
+    recipient.full_name = contact["full_name"]
+    recipient.email = contact["email"]
+    recipient.language = contact.get("language", "en")
+    recipient.summary = envelope.data["summary"]
+    recipient.updated_at = utcnow()
 
-    def on_submitted(envelope: Envelope, uow: UnitOfWork) -> None:
-        recipient = _recipient(uow, envelope.application_id or "")
-        contact = envelope.data["contact"]
-        recipient.full_name = contact["full_name"]
-        recipient.email = contact["email"]
-        recipient.language = contact.get("language", "en")
-        recipient.summary = envelope.data["summary"]
-        recipient.updated_at = utcnow()
 
-    def on_status_changed(envelope: Envelope, uow: UnitOfWork) -> None:
-        data: dict[str, Any] = envelope.data
-        application_id = envelope.application_id or ""
-        recipient = _recipient(uow, application_id)
-        if data["seq"] <= recipient.last_seq:
-            return  # already logged (the log is written in order, so every lower seq is there)
-        if data["seq"] > recipient.last_seq + 1:
-            # An earlier change is still in flight: log in order, so that an applicant's stream
-            # can be resumed by seq. Retried until the predecessor is logged (ordering_retry_when).
-            raise PredecessorMissing(utcnow() - datetime.fromisoformat(data["at"]), runtime.settings)
-        uow.session.add(Notification(
-            event_id=envelope.event_id,
-            application_id=application_id,
-            seq=data["seq"],
-            status=data["status"],
-            previous_status=data["previous_status"],
-            payload={key: value for key, value in data.items() if key != "occurred_at"},
-            at=datetime.fromisoformat(data["at"]),
-        ))
-        owe_email(uow, application_id, data["seq"], data["status"], envelope.correlation_id)
-        recipient.last_seq = data["seq"]
-        recipient.status = data["status"]
-        recipient.reasons = list(data.get("reasons") or [])
-        recipient.summary = data.get("summary") or recipient.summary
-        recipient.updated_at = utcnow()
+def on_status_changed(envelope: Envelope, uow: NotifyUnitOfWork, *, settings: Settings) -> None:
+    """``ApplicationStatusChanged``: log it once, in order, and owe the e-mail it warrants.
 
-    return {
-        "ApplicationSubmitted": on_submitted,
-        "ApplicationStatusChanged": on_status_changed,
-        **document_handlers(runtime, runtime.settings.public_url),
-    }
+    Raises:
+      PredecessorMissing: an earlier change of the application is not logged yet.
+    """
+    data: dict[str, Any] = envelope.data
+    application_id = envelope.application_id or ""
+    recipient = uow.recipients.locked(application_id)
+    if data["seq"] <= recipient.last_seq:
+        return  # already logged (the log is written in order, so every lower seq is there)
+    if data["seq"] > recipient.last_seq + 1:
+        # An earlier change is still in flight: log in order, so that an applicant's stream
+        # can be resumed by seq. Retried until the predecessor is logged (ordering_retry_when).
+        raise PredecessorMissing(utcnow() - datetime.fromisoformat(data["at"]), settings)
+    uow.notifications.add(Notification(
+        event_id=envelope.event_id,
+        application_id=application_id,
+        seq=data["seq"],
+        status=data["status"],
+        previous_status=data["previous_status"],
+        payload={key: value for key, value in data.items() if key != "occurred_at"},
+        at=datetime.fromisoformat(data["at"]),
+    ))
+    owe_email(uow, application_id, data["seq"], data["status"], envelope.correlation_id)
+    recipient.last_seq = data["seq"]
+    recipient.status = data["status"]
+    recipient.reasons = list(data.get("reasons") or [])
+    recipient.summary = data.get("summary") or recipient.summary
+    recipient.updated_at = utcnow()

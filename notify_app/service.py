@@ -1,4 +1,4 @@
-"""notify_app as a service: its schema, API, live channels and message handlers."""
+"""notify_app as a service: its schema, API, live channels, unit of work and bootstrap."""
 
 from __future__ import annotations
 
@@ -42,8 +42,8 @@ def _setup_app(app: Any, rt: Runtime) -> None:
 def definition() -> ServiceDefinition:
     """notify_app owns notifications and the channels that deliver them."""
     from notify_app.adapters.orm import TABLES, Base
-    from notify_app.documents import document_give_ups, document_replays
-    from notify_app.handlers import message_handlers
+    from notify_app.adapters.repository import NotifyUnitOfWork
+    from notify_app.bootstrap import bootstrap
     from notify_app.resources.documents.routes import blp as documents_blp
     from notify_app.resources.live.routes import blp as live_blp
     from notify_app.resources.notifications.routes import blp
@@ -53,10 +53,9 @@ def definition() -> ServiceDefinition:
         base=Base,
         tables=TABLES,
         blueprints=[blp, live_blp, documents_blp],
-        handlers=message_handlers,
         package_dir=Path(__file__).parent,
+        bootstrap=bootstrap,
+        unit_of_work=NotifyUnitOfWork,
         actor_options=_actor_options,
         setup_app=_setup_app,
-        on_give_up=document_give_ups,
-        on_replay=document_replays,
     )

@@ -12,9 +12,9 @@ from decimal import Decimal
 from typing import Any
 
 from common.messaging.envelope import Envelope
-from common.messaging.uow import UnitOfWork
-from common.service.runtime import Handler, Runtime, TwoPhase
+from common.messaging.recorder import Notice
 from property_app.adapters.orm import PropertyValuation
+from property_app.adapters.repository import PropertyUnitOfWork
 from property_app.domain.valuation import Valuation, ValuationUnavailable, value_property
 
 
@@ -31,63 +31,58 @@ def valuation_payload(valuation: Valuation) -> dict[str, Any]:
     }
 
 
-def message_handlers(runtime: Runtime) -> dict[str, Handler | TwoPhase]:
-    """``{message name: handler}`` for everything property_app consumes."""
-    delay = runtime.settings.valuation_delay_ms / 1000
-
-    def prepare(envelope: Envelope) -> Valuation | ValuationUnavailable:
-        if delay:
-            time.sleep(delay)  # the appraiser's work, simulated for demos (VALUATION_DELAY_MS)
-        prop = envelope.data["property"]
-        try:
-            return value_property(
-                prop["postcode"], prop["city"], prop["kind"], Decimal(prop["surface_m2"]),
-                Decimal(envelope.data["loan_amount"]),
-            )
-        except ValuationUnavailable as unavailable:
-            return unavailable
-
-    def apply(envelope: Envelope, uow: UnitOfWork, outcome: Valuation | ValuationUnavailable) -> None:
-        if uow.session.get(PropertyValuation, envelope.application_id, with_for_update=True) is not None:
-            return
-        prop = envelope.data["property"]
-        row = PropertyValuation(
-            application_id=envelope.application_id,
-            correlation_id=envelope.correlation_id,
-            postcode=prop["postcode"],
-            city=prop["city"],
-            kind=prop["kind"],
-            surface_m2=Decimal(prop["surface_m2"]),
+def prepare_valuation(envelope: Envelope, *, delay_seconds: float) -> Valuation | ValuationUnavailable:
+    """``ValueProperty``, first phase, outside the transaction: value the property (pure, may be slow)."""
+    if delay_seconds:
+        time.sleep(delay_seconds)  # the appraiser's work, simulated for demos (VALUATION_DELAY_MS)
+    prop = envelope.data["property"]
+    try:
+        return value_property(
+            prop["postcode"], prop["city"], prop["kind"], Decimal(prop["surface_m2"]),
+            Decimal(envelope.data["loan_amount"]),
         )
-        uow.session.add(row)
-        ids = {"application_id": envelope.application_id, "correlation_id": envelope.correlation_id}
-        if isinstance(outcome, ValuationUnavailable):
-            row.status = "UNAVAILABLE"
-            row.failure_reason = str(outcome)
-            uow.publish("PropertyValuationFailed", {
-                "code": outcome.code, "message": str(outcome), "round": envelope.data["round"],
-            }, **ids)
-            return
-        row.status = "DONE"
-        row.estimated_value = outcome.estimated_value
-        row.price_per_m2 = outcome.price_per_m2
-        row.loan_to_value = outcome.loan_to_value
-        row.reference = outcome.reference
-        row.adjustments = valuation_payload(outcome)["adjustments"]
-        uow.publish("PropertyValued", {"valuation": valuation_payload(outcome), "round": envelope.data["round"]},
-                    **ids)
-
-    return {"ValueProperty": TwoPhase(prepare, apply)}
+    except ValuationUnavailable as unavailable:
+        return unavailable
 
 
-def give_up_handlers(runtime: Runtime) -> dict[str, Handler]:
-    """Retries spent on a valuation (a bug or the database): fail the step, do not hang."""
+def apply_valuation(envelope: Envelope, uow: PropertyUnitOfWork, outcome: Valuation | ValuationUnavailable) -> None:
+    """``ValueProperty``, second phase: record the valuation (or why there is none) once, and tell the saga."""
+    if uow.valuations.get(envelope.application_id or "", for_update=True) is not None:
+        return
+    prop = envelope.data["property"]
+    row = PropertyValuation(
+        application_id=envelope.application_id,
+        correlation_id=envelope.correlation_id,
+        postcode=prop["postcode"],
+        city=prop["city"],
+        kind=prop["kind"],
+        surface_m2=Decimal(prop["surface_m2"]),
+    )
+    uow.valuations.add(row)
+    if isinstance(outcome, ValuationUnavailable):
+        row.status = "UNAVAILABLE"
+        row.failure_reason = str(outcome)
+        row.record("PropertyValuationFailed", {
+            "code": outcome.code, "message": str(outcome), "round": envelope.data["round"],
+        })
+        return
+    row.status = "DONE"
+    row.estimated_value = outcome.estimated_value
+    row.price_per_m2 = outcome.price_per_m2
+    row.loan_to_value = outcome.loan_to_value
+    row.reference = outcome.reference
+    row.adjustments = valuation_payload(outcome)["adjustments"]
+    row.record("PropertyValued", {"valuation": valuation_payload(outcome), "round": envelope.data["round"]})
 
-    def valuation_failed(envelope: Envelope, uow: UnitOfWork) -> None:
-        uow.publish("PropertyValuationFailed", {
-            "code": "VALUATION_FAILED",
-            "message": "The property could not be valued because of a technical failure.",
-            "round": envelope.data["round"],
-        }, application_id=envelope.application_id, correlation_id=envelope.correlation_id)
 
-    return {"ValueProperty": valuation_failed}
+def valuation_failed(envelope: Envelope, uow: PropertyUnitOfWork) -> None:
+    """Give-up of ``ValueProperty`` (a bug or the database): fail the step, do not hang.
+
+    No row is written (there is no valuation to show), so the answer goes on a notice.
+    """
+    notice = uow.track(Notice.about(envelope))
+    notice.record("PropertyValuationFailed", {
+        "code": "VALUATION_FAILED",
+        "message": "The property could not be valued because of a technical failure.",
+        "round": envelope.data["round"],
+    })

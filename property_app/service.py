@@ -1,4 +1,4 @@
-"""property_app as a service: its schema, API and message handler."""
+"""property_app as a service: its schema, API, unit of work, bootstrap and actor options."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ def _actor_options(settings: Settings) -> dict[str, dict[str, Any]]:
 def definition() -> ServiceDefinition:
     """property_app owns valuations."""
     from property_app.adapters.orm import TABLES, Base
-    from property_app.handlers import give_up_handlers, message_handlers
+    from property_app.adapters.repository import PropertyUnitOfWork
+    from property_app.bootstrap import bootstrap
     from property_app.resources.valuations.routes import blp
 
     return ServiceDefinition(
@@ -25,8 +26,8 @@ def definition() -> ServiceDefinition:
         base=Base,
         tables=TABLES,
         blueprints=[blp],
-        handlers=message_handlers,
         package_dir=Path(__file__).parent,
+        bootstrap=bootstrap,
+        unit_of_work=PropertyUnitOfWork,
         actor_options=_actor_options,
-        on_give_up=give_up_handlers,
     )

@@ -4,8 +4,8 @@ For every message a service consumes, :func:`register_actors` declares the actor
 ``"<service>.<message>"`` on the service's queue. The actor body is always the same, which is
 why it lives here and not in five copies: open a unit of work, skip a message already applied,
 run the handler, record the message id, commit. Retries, time limits and dead-lettering come
-from Dramatiq's middleware; failed attempts, dead letters and the service's ``on_give_up``
-handlers from :class:`common.messaging.tasks.Supervision`.
+from Dramatiq's middleware; failed attempts, dead letters and the service's give-up handlers
+(``runtime.bindings.on_give_up``) from :class:`common.messaging.tasks.Supervision`.
 """
 
 from __future__ import annotations
@@ -91,7 +91,7 @@ def _make_actor_fn(runtime: Runtime, handler: Handler | TwoPhase, actor_name: st
 def register_actors(runtime: Runtime, broker: Broker) -> dict[str, dramatiq.Actor]:
     """Declare one actor per message ``runtime``'s service consumes; returns them by name."""
     definition = runtime.definition
-    handlers = definition.handlers(runtime)
+    handlers = runtime.bindings.handlers
     all_options = definition.actor_options(runtime.settings)
     actors: dict[str, dramatiq.Actor] = {}
     for spec in consumed_by(definition.name):
@@ -110,6 +110,6 @@ def register_actors(runtime: Runtime, broker: Broker) -> dict[str, dramatiq.Acto
     if supervision is None:
         supervision = Supervision()
         broker.add_middleware(supervision, before=Retries)
-    supervision.register(runtime, definition.on_give_up(runtime) if definition.on_give_up else {})
+    supervision.register(runtime, dict(runtime.bindings.on_give_up))
     runtime.broker = broker
     return actors

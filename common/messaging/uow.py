@@ -1,15 +1,20 @@
 """The unit of work: one database transaction holding a state change and the messages it causes.
 
-This is where the transactional outbox happens. A handler changes state through ``uow.session``
-and calls ``uow.publish(...)``; both land in the same commit, or neither does. Nothing here talks
-to the broker: the relay (``common.messaging.relay``) publishes committed rows afterwards.
+This is where the transactional outbox happens. A handler changes entities that it got from the
+unit of work's repositories, and the entities record the messages their changes cause
+(:mod:`common.messaging.recorder`). At commit the unit of work collects those messages and writes
+them as outbox rows, so state and messages land in the same commit, or neither does. Nothing here
+talks to the broker: the relay (``common.messaging.relay``) publishes committed rows afterwards.
+
+A service's unit of work subclasses :class:`UnitOfWork` to open its repositories
+(:class:`Repository`) on the session; tests give handlers an in-memory one instead.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Self, TypeVar
 
 from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
@@ -18,9 +23,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from common.kernel.clock import isoformat, utcnow
 from common.messaging.contracts import spec_for, validate_payload
 from common.messaging.outbox import new_id
+from common.messaging.recorder import Outgoing, collect
 from common.messaging.wakeup import CHANNEL as OUTBOX_CHANNEL
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 class DuplicateMessage(Exception):
@@ -50,29 +58,41 @@ class UnitOfWork:
         self.processed_model = processed_model
         self._on_commit = on_commit
         self.session: Session
+        #: Outbox rows added in this transaction (the relay is woken after a commit that has some).
         self.staged_rows = 0
+        self._tracked: dict[int, object] = {}
 
-    def __enter__(self) -> UnitOfWork:
+    def __enter__(self) -> Self:
         self.session = self._session_factory()
         self.staged_rows = 0
+        self._tracked = {}
+        self.open_repositories()
         return self
+
+    def open_repositories(self) -> None:
+        """Hook: a service's unit of work opens its repositories on ``self.session`` here."""
 
     def __exit__(self, *exc: object) -> None:
         # close() rolls back anything uncommitted and detaches objects without expiring them
         # (rollback() would expire them, and views serialise them after the unit of work ends).
         self.session.close()
 
-    def publish(
-        self,
-        message_type: str,
-        payload: dict[str, Any],
-        *,
-        application_id: str | None,
-        correlation_id: str | None,
-    ) -> str:
-        """Stage ``message_type`` for every consumer the catalogue names; returns the event id."""
-        spec = spec_for(message_type)
-        validate_payload(spec, payload)
+    def track(self, entity: T) -> T:
+        """Collect ``entity``'s recorded messages at commit (repositories track what they hand out).
+
+        Rows the session holds are collected anyway; tracking keeps an entity alive until the
+        commit (the session holds unmodified rows weakly) and covers a
+        :class:`~common.messaging.recorder.Notice`, which is no row at all. Returns ``entity``
+        (``None`` passes through).
+        """
+        if entity is not None:
+            self._tracked[id(entity)] = entity
+        return entity
+
+    def _stage(self, message: Outgoing) -> None:
+        """Write ``message`` to the outbox, one row per consumer the catalogue names."""
+        spec = spec_for(message.name)
+        validate_payload(spec, message.payload)
         event_id = new_id()
         created = utcnow()
         for consumer in spec.consumers:
@@ -80,17 +100,21 @@ class UnitOfWork:
                 self.outbox_model(
                     id=new_id(),
                     event_id=event_id,
-                    message_type=message_type,
+                    message_type=message.name,
                     queue=spec.queue(consumer),
                     actor=spec.actor_name(consumer),
-                    application_id=application_id,
-                    correlation_id=correlation_id,
-                    payload={"occurred_at": isoformat(created), **payload},
+                    application_id=message.application_id,
+                    correlation_id=message.correlation_id,
+                    payload={"occurred_at": isoformat(created), **message.payload},
                     created_at=created,
                 )
             )
             self.staged_rows += 1
-        return event_id
+
+    def _entities(self) -> Iterator[object]:
+        yield from self.session.new
+        yield from self.session.identity_map.values()
+        yield from self._tracked.values()
 
     def already_processed(self, message_id: str) -> bool:
         """True when this consumer has applied ``message_id`` before."""
@@ -117,12 +141,14 @@ class UnitOfWork:
         )
 
     def commit(self) -> None:
-        """Commit state, outbox rows and processed ids together.
+        """Commit state, the messages its entities recorded, and processed ids together.
 
         Raises:
           DuplicateMessage: a concurrent delivery of the same message committed first (the
             primary key of ``processed_messages`` refused ours); nothing of ours was written.
         """
+        for message in collect(self._entities()):
+            self._stage(message)
         if self.staged_rows and self.session.get_bind().dialect.name == "postgresql":
             # Delivered to LISTENing relays only if (and when) this transaction commits.
             self.session.execute(text(f"NOTIFY {OUTBOX_CHANNEL}"))
@@ -136,3 +162,17 @@ class UnitOfWork:
         if self.staged_rows and self._on_commit is not None:
             self._on_commit()
         self.staged_rows = 0
+        self._tracked = {}
+
+
+class Repository:
+    """Base of a service's repositories: reads and adds through the unit of work's session, and
+    tracks what it hands out, so that what those entities record is collected at commit."""
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self.session = uow.session
+        self.track = uow.track
+
+    def add(self, entity: object) -> None:
+        """A new row, written with what it recorded when the unit of work commits."""
+        self.session.add(self.track(entity))

@@ -77,7 +77,7 @@ def retry_outbox_row(rt: Runtime, row_id: str, operator: str) -> Any:
 
 def _replay_preparation(rt: Runtime, message_type: str | None) -> Any:
     """The service's ``on_replay`` handler for ``message_type``, if it has one."""
-    hooks = rt.definition.on_replay(rt) if rt.definition.on_replay else {}
+    hooks = rt.bindings.on_replay
     return hooks.get(message_type or "")
 
 

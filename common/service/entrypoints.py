@@ -11,6 +11,8 @@ import importlib
 import logging
 import threading
 import time
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from dramatiq import Broker
@@ -97,10 +99,11 @@ def start_background(rt: Runtime, broker: Broker, stop: threading.Event) -> list
         exit_after_publish=rt.settings.fault_exit_after_publish,
     )
     threads = [threading.Thread(target=relay.run_forever, args=(stop,), name=f"{rt.name}-relay", daemon=True)]
-    for interval, job in [*rt.definition.periodic, *COMMON_PERIODIC]:
+    jobs = [*rt.bindings.periodic, *((interval, partial(job, rt)) for interval, job in COMMON_PERIODIC)]
+    for interval, job in jobs:
         threads.append(
             threading.Thread(
-                target=_every, args=(interval, job, rt, stop), name=f"{rt.name}-{job.__name__}", daemon=True
+                target=_every, args=(interval, job, stop), name=f"{rt.name}-{_job_name(job)}", daemon=True
             )
         )
     for thread in threads:
@@ -117,13 +120,17 @@ def _wakeup_for(rt: Runtime) -> Any:
     return PostgresWakeup(rt.settings.database_url).wait
 
 
-def _every(interval: float, job: object, rt: Runtime, stop: threading.Event) -> None:
+def _job_name(job: Callable[[], object]) -> str:
+    return getattr(job, "__name__", None) or getattr(getattr(job, "func", None), "__name__", "job")
+
+
+def _every(interval: float, job: Callable[[], object], stop: threading.Event) -> None:
     while not stop.is_set():
         started = time.monotonic()
         try:
-            job(rt)  # type: ignore[operator]
+            job()
         except Exception:
-            log.exception("periodic job failed", extra={"job": getattr(job, "__name__", "?")})
+            log.exception("periodic job failed", extra={"job": _job_name(job)})
         stop.wait(max(0.0, interval - (time.monotonic() - started)))
 
 

@@ -1,17 +1,19 @@
-"""Wiring one service once: settings → engine → sessions → unit of work → actors → relay.
+"""Wiring one service once: settings → engine → sessions → unit of work → bound handlers.
 
 Each service describes itself with a :class:`ServiceDefinition` (its tables, HTTP blueprints,
-message handlers); :class:`Runtime` turns that description plus :class:`Settings` into live
-objects. Every entrypoint (gunicorn app, Dramatiq worker, relay, embedded runner, tests) goes
-through here, so they all get the same dependencies and tests swap settings, not code.
+unit of work, bootstrap); :class:`Runtime` turns that description plus :class:`Settings` into
+live objects, and the service's bootstrap (``<svc>_app/bootstrap.py``) binds its module-level
+handlers to typed dependencies built from those settings (:class:`Bindings`). Every entrypoint
+(gunicorn app, Dramatiq worker, relay, embedded runner, tests) goes through here, so they all get
+the same dependencies, and tests swap a dependency by passing it to the bootstrap.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from dramatiq import Broker
 from sqlalchemy import Engine
@@ -38,8 +40,32 @@ class TwoPhase:
 
     prepare: Callable[[Envelope], Any]
     apply: Callable[[Envelope, UnitOfWork, Any], None]
-#: ``periodic(runtime)``: maintenance run by the relay process (deadlines, retention).
-Periodic = Callable[["Runtime"], None]
+
+
+D = TypeVar("D")
+
+
+@dataclass(frozen=True)
+class Bindings(Generic[D]):
+    """What a service runs, bound once to its dependencies by its ``bootstrap.py``.
+
+    Parameters:
+      dependencies: the service's typed dependencies (its bootstrap's dataclass); the web side
+        reads what it shares with the handlers here (decision's policy).
+      handlers: ``{message name: handler}`` for every message the service consumes.
+      on_give_up: per message name, run when Dramatiq gives up on the message, in the
+        transaction that parks it (``common.messaging.tasks.Supervision``).
+      on_replay: per message name, run in the transaction of an operator's replay: undo what the
+        give-up recorded so that the replayed message does its work (notify: a FAILED e-mail
+        owed again).
+      periodic: ``(interval in seconds, job)``: maintenance run by the relay process.
+    """
+
+    dependencies: D
+    handlers: Mapping[str, Handler | TwoPhase]
+    on_give_up: Mapping[str, Handler] = field(default_factory=dict)
+    on_replay: Mapping[str, Handler] = field(default_factory=dict)
+    periodic: Sequence[tuple[float, Callable[[], object]]] = ()
 
 
 @dataclass
@@ -51,26 +77,22 @@ class ServiceDefinition:
       base: its declarative base; ``base.metadata`` is its schema.
       tables: its mapped shared tables (outbox, processed ids, attempts, dead letters, audit).
       blueprints: the flask-smorest blueprints of its API.
-      handlers: builds ``{message name: handler}`` for the messages it consumes, given the
-        runtime (so handlers can be bound to adapters such as the bureau client).
+      package_dir: the service package folder (its Alembic migrations live there).
+      bootstrap: builds the service's dependencies from the runtime's settings and binds its
+        handlers, give-up and replay hooks and periodic jobs to them (``<svc>_app/bootstrap.py``).
+      unit_of_work: the service's :class:`UnitOfWork`, which opens its repositories.
       actor_options: Dramatiq options per message name (``max_retries``, ``throws``, …), from
         the settings (retry limits are configurable).
-      periodic: maintenance jobs with their interval in seconds.
-      package_dir: the service package folder (its Alembic migrations live there).
     """
 
     name: str
     base: type[DeclarativeBase]
     tables: CommonTables
     blueprints: list[Any]
-    handlers: Callable[[Runtime], dict[str, Handler | TwoPhase]]
     package_dir: Path
+    bootstrap: Callable[[Runtime], Bindings[Any]]
+    unit_of_work: type[UnitOfWork] = UnitOfWork
     actor_options: Callable[[Settings], dict[str, dict[str, Any]]] = lambda _settings: {}
-    periodic: list[tuple[float, Periodic]] = field(default_factory=list)
-    on_give_up: Callable[[Runtime], dict[str, Handler]] | None = None
-    #: Run in the transaction of an operator's replay, per message name: undo what the give-up
-    #: recorded so that the replayed message does its work (notify: a FAILED e-mail owed again).
-    on_replay: Callable[[Runtime], dict[str, Handler]] | None = None
     #: Service-specific metrics read from its database at scrape time (``/<svc>/metrics``).
     state_metrics: Callable[[Runtime], Any] | None = None
     #: Extra set-up of the Flask app (WebSocket routes, pages) beyond the smorest blueprints.
@@ -96,7 +118,9 @@ class Runtime:
         self.session_factory: sessionmaker = make_session_factory(self.engine)
         self.wakeup = Wakeup()
         self.broker: Broker | None = None
-        self.adapters: dict[str, Any] = {}
+        #: The service's handlers bound to their dependencies, built once here; a test that
+        #: swaps a dependency assigns ``bootstrap(runtime, bureau=…)`` before wiring actors.
+        self.bindings: Bindings[Any] = definition.bootstrap(self)
 
     @property
     def name(self) -> str:
@@ -104,7 +128,7 @@ class Runtime:
 
     def uow(self) -> UnitOfWork:
         """A new unit of work on this service's database."""
-        return UnitOfWork(
+        return self.definition.unit_of_work(
             self.session_factory,
             self.definition.outbox_model,
             self.definition.processed_model,

@@ -10,6 +10,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from common.database.tables import define_common_tables
 from common.kernel.clock import UTCDateTime, utcnow
+from common.messaging.recorder import RecordsMessages
 
 
 class Base(DeclarativeBase):
@@ -20,12 +21,13 @@ TABLES = define_common_tables(Base)
 OutboxMessage = TABLES.outbox
 
 
-class CreditInquiry(Base):
+class CreditInquiry(RecordsMessages, Base):
     """The credit check of one application, and whether it was cancelled (compensation).
 
     The row exists from the first of "check done", "cancel asked" or "check given up": a
     cancellation that overtakes its check leaves a CANCELLED row, a check given up a FAILED one,
-    and a late (or replayed) check then does nothing.
+    and a late (or replayed) check then does nothing. It records what its changes tell the saga
+    (``CreditChecked``, ``CreditInquiryCancelled``, …), sent when the unit of work commits.
     """
 
     __tablename__ = "credit_inquiries"

@@ -11,6 +11,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from common.database.tables import define_common_tables
 from common.kernel.clock import UTCDateTime, utcnow
 from common.messaging.outbox import new_id
+from common.messaging.recorder import RecordsMessages
 
 
 class Base(DeclarativeBase):
@@ -21,8 +22,12 @@ TABLES = define_common_tables(Base)
 OutboxMessage = TABLES.outbox
 
 
-class DecisionRecord(Base):
-    """One decision round of an application; a round is decided once (unique constraint)."""
+class DecisionRecord(RecordsMessages, Base):
+    """One decision round of an application; a round is decided once (unique constraint).
+
+    It records ``DecisionMade`` (again, if the round is asked again), sent when the unit of work
+    commits.
+    """
 
     __tablename__ = "decisions"
     __table_args__ = (UniqueConstraint("application_id", "round", name="uq_decisions_application_round"),)

@@ -7,14 +7,13 @@ database so that state, events and deduplication commit together.
 
 from __future__ import annotations
 
-from typing import Any
-
-from sqlalchemy import JSON, Column, ForeignKey, Integer, Numeric, String, Table, Text, event
+from sqlalchemy import JSON, Column, ForeignKey, Integer, Numeric, String, Table, Text
 from sqlalchemy.orm import DeclarativeBase, relationship
 
 from common.database.tables import define_common_tables
 from common.kernel.clock import UTCDateTime
-from loan_app.domain.model import Application, Transition
+from loan_app.domain.model import Application
+from loan_app.domain.timeline import Transition
 
 
 class Base(DeclarativeBase):
@@ -69,8 +68,3 @@ Base.registry.map_imperatively(
     },
 )
 
-
-@event.listens_for(Application, "load")
-def _fresh_message_list(application: Application, _context: Any) -> None:
-    # __init__ does not run for loaded objects; the aggregate still needs its message list.
-    application.messages = []

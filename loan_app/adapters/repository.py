@@ -1,4 +1,8 @@
-"""Loading and saving applications, and turning the messages they record into outbox rows."""
+"""Loading and saving applications, and loan_app's unit of work that holds them.
+
+The aggregate records its messages itself; the unit of work collects them when it commits
+(:mod:`common.messaging.uow`), so saving an application is adding it to the unit of work.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +12,29 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from common.messaging.uow import UnitOfWork
+from common.messaging.uow import Repository, UnitOfWork
 from loan_app.domain.model import Application
+
+
+class Applications(Repository):
+    """The applications of one unit of work."""
+
+    def get(self, application_id: str, *, for_update: bool = False) -> Application | None:
+        """One application; ``for_update`` locks its row so concurrent messages apply one at a time."""
+        return self.track(get(self.session, application_id, for_update=for_update))
+
+    def overdue_ids(self, now: datetime, limit: int = 100) -> list[str]:
+        """Non-terminal applications whose current wait passed its deadline."""
+        return overdue_ids(self.session, now, limit)
+
+
+class LoanUnitOfWork(UnitOfWork):
+    """loan_app's unit of work: its applications, committed with the messages they record."""
+
+    applications: Applications
+
+    def open_repositories(self) -> None:
+        self.applications = Applications(self)
 
 
 def get(session: Session, application_id: str, *, for_update: bool = False) -> Application | None:
@@ -18,16 +43,9 @@ def get(session: Session, application_id: str, *, for_update: bool = False) -> A
 
 
 def save(uow: UnitOfWork, application: Application) -> None:
-    """Stage the application and the messages it recorded, in the open unit of work."""
+    """Stage the application in the open unit of work; its messages go out with the commit."""
     uow.session.add(application)
-    for message in application.messages:
-        uow.publish(
-            message.name,
-            message.payload,
-            application_id=application.id,
-            correlation_id=application.correlation_id,
-        )
-    application.messages = []
+    uow.track(application)
 
 
 def page(session: Session, status: str | None, offset: int, limit: int) -> tuple[Sequence[Application], int]:

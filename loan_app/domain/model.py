@@ -1,51 +1,26 @@
 """The application aggregate: the saga's state, owned by loan_app, as plain Python.
 
-Every method takes ``now`` and returns nothing; what must happen elsewhere is recorded in
-``self.messages`` as catalogue messages (``CheckCredit``, ``ApplicationStatusChanged``, …). The
-handler's unit of work writes them to the outbox in the same transaction as the state. Messages
-that arrive late, twice, for an old evaluation round, or in a state that does not expect them
-are ignored: the state machine in :mod:`loan_app.domain.status` is the single guard.
+Every method takes ``now`` and returns nothing; what must happen elsewhere is recorded
+(:class:`~common.messaging.recorder.RecordsMessages`) as catalogue messages (``CheckCredit``,
+``ApplicationStatusChanged``, …), and the unit of work writes them to the outbox when it commits
+the state. Messages that arrive late, twice, for an old evaluation round, or in a state that does
+not expect them are ignored: the state machine in :mod:`loan_app.domain.status` is the single guard.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from common.messaging.recorder import RecordsMessages
 from loan_app.domain.status import TERMINAL, InvalidTransition, Status, can_move
+from loan_app.domain.timeline import Deadlines, Transition
+
+__all__ = ["Application", "Deadlines", "Transition"]
 
 
-@dataclass
-class Transition:
-    """One line of an application's history: when, from what, to what, and why."""
-
-    seq: int
-    from_status: str | None
-    to_status: str
-    at: datetime
-    cause: str
-    detail: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Outgoing:
-    """A catalogue message the aggregate wants sent (written to the outbox by the handler)."""
-
-    name: str
-    payload: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class Deadlines:
-    """How long each wait may last before the application ends (configurable in Settings)."""
-
-    step: timedelta
-    information: timedelta
-
-
-class Application:
+class Application(RecordsMessages):
     """A home-loan application and the progress of its evaluation.
 
     Attributes hold JSON-simple values (strings for money) so that they can be stored and sent
@@ -84,23 +59,22 @@ class Application:
         # the expiry job ends the application instead of leaving it waiting forever.
         self.deadline: datetime | None = now + deadlines.step
         self.history: list[Transition] = []
-        self.messages: list[Outgoing] = []
         self._record(None, Status.SUBMITTED, now, "application submitted")
-        self.messages.append(
-            Outgoing(
-                "ApplicationSubmitted",
-                {
-                    "summary": self.summary(),
-                    "contact": {
-                        "full_name": applicant["full_name"],
-                        "email": applicant["email"],
-                        "language": applicant.get("language", "en"),
-                    },
-                },
-            )
-        )
+        self.record("ApplicationSubmitted", {
+            "summary": self.summary(),
+            "contact": {
+                "full_name": applicant["full_name"],
+                "email": applicant["email"],
+                "language": applicant.get("language", "en"),
+            },
+        })
 
     # --- queries -----------------------------------------------------------------------------
+
+    @property
+    def application_id(self) -> str:
+        """The id its messages carry (the aggregate's own id)."""
+        return self.id
 
     @property
     def state(self) -> Status:
@@ -131,13 +105,8 @@ class Application:
         self.credit = {"status": "PENDING"}
         self.valuation = {"status": "PENDING"}
         self._move(Status.EVALUATING, now, "evaluation started", deadline=now + deadlines.step)
-        self.messages.append(Outgoing("CheckCredit", {"applicant": self._applicant_for_credit(), "round": 1}))
-        self.messages.append(
-            Outgoing(
-                "ValueProperty",
-                {"property": dict(self.property), "loan_amount": str(self.amount), "round": 1},
-            )
-        )
+        self.record("CheckCredit", {"applicant": self._applicant_for_credit(), "round": 1})
+        self.record("ValueProperty", {"property": dict(self.property), "loan_amount": str(self.amount), "round": 1})
 
     def record_credit(self, round_: int, inquiry_id: str, assessment: dict[str, Any], now: datetime,
                       deadlines: Deadlines) -> None:
@@ -235,22 +204,14 @@ class Application:
         if self.state is Status.EVALUATING and self.information:
             self.round += 1
         self._move(Status.DECIDING, now, "credit check and valuation done", deadline=now + deadlines.step)
-        self.messages.append(
-            Outgoing(
-                "MakeDecision",
-                {
-                    "loan": {"amount": str(self.amount), "duration_months": self.duration_months},
-                    "applicant": {
-                        key: self.applicant[key]
-                        for key in ("employment_status", "monthly_income", "monthly_debts")
-                    },
-                    "credit": _without_status(self.credit),
-                    "valuation": _without_status(self.valuation),
-                    "information": dict(self.information),
-                    "round": self.round,
-                },
-            )
-        )
+        self.record("MakeDecision", {
+            "loan": {"amount": str(self.amount), "duration_months": self.duration_months},
+            "applicant": {key: self.applicant[key] for key in ("employment_status", "monthly_income", "monthly_debts")},
+            "credit": _without_status(self.credit),
+            "valuation": _without_status(self.valuation),
+            "information": dict(self.information),
+            "round": self.round,
+        })
 
     def _fail(self, code: str, message: str, now: datetime, cause: str) -> None:
         self.failure = {"code": code, "message": message}
@@ -263,7 +224,7 @@ class Application:
         # A check still PENDING is cancelled too: the credit service then refuses to run it, or
         # cancels the bureau inquiry it was making.
         if self.credit is not None and self.credit.get("status") in ("PENDING", "DONE"):
-            self.messages.append(Outgoing("CancelCreditInquiry", {"reason": reason}))
+            self.record("CancelCreditInquiry", {"reason": reason})
 
     def _applicant_for_credit(self) -> dict[str, Any]:
         keys = ("full_name", "birth_date", "employment_status", "monthly_income", "monthly_debts")
@@ -288,24 +249,18 @@ class Application:
         )
         self.history = [*self.history, transition]
         decision = self.decision or {}
-        self.messages.append(
-            Outgoing(
-                "ApplicationStatusChanged",
-                {
-                    "seq": transition.seq,
-                    "status": target.value,
-                    "previous_status": transition.from_status,
-                    "cause": cause,
-                    "at": now.isoformat(),
-                    "reasons": list(decision.get("reasons") or []) + ([self.failure] if self.failure else []),
-                    "offer": decision.get("offer") if target is Status.APPROVED else None,
-                    "requested_information": list(self.requested_information or [])
-                    if target is Status.INFO_REQUESTED else [],
-                    "deadline": self.deadline.isoformat() if self.deadline else None,
-                    "summary": self.summary(),
-                },
-            )
-        )
+        self.record("ApplicationStatusChanged", {
+            "seq": transition.seq,
+            "status": target.value,
+            "previous_status": transition.from_status,
+            "cause": cause,
+            "at": now.isoformat(),
+            "reasons": list(decision.get("reasons") or []) + ([self.failure] if self.failure else []),
+            "offer": decision.get("offer") if target is Status.APPROVED else None,
+            "requested_information": list(self.requested_information or []) if target is Status.INFO_REQUESTED else [],
+            "deadline": self.deadline.isoformat() if self.deadline else None,
+            "summary": self.summary(),
+        })
 
 
 def _done(step: dict[str, Any] | None) -> bool:

@@ -11,6 +11,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from common.database.tables import define_common_tables
 from common.kernel.clock import UTCDateTime, utcnow
 from common.messaging.outbox import new_id
+from common.messaging.recorder import RecordsMessages
 
 
 class Base(DeclarativeBase):
@@ -81,11 +82,13 @@ class Document(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class EmailRecord(Base):
+class EmailRecord(RecordsMessages, Base):
     """One e-mail owed to an applicant for one status change; sent at most once.
 
     ``status``: PENDING (owed), SENT, FAILED (given up; visible to operators), SKIPPED (no SMTP
-    configured). The stable ``message_id`` is also the e-mail's ``Message-ID`` header.
+    configured). The stable ``message_id`` is also the e-mail's ``Message-ID`` header. It records
+    the work it is owed (``GenerateDocuments``, ``SendEmail``), sent when the unit of work commits;
+    having no correlation column, it is given the correlation id of the message that caused it.
     """
 
     __tablename__ = "emails"

@@ -11,6 +11,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from common.database.tables import define_common_tables
 from common.kernel.clock import UTCDateTime, utcnow
+from common.messaging.recorder import RecordsMessages
 
 
 class Base(DeclarativeBase):
@@ -21,8 +22,12 @@ TABLES = define_common_tables(Base)
 OutboxMessage = TABLES.outbox
 
 
-class PropertyValuation(Base):
-    """The valuation of one application's property (or why it could not be valued)."""
+class PropertyValuation(RecordsMessages, Base):
+    """The valuation of one application's property (or why it could not be valued).
+
+    It records what it tells the saga (``PropertyValued`` or ``PropertyValuationFailed``), sent
+    when the unit of work commits.
+    """
 
     __tablename__ = "valuations"
 

@@ -22,6 +22,7 @@ from common.messaging.relay import OutboxRelay
 from common.service.runtime import Runtime
 from credit_app.adapters.bureau import BureauClient, BureauReport
 from credit_app.adapters.orm import CreditInquiry
+from credit_app.bootstrap import bootstrap
 from credit_app.service import definition
 from tests.conftest import make_settings
 from tests.support.bureau import Bureau, served_bureau
@@ -88,7 +89,8 @@ def credit(pg_urls: dict[str, str]) -> Iterator[Credit]:
     with served_bureau() as bureau:
         bureau.set_faults(latency_ms=0, failure_rate=0.0)
         rt = Runtime(definition(), make_settings("credit", pg_urls["credit"], bureau_url=bureau.url))
-        client = rt.adapters["bureau"] = HeldBureau(bureau.url)
+        client = HeldBureau(bureau.url)
+        rt.bindings = bootstrap(rt, bureau=client)
         broker = build_broker(rt.settings)
         register_actors(rt, broker)
         broker.declare_queue("loan")  # where CreditChecked / CreditInquiryCancelled would go

@@ -14,6 +14,7 @@ from common.messaging.outbox import new_id
 from common.service.runtime import Runtime
 from decision_app.service import definition as decision_definition
 from loan_app import commands, handlers, queries
+from loan_app.bootstrap import bootstrap
 from tests.conftest import make_settings
 from tests.support.databases import truncate_all
 from tests.support.messages import deliver, outbox, run_until_idle, sent_types
@@ -103,18 +104,19 @@ def test_failed_valuation_fails_the_application_and_cancels_the_credit_inquiry(r
 
 def test_overdue_steps_fail_exactly_once(rt: Runtime) -> None:
     rt.settings = rt.settings.with_overrides(step_timeout_seconds=0, info_timeout_seconds=0)
+    rt.bindings = bootstrap(rt)  # the handlers' deadlines are those of the settings they are bound with
     waiting = submitted(rt)
-    assert handlers.expire_overdue(rt) == 1
+    assert handlers.expire_overdue(rt.uow) == 1
     app = queries.application(rt, waiting)
     assert app.status == "FAILED" and app.failure["code"] == "STEP_TIMEOUT"
-    assert handlers.expire_overdue(rt) == 0  # exactly once
+    assert handlers.expire_overdue(rt.uow) == 0  # exactly once
 
 
 def test_an_application_never_started_fails_at_its_deadline(rt: Runtime) -> None:
     """``ApplicationSubmitted`` dead-lettered (never applied): SUBMITTED must not wait forever."""
     rt.settings = rt.settings.with_overrides(step_timeout_seconds=0)
     application_id = commands.submit(rt, application()).id
-    assert handlers.expire_overdue(rt) == 1
+    assert handlers.expire_overdue(rt.uow) == 1
     app = queries.application(rt, application_id)
     assert app.status == "FAILED" and app.failure["code"] == "STEP_TIMEOUT"
     assert [h.to_status for h in app.history] == ["SUBMITTED", "FAILED"]

@@ -89,7 +89,7 @@ def _pump(runtimes: dict[str, Runtime], delivered: set[str]) -> None:
         for row in rows:
             consumer = runtimes[row.queue.split(".")[0]]  # a lane (notify.documents) belongs to its service
             message = to_message(row)
-            handler = consumer.definition.handlers(consumer)[row.message_type]
+            handler = consumer.bindings.handlers[row.message_type]
             apply_once(consumer, handler, row.actor, message.message_id, message.args[0])
             delivered.add(row.id)
 

@@ -21,7 +21,7 @@ def deliver(rt: Runtime, name: str, application_id: str, data: dict[str, Any], m
         message_id=message_id or new_id(), event_id=new_id(), type=name, application_id=application_id,
         correlation_id=application_id, occurred_at=isoformat(utcnow()), data=data,
     )
-    handler = rt.definition.handlers(rt)[name]
+    handler = rt.bindings.handlers[name]
     return apply_once(rt, handler, spec_for(name).actor_name(rt.name), envelope.message_id, envelope.to_wire())
 
 

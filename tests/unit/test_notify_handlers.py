@@ -1,0 +1,154 @@
+"""notify_app's handlers on an in-memory unit of work: the ordered log, the e-mails owed, documents, sending."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from functools import partial
+from typing import Any
+
+import pytest
+
+from common.messaging.contracts import consumed_by
+from common.service.runtime import Runtime
+from notify_app import documents, handlers
+from notify_app.adapters.orm import Document, EmailRecord, Notification, Recipient
+from notify_app.bootstrap import bootstrap
+from notify_app.documents import StatusLinks
+from notify_app.service import definition
+from tests.conftest import make_settings
+from tests.unit.fakes import FakeRepository, FakeUnitOfWork, applied, envelope
+
+SETTINGS = make_settings("notify", "sqlite://", extra={"smtp": "off"})
+LINKS = StatusLinks(public_url="http://loanflow.test", secret_key="k" * 32)
+AT = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+OFFER = {"amount": "200000", "duration_months": 240, "annual_rate": "0.0355", "monthly_payment": "1165.06",
+         "monthly_insurance": "50.00", "total_interest": "79616.01", "total_cost": "279616.01"}
+CONTACT = {"full_name": "Alice Propre", "email": "alice@example.org", "language": "fr"}
+
+
+class FakeRecipients(FakeRepository):
+    def get(self, application_id: str) -> Recipient | None:
+        return self.find(application_id=application_id)
+
+    def locked(self, application_id: str) -> Recipient:
+        if self.get(application_id) is None:
+            self.add(Recipient(application_id=application_id, summary={}, last_seq=0, language="en"))
+        return self.get(application_id)
+
+
+class FakeNotifications(FakeRepository):
+    def at(self, application_id: str, seq: int) -> Notification | None:
+        return self.find(application_id=application_id, seq=seq)
+
+
+class FakeEmails(FakeRepository):
+    def get(self, application_id: str, seq: int, *, for_update: bool = False) -> EmailRecord | None:
+        return self.find(application_id=application_id, seq=seq)
+
+
+class FakeDocuments(FakeRepository):
+    def of(self, application_id: str) -> Sequence[Document]:
+        return [row for row in self.rows if row.application_id == application_id]
+
+    def exists(self, application_id: str, kind: str | None = None) -> bool:
+        return any(kind in (None, row.kind) for row in self.of(application_id))
+
+
+def notify_uow() -> FakeUnitOfWork:
+    return FakeUnitOfWork(recipients=FakeRecipients, notifications=FakeNotifications, emails=FakeEmails,
+                          documents=FakeDocuments)
+
+
+class FakeMailer:
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str, list[str], str]] = []
+
+    def send(self, to: str, subject: str, text: str, html: str, attachments: list[Any], message_id: str) -> None:
+        self.sent.append((to, subject, [a.filename for a in attachments], message_id))
+
+
+@pytest.fixture
+def uow() -> FakeUnitOfWork:
+    work = notify_uow()
+    applied(handlers.on_submitted, envelope("ApplicationSubmitted", {"summary": {"city": "Lyon"}, "contact": CONTACT}),
+            work)
+    return work
+
+
+def change(uow: FakeUnitOfWork, seq: int, status: str, **payload: Any) -> FakeUnitOfWork:
+    data = {"seq": seq, "status": status, "previous_status": None, "cause": "test", "at": AT.isoformat(),
+            "reasons": [], "summary": {"city": "Lyon"}, **payload}
+    return applied(partial(handlers.on_status_changed, settings=SETTINGS), envelope("ApplicationStatusChanged", data),
+                   uow)
+
+
+def test_status_changes_are_logged_once_in_order(uow: FakeUnitOfWork) -> None:
+    change(uow, 1, "SUBMITTED")
+    change(uow, 1, "SUBMITTED")  # redelivered
+    with pytest.raises(handlers.PredecessorMissing):
+        change(uow, 3, "DECIDING")
+    change(uow, 2, "EVALUATING")
+    assert [n.seq for n in uow.notifications.rows] == [1, 2]
+    recipient = uow.recipients.rows[0]
+    assert (recipient.full_name, recipient.language, recipient.last_seq, recipient.status) == (
+        "Alice Propre", "fr", 2, "EVALUATING")
+    assert uow.outbox == [] and uow.emails.rows == []  # no e-mail for these statuses
+
+
+def test_a_rejection_owes_an_email_and_an_approval_its_documents_first(uow: FakeUnitOfWork) -> None:
+    change(uow, 1, "REJECTED", reasons=[{"code": "DTI_TOO_HIGH", "message": "too high"}])
+    other = notify_uow()
+    change(other, 1, "APPROVED", offer=OFFER)
+    assert [(e.seq, e.status, e.message_id) for e in uow.emails.rows] == [(1, "PENDING", "<app-1.1@loanflow>")]
+    assert [(m.name, m.payload, m.correlation_id) for m in uow.outbox] == [("SendEmail", {"seq": 1}, "app-1")]
+    assert other.sent() == ["GenerateDocuments"]
+
+
+def test_documents_are_built_stored_once_then_the_email_is_sent_with_them(uow: FakeUnitOfWork) -> None:
+    change(uow, 1, "APPROVED", offer=OFFER).outbox.clear()
+    message = envelope("GenerateDocuments", {"seq": 1})
+    built = documents.build_documents(message, open_uow=lambda: uow)  # type: ignore[arg-type]
+    assert built is not None and [f[0] for f in built.files] == ["schedule_pdf", "schedule_csv"]
+    applied(documents.store_documents, message, uow, built)
+    applied(documents.store_documents, message, uow, built)  # redelivered: nothing stored twice
+    assert [d.kind for d in uow.documents.rows] == ["schedule_pdf", "schedule_csv"]
+    assert documents.build_documents(message, open_uow=lambda: uow) is None  # type: ignore[arg-type]
+    mailer, send = FakeMailer(), envelope("SendEmail", {"seq": 1})
+    subject = documents.send_email(send, open_uow=lambda: uow, mailer=mailer, links=LINKS)  # type: ignore[arg-type]
+    applied(documents.mark_sent, send, uow, subject)
+    [(to, sent_subject, attached, message_id)] = mailer.sent
+    assert (to, sent_subject, message_id) == ("alice@example.org", subject, "<app-1.1@loanflow>")
+    assert attached == ["schedule-app-1.pdf", "schedule-app-1.csv"]
+    assert uow.emails.rows[0].status == "SENT"
+    assert documents.send_email(send, open_uow=lambda: uow, mailer=mailer, links=LINKS) is None  # type: ignore[arg-type]
+
+
+def test_without_smtp_the_email_is_recorded_skipped(uow: FakeUnitOfWork) -> None:
+    change(uow, 1, "EXPIRED")
+    send = envelope("SendEmail", {"seq": 1})
+    subject = documents.send_email(send, open_uow=lambda: uow, mailer=None, links=LINKS)  # type: ignore[arg-type]
+    applied(documents.mark_sent, send, uow, subject)
+    assert (uow.emails.rows[0].status, uow.emails.rows[0].subject) == ("SKIPPED", None)
+
+
+def test_give_ups_still_email_or_record_the_failure_and_a_replay_owes_it_again(uow: FakeUnitOfWork) -> None:
+    change(uow, 1, "APPROVED", offer=OFFER).outbox.clear()
+    applied(documents.documents_failed, envelope("GenerateDocuments", {"seq": 1}), uow)
+    assert uow.sent() == ["SendEmail"]  # without the documents
+    applied(documents.email_failed, envelope("SendEmail", {"seq": 1, "_error": "MailerRejected: 550"}), uow)
+    assert (uow.emails.rows[0].status, uow.emails.rows[0].last_error) == ("FAILED", "MailerRejected: 550")
+    applied(documents.email_owed_again, envelope("SendEmail", {"seq": 1}), uow)
+    assert uow.emails.rows[0].status == "PENDING"
+
+
+def test_the_bootstrap_binds_handlers_give_ups_and_the_replay() -> None:
+    rt = Runtime(definition(), SETTINGS)
+    try:
+        bindings = bootstrap(rt)
+        assert set(bindings.handlers) == {spec.name for spec in consumed_by("notify")}
+        assert set(bindings.on_give_up) == {"GenerateDocuments", "SendEmail"}
+        assert set(bindings.on_replay) == {"SendEmail"}
+        assert bindings.dependencies.mailer is None  # smtp off
+    finally:
+        rt.dispose()
