@@ -9,9 +9,10 @@ written to ``operator_actions`` in the same transaction as its effect.
 Replaying writes an outbox row carrying the dead letter's **original message id**: the message
 goes out through the normal relay, and if it had in fact been applied, the consumer's
 deduplication makes the replay a no-op. A service may prepare a replay in the same transaction
-(``ServiceDefinition.on_replay``: notify makes a FAILED e-mail owed again). A replay that fails
-for good again puts the *same row* back to PARKED with the new error, traceback and retries, and
-counts it in ``replays``: one row per message, its operator actions in ``operator_actions``.
+(``runtime.bindings.on_replay``, bound by the service's bootstrap: notify makes a FAILED e-mail
+owed again). A replay that fails for good again puts the *same row* back to PARKED with the new
+error, traceback and retries, and counts it in ``replays``: one row per message, its operator
+actions in ``operator_actions``.
 """
 
 from __future__ import annotations
