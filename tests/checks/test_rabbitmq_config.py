@@ -53,5 +53,6 @@ def test_rabbitmq_node_boots_on_the_config(tools: dict[str, Any]) -> None:
                 assert response.status == 200
         finally:
             node.stop()
+        assert node.node_processes() == []  # no Erlang VM outlives the node (Debian starts it via su)
     finally:
         shutil.rmtree(base, ignore_errors=True)

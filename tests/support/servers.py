@@ -206,12 +206,39 @@ class RabbitMQ:
         return path.read_text(errors="replace")[-3000:] if path and path.exists() else ""
 
     def kill(self) -> None:
-        """``kill -9`` of the node: every Erlang process of its group, no clean shutdown."""
+        """``kill -9`` of the node: every process of it, no clean shutdown."""
         assert self.process is not None
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGKILL)
+        self._kill_node_processes()
         self.process.wait(timeout=30)
         self.process = None
+
+    def node_processes(self) -> list[int]:
+        """Every process running this node, found by the ``RABBITMQ_NODENAME`` it was started with.
+
+        Why not the process group: Debian's ``rabbitmq-server`` re-runs itself through ``su``, which
+        starts a session of its own, so ``beam.smp`` is out of reach of the group we started; a
+        ``killpg`` alone left one Erlang VM behind per test session (found by the benchmark).
+        """
+        marker = f"RABBITMQ_NODENAME={self.node}\0".encode()
+        found = []
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit() and int(entry.name) != os.getpid():
+                with contextlib.suppress(OSError):
+                    if marker in (entry / "environ").read_bytes():
+                        found.append(int(entry.name))
+        return found
+
+    def _kill_node_processes(self, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while pids := self.node_processes():
+            for pid in pids:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"RabbitMQ node {self.node} survived kill -9: {pids}")
+            time.sleep(0.1)
 
     def stop(self) -> None:
         """A clean shutdown of the whole node (``rabbitmqctl stop``)."""
@@ -223,6 +250,7 @@ class RabbitMQ:
         except subprocess.TimeoutExpired:
             self.kill()
             return
+        self._kill_node_processes()  # whatever outlived the clean stop
         self.process = None
 
 
