@@ -39,6 +39,12 @@ class System:
                                 json={"latency_ms": latency_ms, "failure_rate": failure_rate}, timeout=5)
         assert response.status_code == 200, response.text
 
+    def bureau_requests(self, references: list[str]) -> dict[str, Any]:
+        """The bureau's inquiries in flight and the requests received per reference (``GET /v1/_requests``)."""
+        response = requests.get(f"{self.stack.bureau}/v1/_requests", params={"reference": references}, timeout=5)
+        assert response.status_code == 200, response.text
+        return response.json()
+
     @staticmethod
     def outbox_message(row: Row[Any]) -> dramatiq.Message:
         """The message the relay publishes for an outbox ``row`` (read with ``databases.sql``)."""

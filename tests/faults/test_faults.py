@@ -30,22 +30,16 @@ def people(count: int, **changes: dict) -> list[dict]:
     return [application(**changes) for _ in range(count)]
 
 
-def _bureau_requests(system: System, ids: list[str]) -> dict:
-    response = requests.get(f"{system.stack.bureau}/v1/_requests", params={"reference": ids}, timeout=5)
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
 def test_worker_killed_mid_task_is_redelivered(system: System) -> None:
     # 2 s at the bureau (±20 %) stays under the client's 3 s read timeout, so no call is retried
     # inside the worker: a second request for a reference can only come from a second delivery.
     system.bureau_faults(latency_ms=2000)
     try:
         ids = system.submit_many(people(6))
-        eventually(lambda: _bureau_requests(system, ids), lambda r: set(r["in_flight"]) & set(ids), timeout=90)
+        eventually(lambda: system.bureau_requests(ids), lambda r: set(r["in_flight"]) & set(ids), timeout=90)
         system.stack.kill("credit_worker")  # kill -9, the whole process group, mid-call
         # Read after the kill: a call the bureau is still answering cannot have been committed.
-        at_kill = _bureau_requests(system, ids)
+        at_kill = system.bureau_requests(ids)
         caught = sorted(set(at_kill["in_flight"]) & set(ids))
         assert caught, "no bureau call was in flight at the kill"
     finally:
@@ -53,7 +47,7 @@ def test_worker_killed_mid_task_is_redelivered(system: System) -> None:
     system.stack.start("credit_worker")
     statuses = invariants.check(system.urls, ids)
     assert set(statuses.values()) == {"APPROVED"}
-    after = _bureau_requests(system, caught)["received"]
+    after = system.bureau_requests(caught)["received"]
     assert all(after[r] > at_kill["received"][r] for r in caught), (at_kill, after)  # each check in flight came back
 
 
