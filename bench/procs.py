@@ -52,6 +52,14 @@ def rss_bytes(pid: int) -> int | None:
     return None
 
 
+def pss_bytes(pid: int) -> int | None:
+    """Proportional set size: shared pages (libraries, a forking parent's memory) divided among
+    the processes sharing them, so that the PSS of all processes adds up to what they really use."""
+    with contextlib.suppress(psutil.Error, AttributeError):
+        return psutil.Process(pid).memory_full_info().pss
+    return None
+
+
 def machine_busy() -> tuple[float, float]:
     """(busy, total) jiffies of the whole machine, from /proc/stat."""
     fields = [float(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
@@ -155,11 +163,15 @@ class Sampler:
                 found[pid] = rss
         return found
 
-    def rss_table(self, per_pid: dict[int, int]) -> list[dict[str, object]]:
-        """One row per process: entry, pid, command, RSS in MiB; largest first."""
+    def pss_now(self) -> dict[int, int]:
+        """Current PSS of every live process of the stack (reads smaps: at rest only, it is slow)."""
+        return {pid: pss for pid in tree(self.leaders) if (pss := pss_bytes(pid)) is not None}
+
+    def rss_table(self, per_pid: dict[int, int], key: str = "rss_mib") -> list[dict[str, object]]:
+        """One row per process: entry, pid, command, the size under ``key`` in MiB; largest first."""
         rows = [{"entry": self.names.get(pid, "?"), "pid": pid, "command": self.labels.get(pid, "?"),
-                 "rss_mib": round(rss / MIB, 1)} for pid, rss in per_pid.items()]
-        return sorted(rows, key=lambda r: -float(r["rss_mib"]))  # type: ignore[arg-type]
+                 key: round(size / MIB, 1)} for pid, size in per_pid.items()]
+        return sorted(rows, key=lambda r: -float(r[key]))  # type: ignore[arg-type]
 
 
 def hottest(sampler: Sampler, per_pid: dict[int, float]) -> tuple[int, str, float] | None:

@@ -97,7 +97,7 @@ def on_the_stack(result: dict[str, Any], args: argparse.Namespace, launched: tup
         log("API: wrk", "api")
         result["api"] = with_others(sampler, stack, lambda: api.run(
             stack, body, seconds=args.api_seconds, threads=args.wrk_threads, connections=args.wrk_connections,
-            bare_port=8080 + args.offset, work_dir=stack.log_dir,
+            bare_port=8080 + args.offset, work_dir=stack.log_dir, rates=args.api_rates,
             profile_svg=RESULTS / "profile-loan_web-post.svg" if args.profile else None))
     log("stopping the stack", "stop")
     stack.stop(timeout=5)  # SSE threads notice a closed client only at their next heartbeat (15 s)
