@@ -10,19 +10,40 @@ In production, ``SMTP_HOST``/``SMTP_PORT``/… point at the bank's relay instead
 from __future__ import annotations
 
 import argparse
+import mailbox
 import time
 from pathlib import Path
+from typing import Any
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.handlers import Mailbox
 
 from loanflow.settings import MailCatcherSettings
 
 
+class RawMailbox:
+    """An aiosmtpd handler that files each message in a maildir as received, byte for byte.
+
+    The envelope goes in front as the headers aiosmtpd's own ``Mailbox`` handler adds
+    (``X-Peer``, ``X-MailFrom``, ``X-RcptTo``), so a reader sees the same thing. Why not that
+    handler: it parses every message into an ``email.message`` and serialises it back, which
+    for an e-mail with a PDF attachment cost more CPU than composing and sending it had
+    (docs/benchmarks.md). A maildir reader parses when it reads, if it ever does.
+    """
+
+    def __init__(self, directory: str) -> None:
+        self.mailbox = mailbox.Maildir(directory, create=True)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's hook name
+        head = (f"X-Peer: {session.peer}\r\nX-MailFrom: {envelope.mail_from}\r\n"
+                f"X-RcptTo: {', '.join(envelope.rcpt_tos)}\r\n").encode()
+        self.mailbox.add(head + envelope.original_content)
+        return "250 OK"
+
+
 def start(directory: str, host: str = "127.0.0.1", port: int = 8025) -> Controller:
     """Start the catcher in a background thread; returns its controller (``.stop()`` to end)."""
-    Path(directory).parent.mkdir(parents=True, exist_ok=True)  # the maildir itself is made by Mailbox
-    controller = Controller(Mailbox(directory), hostname=host, port=port)
+    Path(directory).parent.mkdir(parents=True, exist_ok=True)  # the maildir itself is made by RawMailbox
+    controller = Controller(RawMailbox(directory), hostname=host, port=port)
     controller.start()
     return controller
 
