@@ -20,11 +20,12 @@ from notify_app.domain.schedule import ScheduleSheet, schedule_sheet
 DEJAVU_DIR = Path("/usr/share/fonts/truetype/dejavu")
 FONT_FILES = {"": DEJAVU_DIR / "DejaVuSans.ttf", "B": DEJAVU_DIR / "DejaVuSans-Bold.ttf"}
 CORE_FONT, CORE_ENCODING = "Helvetica", "windows-1252"  # cp1252 has "€", "É", "°", latin-1 lacks "€"
-# The table is drawn with one rect() per row, text() per cell and the column rules once per page,
-# not cell() or FPDF.table(): one line per row needs no wrapping or shaping. With the core font (no
-# TrueType parsing and subsetting) a 240-month document takes ~20 ms instead of 0.26 s (cell() and
-# DejaVu) or ~1.5 s (table()): the documents worker had been half the CPU of the whole pipeline
-# in the benchmark (docs/benchmarks.md).
+# The table is drawn as one rectangle and one text object per row (what rect() and text() write,
+# see _SchedulePdf._row_content) and the column rules once per page, not cell() or FPDF.table():
+# one line per row needs no wrapping or shaping. With the core font (no TrueType parsing and
+# subsetting) a 240-month document takes ~20 ms on the benchmark machine instead of 35 ms (text()
+# per cell), 0.26 s (cell() and DejaVu) or ~1.5 s (table()): the documents worker had been half
+# the CPU of the whole pipeline in the benchmark (docs/benchmarks.md).
 COLUMN_WIDTHS = (12, 26, 34, 34, 34, 50)  # mm, 190 in all: A4 minus the 10 mm margins
 TABLE_WIDTH = sum(COLUMN_WIDTHS)
 COLUMN_ALIGN = ("R", "C", "R", "R", "R", "R")
@@ -110,21 +111,44 @@ class _SchedulePdf(FPDF):
         if self.y + ROW_HEIGHT > self.page_break_trigger:
             self.close_segment()
             self.add_page()
-        self.set_font(self.body_font, style, 9)
+        if self.font_style != style or self.font_size_pt != 9 or self.current_font is None:
+            self.set_font(self.body_font, style, 9)
+        y = self.y
         if fill:
             self.set_fill_color(225, 225, 225)
-        font, size = self.current_font, self.font_size_pt
-        x, y = self.l_margin, self.y
-        self.rect(x, y, TABLE_WIDTH, ROW_HEIGHT, style="DF" if fill else "D")
-        baseline = y + ROW_HEIGHT / 2 + 0.3 * self.font_size  # where FPDF.cell puts it
+            self.rect(self.l_margin, y, TABLE_WIDTH, ROW_HEIGHT, style="DF")
+            self.set_fill_color(0)  # back to the text's colour: PDF fills glyphs with the fill colour
+        self._out(self._row_content(cells, y, border=not fill))
+        self.set_y(y + ROW_HEIGHT)
+
+    def _row_content(self, cells: tuple[str, ...], top: float, border: bool) -> str:
+        """The row's rectangle and text as PDF operators: what ``rect()`` and ``text()`` write,
+        with the font's own encoding, escaping and width table, without their per-call work.
+
+        Why: 1,500 ``text()`` calls per document (decorators, checks, a text object and a colour
+        comparison each) were two thirds of the documents worker's CPU; one string per row is
+        several times cheaper and draws the same page (tests/unit/test_schedule_documents.py
+        reads it back). fpdf2 still owns fonts, resources, pages, compression and the file.
+        """
+        font, size, k, page_height = self.current_font, self.font_size_pt, self.k, self.h
+        assert font is not None
+        ops = [] if self.current_font_is_set_on_page else [self._set_font_for_page(font, size)]
+        if border:
+            ops.append(f"{self.l_margin * k:.2f} {(page_height - top) * k:.2f} {TABLE_WIDTH * k:.2f} "
+                       f"{-ROW_HEIGHT * k:.2f} re S")
+        baseline = f"{(page_height - top - ROW_HEIGHT / 2 - 0.3 * self.font_size) * k:.2f}"  # FPDF.cell's
+        ops.append("BT")
+        normalize, width_of, encode = self.normalize_text, font.get_text_width, font.encode_text
+        x = self.l_margin
         for text, width, align in zip(cells, COLUMN_WIDTHS, COLUMN_ALIGN, strict=True):
             if text:
-                # The font's own width table: get_string_width() would run the bidirectional
-                # text algorithm on every figure (half the time of the whole document).
-                spare = width - font.get_text_width(self.normalize_text(text), size, None)[1] / self.k
-                self.text(x + (spare - PADDING if align == "R" else spare / 2), baseline, text)
+                text = normalize(text)
+                spare = width - width_of(text, size, None)[1] / k
+                left = x + (spare - PADDING if align == "R" else spare / 2)
+                ops.append(f"1 0 0 1 {left * k:.2f} {baseline} Tm {encode(text)}")
             x += width
-        self.set_y(y + ROW_HEIGHT)
+        ops.append("ET")
+        return " ".join(ops)
 
     def close_segment(self) -> None:
         """The rules between columns, from this page's headings down to the last row drawn."""
