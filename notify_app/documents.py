@@ -39,6 +39,7 @@ from notify_app.adapters.pdf import schedule_pdf
 from notify_app.adapters.repository import NotifyUnitOfWork
 from notify_app.adapters.templates import compose
 from notify_app.domain.emails import EMAIL_STATUSES
+from notify_app.domain.schedule import schedule_rows
 
 log = logging.getLogger(__name__)
 
@@ -91,11 +92,12 @@ def schedule_documents(application_id: str, notification: Notification | None,
         return None
     offer, language = notification.payload["offer"], (recipient.language if recipient else "en")
     start = first_due_date(notification.at.date())
+    rows = schedule_rows(offer, start)  # computed and checked against the offer once, for both files
+    full_name = (recipient.full_name if recipient else "") or ""
     return Built((
         ("schedule_pdf", f"schedule-{application_id[:8]}.pdf", "application/pdf",
-         schedule_pdf(offer, application_id, (recipient.full_name if recipient else "") or "", start, language)),
-        ("schedule_csv", f"schedule-{application_id[:8]}.csv", "text/csv",
-         schedule_csv(offer, start, language)),
+         schedule_pdf(offer, application_id, full_name, start, language, rows)),
+        ("schedule_csv", f"schedule-{application_id[:8]}.csv", "text/csv", schedule_csv(offer, start, language, rows)),
     ))
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
+from lending.amortization import Installment
 from notify_app.domain.schedule import ScheduleSheet, schedule_sheet
 
 DEJAVU_DIR = Path("/usr/share/fonts/truetype/dejavu")
@@ -31,16 +32,18 @@ TABLE_WIDTH = sum(COLUMN_WIDTHS)
 COLUMN_ALIGN = ("R", "C", "R", "R", "R", "R")
 ROW_HEIGHT = 5.5
 PADDING = 1.0  # mm between a cell's border and its text, as FPDF.cell's c_margin
+SUMMARY_LABEL_WIDTH = 50
 
 
 def schedule_pdf(offer: dict[str, Any], application_id: str, full_name: str, first_due_date: date,
-                 language: str) -> bytes:
-    """The schedule as an A4 PDF: title, summary of the offer, full table (header on every page).
+                 language: str, rows: list[Installment] | None = None) -> bytes:
+    """The schedule as an A4 PDF: title, summary of the offer, full table (header on every page);
+    ``rows`` as :func:`~notify_app.domain.schedule.schedule_sheet`'s.
 
     Raises:
       ScheduleMismatch, ValueError: the offer contradicts its schedule, or is malformed.
     """
-    sheet = schedule_sheet(offer, application_id, full_name, first_due_date, language)
+    sheet = schedule_sheet(offer, application_id, full_name, first_due_date, language, rows)
     pdf = _SchedulePdf(sheet)
     pdf.set_title(sheet.title)
     pdf.set_author("loanflow")
@@ -165,11 +168,15 @@ class _SchedulePdf(FPDF):
 
 def _summary(pdf: _SchedulePdf, sheet: ScheduleSheet) -> None:
     pdf.ln(2)
+    room = pdf.epw - SUMMARY_LABEL_WIDTH - 2 * pdf.c_margin
     for label, value in sheet.summary:
         pdf.set_font(pdf.body_font, "B", 10)
-        pdf.cell(50, 6, label)
+        pdf.cell(SUMMARY_LABEL_WIDTH, 6, label)
         pdf.set_font(pdf.body_font, "", 10)
-        pdf.multi_cell(0, 6, pdf.clean(value), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        value = pdf.clean(value)
+        # multi_cell() only for what must wrap (a long name): it costs five cell()s.
+        draw = pdf.cell if pdf.get_string_width(value) <= room else pdf.multi_cell
+        draw(0, 6, value, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.set_font(pdf.body_font, "", 8)
     pdf.cell(0, 8, sheet.note, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
