@@ -14,6 +14,7 @@ from typing import Any
 
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
+from fpdf.fonts import CoreFont
 
 from lending.amortization import Installment
 from notify_app.domain.schedule import ScheduleSheet, schedule_sheet
@@ -141,15 +142,25 @@ class _SchedulePdf(FPDF):
                        f"{-ROW_HEIGHT * k:.2f} re S")
         baseline = f"{(page_height - top - ROW_HEIGHT / 2 - 0.3 * self.font_size) * k:.2f}"  # FPDF.cell's
         ops.append("BT")
-        normalize, width_of, encode = self.normalize_text, font.get_text_width, font.encode_text
-        x = self.l_margin
-        for text, width, align in zip(cells, COLUMN_WIDTHS, COLUMN_ALIGN, strict=True):
+        encode, padding = font.encode_text, PADDING * k
+        # One encoding per row, not per cell (a cell is one line: it holds no line break).
+        texts = self.normalize_text("\n".join(cells)).split("\n")
+        if isinstance(font, CoreFont):  # its width table is keyed by (cp1252) character
+            widths, scale = font.cw.__getitem__, size / 1000
+
+            def measure(text: str) -> float:
+                return sum(map(widths, text)) * scale
+        else:
+            def measure(text: str) -> float:
+                return font.get_text_width(text, size, None)[1]
+        left = self.l_margin * k
+        for text, width_mm, align in zip(texts, COLUMN_WIDTHS, COLUMN_ALIGN, strict=True):
+            width = width_mm * k  # points, as the operators
             if text:
-                text = normalize(text)
-                spare = width - width_of(text, size, None)[1] / k
-                left = x + (spare - PADDING if align == "R" else spare / 2)
-                ops.append(f"1 0 0 1 {left * k:.2f} {baseline} Tm {encode(text)}")
-            x += width
+                spare = width - measure(text)
+                ops.append(f"1 0 0 1 {left + (spare - padding if align == 'R' else spare / 2):.2f} {baseline} Tm "
+                           f"{encode(text)}")
+            left += width
         ops.append("ET")
         return " ".join(ops)
 
