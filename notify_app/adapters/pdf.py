@@ -132,7 +132,9 @@ class _SchedulePdf(FPDF):
         Why: 1,500 ``text()`` calls per document (decorators, checks, a text object and a colour
         comparison each) were two thirds of the documents worker's CPU; one string per row is
         several times cheaper and draws the same page (tests/unit/test_schedule_documents.py
-        reads it back). fpdf2 still owns fonts, resources, pages, compression and the file.
+        reads it back). fpdf2 still owns fonts, resources, pages, compression and the file; the
+        members used here (``_out``, ``_set_font_for_page``) are its own text() internals, which
+        is why requirements.txt pins fpdf2 to one version.
         """
         font, size, k, page_height = self.current_font, self.font_size_pt, self.k, self.h
         assert font is not None
@@ -147,17 +149,14 @@ class _SchedulePdf(FPDF):
         texts = self.normalize_text("\n".join(cells)).split("\n")
         if isinstance(font, CoreFont):  # its width table is keyed by (cp1252) character
             widths, scale = font.cw.__getitem__, size / 1000
-
-            def measure(text: str) -> float:
-                return sum(map(widths, text)) * scale
+            measured = [sum(map(widths, text)) * scale for text in texts]
         else:
-            def measure(text: str) -> float:
-                return font.get_text_width(text, size, None)[1]
+            measured = [font.get_text_width(text, size, None)[1] for text in texts]
         left = self.l_margin * k
-        for text, width_mm, align in zip(texts, COLUMN_WIDTHS, COLUMN_ALIGN, strict=True):
+        for text, text_width, width_mm, align in zip(texts, measured, COLUMN_WIDTHS, COLUMN_ALIGN, strict=True):
             width = width_mm * k  # points, as the operators
             if text:
-                spare = width - measure(text)
+                spare = width - text_width
                 ops.append(f"1 0 0 1 {left + (spare - padding if align == 'R' else spare / 2):.2f} {baseline} Tm "
                            f"{encode(text)}")
             left += width
