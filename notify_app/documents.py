@@ -1,19 +1,27 @@
 """Generating and sending what an applicant receives: the schedule documents and the e-mails.
 
-Two background tasks (Dramatiq actors on notify's own queue), fed by notify's outbox:
+Background tasks (Dramatiq actors on notify's own ``documents`` lane), fed by notify's outbox:
 
-- ``GenerateDocuments`` (on approval): the repayment schedule as PDF and CSV, built outside the
-  transaction, stored once per (application, kind). Then ``SendEmail``, recorded by the e-mail.
 - ``SendEmail``: one e-mail per status change that warrants one (``EMAIL_STATUSES``), recorded
   in ``emails`` (unique per application and ``seq``) before it is owed. The SMTP call happens
   outside the transaction and the row is marked SENT after; a message redelivered after that is
   skipped. The one window left (a crash between the SMTP server's acceptance and the commit)
-  resends with the same ``Message-ID``, which receiving servers use to drop duplicates.
+  resends with the same ``Message-ID``, which receiving servers use to drop duplicates. For an
+  approval it first builds the repayment schedule (PDF and CSV) from the logged offer, attaches
+  it, and stores it once per (application, kind) in the transaction that marks the e-mail sent:
+  one message and one pass over the rows per approval (it used to be two tasks, the documents'
+  then the e-mail's, which re-read what the first had just written; the lane was the largest
+  CPU share of the whole pipeline).
+- ``GenerateDocuments``: the documents alone, when ``SendEmail`` could not have them: the
+  schedule failed to build (the e-mail went without it), or the e-mail was given up. It retries
+  and is dead-lettered on its own, and a replay builds them (docs/operations.md). A message
+  queued before ``SendEmail`` built the documents itself still leads to the e-mail.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -26,11 +34,14 @@ from common.web.auth import issue_applicant_token
 from lending.amortization import add_months
 from notify_app.adapters.csv_file import schedule_csv
 from notify_app.adapters.mailer import Attachment, Mailer
-from notify_app.adapters.orm import Document, EmailRecord
+from notify_app.adapters.orm import Document, EmailRecord, Notification, Recipient
 from notify_app.adapters.pdf import schedule_pdf
 from notify_app.adapters.repository import NotifyUnitOfWork
 from notify_app.adapters.templates import compose
 from notify_app.domain.emails import EMAIL_STATUSES
+from notify_app.domain.schedule import schedule_rows
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -38,6 +49,9 @@ class Built:
     """Documents built outside the transaction: (kind, filename, content type, bytes)."""
 
     files: tuple[tuple[str, str, str, bytes], ...]
+
+    def attachments(self) -> list[Attachment]:
+        return [Attachment(filename, content, content_type) for _, filename, content_type, content in self.files]
 
 
 @dataclass(frozen=True)
@@ -64,8 +78,27 @@ def owe_email(uow: NotifyUnitOfWork, application_id: str, seq: int, status: str,
     email = EmailRecord(application_id=application_id, seq=seq, status_reported=status, status="PENDING",
                         message_id=f"<{application_id}.{seq}@loanflow>")
     uow.emails.add(email)
-    next_step = "GenerateDocuments" if status == "APPROVED" else "SendEmail"
-    email.record(next_step, {"seq": seq}, correlation_id=correlation_id)
+    email.record("SendEmail", {"seq": seq}, correlation_id=correlation_id)
+
+
+def schedule_documents(application_id: str, notification: Notification | None,
+                       recipient: Recipient | None) -> Built | None:
+    """The schedule of the offer logged in ``notification`` as PDF and CSV (None without an offer).
+
+    Raises:
+      ScheduleMismatch, ValueError: the offer contradicts its schedule, or is malformed.
+    """
+    if notification is None or not (notification.payload or {}).get("offer"):
+        return None
+    offer, language = notification.payload["offer"], (recipient.language if recipient else "en")
+    start = first_due_date(notification.at.date())
+    rows = schedule_rows(offer, start)  # computed and checked against the offer once, for both files
+    full_name = (recipient.full_name if recipient else "") or ""
+    return Built((
+        ("schedule_pdf", f"schedule-{application_id[:8]}.pdf", "application/pdf",
+         schedule_pdf(offer, application_id, full_name, start, language, rows)),
+        ("schedule_csv", f"schedule-{application_id[:8]}.csv", "text/csv", schedule_csv(offer, start, language, rows)),
+    ))
 
 
 def build_documents(envelope: Envelope, *, open_uow: Callable[[], NotifyUnitOfWork]) -> Built | None:
@@ -75,45 +108,45 @@ def build_documents(envelope: Envelope, *, open_uow: Callable[[], NotifyUnitOfWo
         recipient = uow.recipients.get(application_id)
         notification = uow.notifications.at(application_id, envelope.data["seq"])
         existing = uow.documents.exists(application_id)
-    if existing or notification is None or not (notification.payload or {}).get("offer"):
-        return None
-    offer, language = notification.payload["offer"], (recipient.language if recipient else "en")
-    start = first_due_date(notification.at.date())
-    return Built((
-        ("schedule_pdf", f"schedule-{application_id[:8]}.pdf", "application/pdf",
-         schedule_pdf(offer, application_id, (recipient.full_name if recipient else "") or "", start, language)),
-        ("schedule_csv", f"schedule-{application_id[:8]}.csv", "text/csv",
-         schedule_csv(offer, start, language)),
-    ))
+    return None if existing else schedule_documents(application_id, notification, recipient)
 
 
 def store_documents(envelope: Envelope, uow: NotifyUnitOfWork, built: Built | None) -> None:
-    """``GenerateDocuments``, second phase: store each document once, then the e-mail is to be sent."""
-    application_id = envelope.application_id or ""
-    for kind, filename, content_type, content in (built.files if built else ()):
-        if not uow.documents.exists(application_id, kind):
-            uow.documents.add(Document(application_id=application_id, kind=kind, filename=filename,
-                                       content_type=content_type, content=content, size=len(content),
-                                       sha256=hashlib.sha256(content).hexdigest()))
+    """``GenerateDocuments``, second phase: store each document once, then the e-mail if still owed."""
+    _store(uow, envelope.application_id or "", built)
     _send_next(envelope, uow)
 
 
+@dataclass(frozen=True)
+class Sent:
+    """What the SMTP phase of ``SendEmail`` did: the subject (``"SKIPPED"`` without an SMTP
+    server), the documents it built (to store), and whether they failed to build."""
+
+    subject: str
+    built: Built | None = None
+    documents_failed: bool = False
+
+
 def send_email(envelope: Envelope, *, open_uow: Callable[[], NotifyUnitOfWork], mailer: Mailer | None,
-               links: StatusLinks) -> str | None:
-    """``SendEmail``, first phase, outside the transaction: send a PENDING e-mail; returns its subject
-    (``"SKIPPED"`` without an SMTP server, None when there is nothing to send)."""
+               links: StatusLinks) -> Sent | None:
+    """``SendEmail``, first phase, outside the transaction: send a PENDING e-mail, an approval's
+    with its schedule (built now unless stored already); None when there is nothing to send."""
     application_id, seq = envelope.application_id or "", envelope.data["seq"]
     with open_uow() as uow:
         record = uow.emails.get(application_id, seq)
         recipient = uow.recipients.get(application_id)
         notification = uow.notifications.at(application_id, seq)
-        documents = uow.documents.of(application_id)
+        approval = record is not None and record.status == "PENDING" and record.status_reported == "APPROVED"
+        stored = [Attachment(d.filename, d.content, d.content_type) for d in uow.documents.of(application_id)
+                  ] if approval else []
     if record is None or record.status != "PENDING" or recipient is None or notification is None:
         return None
-    if mailer is None:
-        return "SKIPPED"
-    if not recipient.email:
+    if mailer is not None and not recipient.email:
         raise Retry(delay=500)  # ApplicationSubmitted (the contact details) is not applied yet
+    built, failed = (None, False) if stored or not approval else _try_build(application_id, notification, recipient)
+    if mailer is None:
+        return Sent("SKIPPED", built, failed)
+    attachments = stored or (built.attachments() if built else [])
     payload = notification.payload or {}
     email = compose(record.status_reported, recipient.language or "en", {
         "full_name": recipient.full_name or "", "application_id": application_id,
@@ -122,34 +155,66 @@ def send_email(envelope: Envelope, *, open_uow: Callable[[], NotifyUnitOfWork], 
         "requested_information": payload.get("requested_information") or [],
         "deadline": payload.get("deadline"),
     })
-    attachments = [Attachment(d.filename, d.content, d.content_type) for d in documents]
-    mailer.send(recipient.email, email.subject, email.text, email.html, attachments, record.message_id)
-    return email.subject
+    mailer.send(recipient.email or "", email.subject, email.text, email.html, attachments, record.message_id)
+    return Sent(email.subject, built, failed)
 
 
-def mark_sent(envelope: Envelope, uow: NotifyUnitOfWork, subject: str | None) -> None:
-    """``SendEmail``, second phase: the e-mail is SENT (or SKIPPED), once."""
-    if subject is None:
+def mark_sent(envelope: Envelope, uow: NotifyUnitOfWork, sent: Sent | None) -> None:
+    """``SendEmail``, second phase: the documents stored once, the e-mail SENT (or SKIPPED) once."""
+    if sent is None:
         return
-    record = uow.emails.get(envelope.application_id or "", envelope.data["seq"], for_update=True)
+    application_id = envelope.application_id or ""
+    _store(uow, application_id, sent.built)
+    record = uow.emails.get(application_id, envelope.data["seq"], for_update=True)
     if record is None or record.status != "PENDING":
         return
-    record.status = "SKIPPED" if subject == "SKIPPED" else "SENT"
-    record.subject = None if subject == "SKIPPED" else subject
+    record.status = "SKIPPED" if sent.subject == "SKIPPED" else "SENT"
+    record.subject = None if sent.subject == "SKIPPED" else sent.subject
     record.sent_at = utcnow()
+    if sent.documents_failed:  # the e-mail went without them: built apart, retried, dead-lettered
+        record.record("GenerateDocuments", {"seq": envelope.data["seq"]}, correlation_id=envelope.correlation_id)
+
+
+def _try_build(application_id: str, notification: Notification, recipient: Recipient) -> tuple[Built | None, bool]:
+    """The approval's documents, or (None, True) when the schedule cannot be built: the applicant
+    is told of the approval anyway, and ``GenerateDocuments`` keeps the failure for operators."""
+    try:
+        return schedule_documents(application_id, notification, recipient), False
+    except ValueError:
+        log.exception("schedule documents not built; the e-mail goes without them",
+                      extra={"application_id": application_id})
+        return None, True
+
+
+def _store(uow: NotifyUnitOfWork, application_id: str, built: Built | None) -> None:
+    """Each document once per (application, kind), however often the message is delivered."""
+    if built is None:
+        return
+    files = built.files
+    if uow.documents.exists(application_id):  # a redelivery, or GenerateDocuments got there first
+        files = tuple(file for file in files if not uow.documents.exists(application_id, file[0]))
+    for kind, filename, content_type, content in files:
+        uow.documents.add(Document(application_id=application_id, kind=kind, filename=filename,
+                                   content_type=content_type, content=content, size=len(content),
+                                   sha256=hashlib.sha256(content).hexdigest()))
 
 
 def documents_failed(envelope: Envelope, uow: NotifyUnitOfWork) -> None:
-    """Give-up of ``GenerateDocuments``: still e-mail the applicant, without the documents."""
+    """Give-up of ``GenerateDocuments``: an e-mail still owed goes without the documents."""
     _send_next(envelope, uow)
 
 
 def email_failed(envelope: Envelope, uow: NotifyUnitOfWork) -> None:
-    """Give-up of ``SendEmail``: the e-mail is FAILED, visible to operators."""
-    record = uow.emails.get(envelope.application_id or "", envelope.data["seq"])
+    """Give-up of ``SendEmail``: the e-mail is FAILED, visible to operators; an approval's
+    documents, built in the attempts but stored only with a sent e-mail, are built apart, so the
+    applicant can still download them from the tracking page."""
+    application_id = envelope.application_id or ""
+    record = uow.emails.get(application_id, envelope.data["seq"])
     if record is not None and record.status == "PENDING":
         record.status = "FAILED"
         record.last_error = envelope.data.get("_error")
+        if record.status_reported == "APPROVED" and not uow.documents.exists(application_id):
+            record.record("GenerateDocuments", {"seq": envelope.data["seq"]}, correlation_id=envelope.correlation_id)
 
 
 def email_owed_again(envelope: Envelope, uow: NotifyUnitOfWork) -> None:
@@ -162,7 +227,7 @@ def email_owed_again(envelope: Envelope, uow: NotifyUnitOfWork) -> None:
 
 
 def _send_next(envelope: Envelope, uow: NotifyUnitOfWork) -> None:
-    # The e-mail record exists: owe_email wrote it in the transaction that asked for the documents.
+    # Only a message queued before SendEmail built the documents itself finds the e-mail still owed.
     record = uow.emails.get(envelope.application_id or "", envelope.data["seq"])
-    if record is not None:
+    if record is not None and record.status == "PENDING":
         record.record("SendEmail", {"seq": envelope.data["seq"]}, correlation_id=envelope.correlation_id)

@@ -75,7 +75,8 @@ CATALOGUE: dict[str, MessageSpec] = {
             ("notify",),
             "seq", "status", "previous_status", "cause", "at", "reasons", "offer", "requested_information",
         ),
-        # notify → itself: background work that follows a logged status change.
+        # notify → itself: background work that follows a logged status change. SendEmail builds
+        # and stores an approval's documents itself; GenerateDocuments only when it could not.
         MessageSpec("GenerateDocuments", "command", ("notify",), ("seq",), lane="documents"),
         MessageSpec("SendEmail", "command", ("notify",), ("seq",), lane="documents"),
     )

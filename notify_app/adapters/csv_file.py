@@ -11,15 +11,18 @@ import io
 from datetime import date
 from typing import Any
 
+from lending.amortization import Installment
 from notify_app.domain.schedule import schedule_table
 
 
-def schedule_csv(offer: dict[str, Any], first_due_date: date, language: str) -> bytes:
-    """UTF-8 CSV: translated header, one row per month, a totals row (:func:`schedule_table`).
+def schedule_csv(offer: dict[str, Any], first_due_date: date, language: str,
+                 rows: list[Installment] | None = None) -> bytes:
+    """UTF-8 CSV: translated header, one row per month, a totals row (:func:`schedule_table`;
+    ``rows`` as there).
 
     Raises:
       ScheduleMismatch, ValueError: the offer contradicts its schedule, or is malformed.
     """
     buffer = io.StringIO()
-    csv.writer(buffer).writerows(schedule_table(offer, first_due_date, language))
+    csv.writer(buffer).writerows(schedule_table(offer, first_due_date, language, rows))
     return buffer.getvalue().encode("utf-8")

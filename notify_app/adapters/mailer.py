@@ -23,8 +23,14 @@ import smtplib
 import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass
-from email.message import EmailMessage
-from email.utils import formatdate
+from email import encoders, policy
+from email.header import Header
+from email.headerregistry import Address
+from email.message import Message
+from email.mime.base import MIMEBase
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.utils import formataddr, formatdate
 
 from common.kernel.settings import SmtpSettings
 
@@ -49,24 +55,50 @@ class Attachment:
 
 
 def build_message(sender: str, to: str, subject: str, text: str, html: str | None,
-                  attachments: Sequence[Attachment], message_id: str) -> EmailMessage:
-    """multipart/mixed( multipart/alternative(text, html), attachments… ), or simpler when possible."""
-    message = EmailMessage()
-    message["From"] = sender
-    message["To"] = to
-    if len(message["To"].addresses) != 1 or "@" not in message["To"].addresses[0].addr_spec:
+                  attachments: Sequence[Attachment], message_id: str) -> Message:
+    """multipart/mixed( multipart/alternative(text, html), attachments… ), or simpler when possible.
+
+    Built with the standard library's ``email.mime`` classes (the ``compat32`` policy) rather than
+    ``EmailMessage``'s content manager: that one parses every header it sets, then parses and
+    refolds them all again when the message is written (5.8 ms against 3.6 ms for an approval
+    with its schedule, the documents worker's largest cost after the PDF). The headers given are
+    still read with the modern policy first, which refuses a line break and checks the recipient.
+
+    Raises:
+      ValueError: not one valid recipient, or a header that would hold a line break.
+    """
+    given = {name: policy.default.header_store_parse(name, value)[1]  # ValueError on a line break
+             for name, value in (("From", sender), ("To", to), ("Subject", subject), ("Message-ID", message_id))}
+    recipients = given["To"].addresses
+    if len(recipients) != 1 or "@" not in recipients[0].addr_spec:
         raise ValueError(f"not one valid recipient address: {to!r}")  # the parser would mangle it silently
-    message["Subject"] = subject
+    body: Message = MIMEText(text, "plain", "utf-8")
+    if html is not None:
+        body = MIMEMultipart("alternative", _subparts=[body, MIMEText(html, "html", "utf-8")])
+    parts = [_attachment(attachment) for attachment in attachments]
+    message = MIMEMultipart("mixed", _subparts=[body, *parts]) if parts else body
+    senders = given["From"].addresses
+    message["From"] = _address(senders[0]) if len(senders) == 1 else sender
+    message["To"] = _address(recipients[0])
+    message["Subject"] = subject if subject.isascii() else Header(subject, "utf-8")  # RFC 2047 when needed
     message["Date"] = formatdate(usegmt=True)
     message["Message-ID"] = message_id if message_id.startswith("<") else f"<{message_id}>"
-    message.set_content(text)
-    if html is not None:
-        message.add_alternative(html, subtype="html")
-    for attachment in attachments:
-        maintype, _, subtype = attachment.mimetype.partition("/")
-        message.add_attachment(attachment.content, maintype=maintype, subtype=subtype or "octet-stream",
-                               filename=attachment.filename)
     return message
+
+
+def _address(address: Address) -> str:
+    """``Name <addr>``, the name encoded (RFC 2047) if it is not ASCII."""
+    return formataddr((address.display_name, address.addr_spec), charset="utf-8")
+
+
+def _attachment(attachment: Attachment) -> MIMEBase:
+    maintype, _, subtype = attachment.mimetype.partition("/")
+    part = MIMEBase(maintype, subtype or "octet-stream")
+    part.set_payload(attachment.content)
+    encoders.encode_base64(part)
+    name = attachment.filename
+    part.add_header("Content-Disposition", "attachment", filename=name if name.isascii() else ("utf-8", "", name))
+    return part
 
 
 class Mailer:

@@ -21,7 +21,7 @@ from decimal import Decimal
 from typing import Any
 
 from lending.amortization import Installment, Offer, amortization_schedule, to_cents
-from notify_app.domain.formatting import format_date, format_duration, format_money, format_rate, language_of
+from notify_app.domain.formatting import format_date, format_duration, format_rate, language_of, money_formatter
 
 LABELS: dict[str, dict[str, Any]] = {
     "en": {
@@ -87,13 +87,15 @@ def _check_against_offer(terms: Offer, rows: list[Installment]) -> None:
         raise ScheduleMismatch("; ".join(wrong))
 
 
-def schedule_table(offer: dict[str, Any], first_due_date: date, language: str) -> list[tuple[str, ...]]:
+def schedule_table(offer: dict[str, Any], first_due_date: date, language: str,
+                   rows: list[Installment] | None = None) -> list[tuple[str, ...]]:
     """The schedule as a table of text: translated header, one row per month, a totals row.
 
     Values stay machine-readable in every language (ISO dates, ``1165.06``), so a spreadsheet or
-    a script reads them the same way; only the header is translated. (The CSV file.)
+    a script reads them the same way; only the header is translated. (The CSV file.) ``rows``:
+    :func:`schedule_rows` of the same offer and date, when the caller has them already.
     """
-    rows = schedule_rows(offer, first_due_date)
+    rows = schedule_rows(offer, first_due_date) if rows is None else rows
     labels = LABELS[language_of(language)]
     totals = schedule_totals(rows)
     return [
@@ -124,19 +126,20 @@ class ScheduleSheet:
 
 
 def schedule_sheet(offer: dict[str, Any], application_id: str, full_name: str, first_due_date: date,
-                   language: str) -> ScheduleSheet:
+                   language: str, rows: list[Installment] | None = None) -> ScheduleSheet:
     """What the schedule document says: title, summary of the offer, full table, totals.
+
+    ``rows``: :func:`schedule_rows` of the same offer and date, when the caller has them already
+    (the documents task builds the PDF and the CSV from one computation).
 
     Raises:
       ScheduleMismatch, ValueError: as :func:`schedule_rows`.
     """
-    rows = schedule_rows(offer, first_due_date)
+    rows = schedule_rows(offer, first_due_date) if rows is None else rows
     language = language_of(language)
     labels = LABELS[language]
     terms = Offer.from_dict(offer)
-
-    def money(amount: Decimal) -> str:
-        return format_money(amount, language)
+    money = money_formatter(language)  # 1,200 figures: the language resolved once
 
     values = (full_name, application_id, money(terms.amount), format_rate(terms.annual_rate, language),
               format_duration(terms.duration_months, language), money(terms.monthly_payment),

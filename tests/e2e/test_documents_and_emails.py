@@ -59,6 +59,9 @@ def test_approval_emails_the_schedule_once_with_documents_that_match_the_offer(c
     rows = list(csv.reader(io.StringIO(download.content.decode())))
     assert len(rows) == 240 + 2
     assert Decimal(rows[-1][3]) == Decimal(offer["total_interest"])
+    stored_pdf = requests.get(stack.gateway + documents["schedule_pdf"]["url"],
+                              params={"token": accepted["access_token"]}, timeout=5)
+    assert stored_pdf.content == pdf  # built once (a PDF carries its creation time): stored what was sent
     other = client.submit(application())
     refused = requests.get(stack.gateway + documents["schedule_pdf"]["url"],
                            params={"token": other["access_token"]}, timeout=5)

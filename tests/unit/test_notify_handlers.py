@@ -96,16 +96,39 @@ def test_status_changes_are_logged_once_in_order(uow: FakeUnitOfWork) -> None:
     assert uow.outbox == [] and uow.emails.rows == []  # no e-mail for these statuses
 
 
-def test_a_rejection_owes_an_email_and_an_approval_its_documents_first(uow: FakeUnitOfWork) -> None:
+def test_a_rejection_or_an_approval_owes_one_email(uow: FakeUnitOfWork) -> None:
     change(uow, 1, "REJECTED", reasons=[{"code": "DTI_TOO_HIGH", "message": "too high"}])
     other = notify_uow()
     change(other, 1, "APPROVED", offer=OFFER)
     assert [(e.seq, e.status, e.message_id) for e in uow.emails.rows] == [(1, "PENDING", "<app-1.1@loanflow>")]
     assert [(m.name, m.payload, m.correlation_id) for m in uow.outbox] == [("SendEmail", {"seq": 1}, "app-1")]
-    assert other.sent() == ["GenerateDocuments"]
+    assert other.sent() == ["SendEmail"]  # the e-mail builds the documents it attaches
 
 
-def test_documents_are_built_stored_once_then_the_email_is_sent_with_them(uow: FakeUnitOfWork) -> None:
+def send(uow: FakeUnitOfWork, mailer: FakeMailer | None) -> documents.Sent | None:
+    """``SendEmail``'s two phases, as the consumer runs them; returns what the first returned."""
+    message = envelope("SendEmail", {"seq": 1})
+    sent = documents.send_email(message, open_uow=lambda: uow, mailer=mailer, links=LINKS)  # type: ignore[arg-type]
+    applied(documents.mark_sent, message, uow, sent)
+    return sent
+
+
+def test_an_approval_email_builds_attaches_and_stores_the_documents_once(uow: FakeUnitOfWork) -> None:
+    change(uow, 1, "APPROVED", offer=OFFER).outbox.clear()
+    mailer = FakeMailer()
+    sent = send(uow, mailer)
+    assert sent is not None and sent.built is not None
+    [(to, subject, attached, message_id)] = mailer.sent
+    assert (to, subject, message_id) == ("alice@example.org", sent.subject, "<app-1.1@loanflow>")
+    assert attached == ["schedule-app-1.pdf", "schedule-app-1.csv"]
+    assert [d.kind for d in uow.documents.rows] == ["schedule_pdf", "schedule_csv"]
+    assert uow.documents.rows[0].content.startswith(b"%PDF") and uow.emails.rows[0].status == "SENT"
+    applied(documents.mark_sent, envelope("SendEmail", {"seq": 1}), uow, sent)  # redelivered after the SMTP call
+    assert len(uow.documents.rows) == 2 and uow.sent() == []
+    assert send(uow, mailer) is None and len(mailer.sent) == 1  # redelivered after the commit: skipped
+
+
+def test_documents_stored_before_the_email_are_attached_not_rebuilt(uow: FakeUnitOfWork) -> None:
     change(uow, 1, "APPROVED", offer=OFFER).outbox.clear()
     message = envelope("GenerateDocuments", {"seq": 1})
     built = documents.build_documents(message, open_uow=lambda: uow)  # type: ignore[arg-type]
@@ -113,31 +136,45 @@ def test_documents_are_built_stored_once_then_the_email_is_sent_with_them(uow: F
     applied(documents.store_documents, message, uow, built)
     applied(documents.store_documents, message, uow, built)  # redelivered: nothing stored twice
     assert [d.kind for d in uow.documents.rows] == ["schedule_pdf", "schedule_csv"]
+    assert uow.sent() == ["SendEmail", "SendEmail"]  # a message queued before the merge: the e-mail is owed
     assert documents.build_documents(message, open_uow=lambda: uow) is None  # type: ignore[arg-type]
-    mailer, send = FakeMailer(), envelope("SendEmail", {"seq": 1})
-    subject = documents.send_email(send, open_uow=lambda: uow, mailer=mailer, links=LINKS)  # type: ignore[arg-type]
-    applied(documents.mark_sent, send, uow, subject)
-    [(to, sent_subject, attached, message_id)] = mailer.sent
-    assert (to, sent_subject, message_id) == ("alice@example.org", subject, "<app-1.1@loanflow>")
-    assert attached == ["schedule-app-1.pdf", "schedule-app-1.csv"]
-    assert uow.emails.rows[0].status == "SENT"
-    assert documents.send_email(send, open_uow=lambda: uow, mailer=mailer, links=LINKS) is None  # type: ignore[arg-type]
+    mailer = FakeMailer()
+    sent = send(uow, mailer)
+    assert sent is not None and sent.built is None
+    assert mailer.sent[0][2] == ["schedule-app-1.pdf", "schedule-app-1.csv"] and len(uow.documents.rows) == 2
 
 
-def test_without_smtp_the_email_is_recorded_skipped(uow: FakeUnitOfWork) -> None:
+def test_a_schedule_that_cannot_be_built_leaves_the_email_and_a_task_for_the_documents(uow: FakeUnitOfWork) -> None:
+    change(uow, 1, "APPROVED", offer={**OFFER, "total_interest": "1.00"}).outbox.clear()
+    mailer = FakeMailer()
+    sent = send(uow, mailer)
+    assert sent is not None and sent.documents_failed
+    assert mailer.sent[0][2] == [] and uow.emails.rows[0].status == "SENT" and uow.documents.rows == []
+    assert uow.sent() == ["GenerateDocuments"]  # retried and dead-lettered on its own, for operators
+    uow.outbox.clear()
+    applied(documents.documents_failed, envelope("GenerateDocuments", {"seq": 1}), uow)
+    assert uow.sent() == []  # the e-mail was sent: its give-up sends nothing more
+
+
+def test_without_smtp_the_email_is_recorded_skipped_and_the_documents_stored(uow: FakeUnitOfWork) -> None:
     change(uow, 1, "EXPIRED")
-    send = envelope("SendEmail", {"seq": 1})
-    subject = documents.send_email(send, open_uow=lambda: uow, mailer=None, links=LINKS)  # type: ignore[arg-type]
-    applied(documents.mark_sent, send, uow, subject)
+    assert send(uow, None) == documents.Sent("SKIPPED")
     assert (uow.emails.rows[0].status, uow.emails.rows[0].subject) == ("SKIPPED", None)
+    other = notify_uow()
+    applied(handlers.on_submitted, envelope("ApplicationSubmitted", {"summary": {}, "contact": CONTACT}), other)
+    change(other, 1, "APPROVED", offer=OFFER)
+    send(other, None)
+    assert other.emails.rows[0].status == "SKIPPED" and len(other.documents.rows) == 2
 
 
 def test_give_ups_still_email_or_record_the_failure_and_a_replay_owes_it_again(uow: FakeUnitOfWork) -> None:
     change(uow, 1, "APPROVED", offer=OFFER).outbox.clear()
     applied(documents.documents_failed, envelope("GenerateDocuments", {"seq": 1}), uow)
-    assert uow.sent() == ["SendEmail"]  # without the documents
+    assert uow.sent() == ["SendEmail"]  # queued before the merge, e-mail still owed: without the documents
+    uow.outbox.clear()
     applied(documents.email_failed, envelope("SendEmail", {"seq": 1, "_error": "MailerRejected: 550"}), uow)
     assert (uow.emails.rows[0].status, uow.emails.rows[0].last_error) == ("FAILED", "MailerRejected: 550")
+    assert uow.sent() == ["GenerateDocuments"]  # the approval's documents, downloadable all the same
     applied(documents.email_owed_again, envelope("SendEmail", {"seq": 1}), uow)
     assert uow.emails.rows[0].status == "PENDING"
 

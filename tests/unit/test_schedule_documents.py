@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
+from fpdf.fonts import CORE_FONTS_CHARWIDTHS
 from pypdf import PdfReader
 
 from lending.amortization import loan_cost
@@ -122,6 +124,25 @@ def test_pdf_in_english_states_the_offer_and_the_whole_table() -> None:
     assert "2046-12-05" in pages[-1]  # the last due date
     assert "Total 279,616.01 € 79,616.01 € 200,000.00 €" in text
     assert pages[-1].endswith(f"Page {len(pages)}/{len(pages)}")
+
+
+def test_pdf_figures_are_right_aligned_on_their_column_and_each_row_on_one_baseline() -> None:
+    """Read back from the page's drawing operators: every row is drawn as one text object."""
+    data = schedule_pdf(make_offer("200000", "0.0355", 240), "app-1", "Alice Propre", FIRST_DUE, "en")
+    content = PdfReader(io.BytesIO(data)).pages[1].get_contents().get_data().decode("latin-1")
+    widths = CORE_FONTS_CHARWIDTHS["helvetica"]
+    right_edges: dict[int, set[float]] = {}
+    baselines = set()
+    for row in re.findall(r"BT (.*?) ET", content):
+        placed = re.findall(r"1 0 0 1 ([\d.]+) ([\d.]+) Tm \((.*?)\) Tj", row)
+        if len(placed) != 6 or not placed[0][2].isdigit():
+            continue  # the headings
+        baselines.add(len({y for _, y, _ in placed}))
+        for column in (0, 2, 3, 4, 5):  # the figures: right-aligned
+            x, _, text = placed[column]
+            right_edges.setdefault(column, set()).add(round(float(x) + sum(widths[c] for c in text) * 9 / 1000, 1))
+    assert baselines == {1} and len(right_edges) == 5
+    assert all(len(edges) == 1 for edges in right_edges.values()), right_edges
 
 
 def test_pdf_in_french_uses_french_formats() -> None:
