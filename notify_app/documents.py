@@ -35,7 +35,6 @@ from lending.amortization import add_months
 from notify_app.adapters.csv_file import schedule_csv
 from notify_app.adapters.mailer import Attachment, Mailer
 from notify_app.adapters.orm import Document, EmailRecord, Notification, Recipient
-from notify_app.adapters.pdf import schedule_pdf
 from notify_app.adapters.repository import NotifyUnitOfWork
 from notify_app.adapters.templates import compose
 from notify_app.domain.emails import EMAIL_STATUSES
@@ -90,6 +89,11 @@ def schedule_documents(application_id: str, notification: Notification | None,
     """
     if notification is None or not (notification.payload or {}).get("offer"):
         return None
+    # Imported here, not at the top: fpdf2 brings fontTools, Pillow and NumPy (~36 MiB resident)
+    # into every process that imports this module, and only the one that renders a schedule
+    # needs them (notify's web processes and its status-change worker never do).
+    from notify_app.adapters.pdf import schedule_pdf
+
     offer, language = notification.payload["offer"], (recipient.language if recipient else "en")
     start = first_due_date(notification.at.date())
     rows = schedule_rows(offer, start)  # computed and checked against the offer once, for both files
