@@ -27,7 +27,7 @@ install-dev: $(DEV)
 run: install
 	$(BIN)/python -m loanflow.cli embedded --host $(HOST) --port $(PORT)
 
-## The same code as separate processes on RabbitMQ + PostgreSQL (gunicorn, dramatiq, relays, gateway)
+## The same code as separate processes on RabbitMQ + PostgreSQL (gunicorn, dramatiq workers hosting the relays, gateway)
 run-services: install services
 	set -a; . deploy/local/services.env; set +a; \
 	export LOANFLOW_STAFF_TOKEN=$${LOANFLOW_STAFF_TOKEN:-$$($(BIN)/python -c 'from loanflow.embedded import ensure_secret as e; print(e("LOANFLOW_STAFF_TOKEN"))')}; \

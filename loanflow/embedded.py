@@ -33,7 +33,8 @@ from common.kernel.settings import SERVICES, Settings, SmtpSettings
 from common.messaging.broker import build_broker
 from common.messaging.consumers import register_actors
 from common.messaging.redelivery import requeue_unapplied
-from common.service.entrypoints import load_definition, migrate, start_background, web_app
+from common.service.background import start_background
+from common.service.entrypoints import load_definition, migrate, web_app
 from common.service.runtime import Runtime
 from common.web import gunicorn_errors
 from loanflow.gateway import EXTRA_ROUTES, HOME, NO_SERVICE, health

@@ -140,7 +140,7 @@ class Settings:
     #: Largest request body accepted by any endpoint, in bytes (413 beyond).
     max_body_bytes: int = 64 * 1024
     #: Outbox relay: rows per batch and idle polling interval in seconds.
-    relay_batch_size: int = 100
+    relay_batch_size: int = 500
     relay_poll_interval: float = 0.2
     #: Seconds a saga step (credit check, valuation, decision) may take before the application FAILs.
     step_timeout_seconds: int = 120
@@ -215,7 +215,7 @@ class Settings:
             secret_key=env.text("LOANFLOW_SECRET_KEY"),
             bureau_url=env.text("BUREAU_URL", "http://127.0.0.1:8090"),
             max_body_bytes=env.integer("LOANFLOW_MAX_BODY_BYTES", 64 * 1024),
-            relay_batch_size=env.integer("LOANFLOW_RELAY_BATCH", 100),
+            relay_batch_size=env.integer("LOANFLOW_RELAY_BATCH", 500),
             relay_poll_interval=env.number("LOANFLOW_RELAY_POLL_SECONDS", 0.2),
             step_timeout_seconds=env.integer("LOANFLOW_STEP_TIMEOUT_SECONDS", 120),
             info_timeout_seconds=env.integer("LOANFLOW_INFO_TIMEOUT_SECONDS", 7 * 24 * 3600),

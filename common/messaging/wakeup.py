@@ -59,3 +59,9 @@ class PostgresWakeup:
             self._connection = None
             threading.Event().wait(timeout)
             return False
+
+    def close(self) -> None:
+        """Close the ``LISTEN`` connection (the relay is stopping)."""
+        connection, self._connection = self._connection, None
+        if connection is not None and not connection.closed:
+            connection.close()

@@ -66,9 +66,6 @@ def test_compose_runs_the_procfile_commands() -> None:
         assert service["command"] == container_command(process), process
         if kind == "worker":
             assert service["environment"]["dramatiq_prom_port"] == "9191", process
-        if kind == "relay":
-            assert service["environment"]["LOANFLOW_METRICS_PORT"] == "9300", process
-            assert service["environment"]["LOANFLOW_METRICS_HOST"] == "0.0.0.0", process
     for svc in SERVICES:
         assert services["gateway"]["environment"][f"LOANFLOW_UPSTREAM_{svc.upper()}"] == \
             f"http://{svc}-web:{DEFAULT_PORTS[svc]}"
@@ -100,10 +97,10 @@ def test_compose_services_contract() -> None:
         test = services[container_name(process)]["healthcheck"]["test"]
         if kind == "web":
             assert f"http://127.0.0.1:{DEFAULT_PORTS[svc]}/{svc}/health" in test[-1]
-        elif kind == "worker":
-            assert test == ["CMD", "python", "deploy/healthcheck.py", "dramatiq", f"{svc}_app.worker"]
         else:
-            assert test == ["CMD", "python", "deploy/healthcheck.py", "loanflow.cli", f"relay {svc}"]
+            assert test == ["CMD", "python", "deploy/healthcheck.py", "dramatiq", f"{svc}_app.worker"]
+    # Each worker hosts its service's outbox relay: no relay container.
+    assert not [name for name in services if name.endswith("-relay")]
     assert services["migrate"]["restart"] == "no"
     assert services["rabbitmq"]["image"] == "rabbitmq:3.13-management"
     assert services["rabbitmq"]["healthcheck"]["test"] == ["CMD", "rabbitmq-diagnostics", "-q", "ping"]

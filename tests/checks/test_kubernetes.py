@@ -128,9 +128,8 @@ def test_overlay_workloads_contract(rendered: dict[str, list[dict[str, Any]]], o
             assert hpa["spec"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment",
                                                      "name": container_name(process)}
             assert hpa["spec"]["metrics"][0]["resource"]["name"] == "cpu"
-        else:
-            assert workload["spec"]["replicas"] == 1
-            assert {"name": "LOANFLOW_METRICS_PORT", "value": "9300"} in container["env"]
+    # Each worker hosts its service's outbox relay: no relay Deployment.
+    assert not [o for o in objects if o["kind"] == "Deployment" and o["metadata"]["name"].endswith("-relay")]
 
     gateway = find(objects, "Deployment", "gateway")
     container = _container(gateway)

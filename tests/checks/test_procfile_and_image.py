@@ -19,8 +19,10 @@ from tests.support.deployment import DEPLOY, ROOT, procfile, run, venv_tool
 
 def test_procfile_lists_every_process_the_deployments_run() -> None:
     names = set(procfile())
-    expected = {f"{svc}_{kind}" for svc in SERVICES for kind in ("web", "worker", "relay")} | {"gateway", "bureau"}
+    expected = {f"{svc}_{kind}" for svc in SERVICES for kind in ("web", "worker")} | {"gateway", "bureau"}
     assert expected <= names
+    # Each worker hosts its service's outbox relay (common.service.background.RelayHost).
+    assert not {name for name in names if name.endswith("_relay")}
     for svc in SERVICES:  # the ports the deployments assume
         assert f"127.0.0.1:{DEFAULT_PORTS[svc]}" in procfile()[f"{svc}_web"]
 

@@ -40,3 +40,19 @@ def test_bench_smoke_reports_every_figure(servers: Servers, tmp_path: Path) -> N
     assert result["e2e"]["steps"] and result["e2e"]["steps"][0]["submitted"] > 0
     assert result["live"]["levels"] and result["api"]["post_direct"]["requests"] > 0
     assert "derived bound" in done.stdout
+
+
+@pytest.mark.timeout(300)
+def test_relay_bench_smoke_prints_its_table(servers: Servers) -> None:
+    """``python -m bench.relay --smoke``: the relay alone drains its rows and reports rate and lag."""
+    from tests.conftest import SUFFIX
+
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.relay", "--smoke", "--prefix", f"loanflow_test_bench_relay{SUFFIX}",
+         "--vhost", f"loanflow_test_bench_relay{SUFFIX}"],
+        cwd=ROOT, capture_output=True, text=True, timeout=240,
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    assert "relay drain rate (confirmed)" in done.stdout and "outbox lag p99" in done.stdout
+    sent, written = done.stdout.split("rows sent / written")[1].split()[0].split("/")
+    assert sent == written and int(sent) > 0

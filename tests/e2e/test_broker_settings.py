@@ -32,7 +32,8 @@ def _publishing_channels(servers: Servers, vhost: str) -> list[dict]:
 def test_every_channel_that_publishes_waits_for_confirms(client: Client, stack: Stack, servers: Servers) -> None:
     for accepted in [client.submit(application()) for _ in range(2)]:
         client.wait_for(accepted, TERMINAL)
-    # Every relay has published by now (loan, credit, property, decision, notify's documents).
+    # Every relay (hosted by its service's worker) has published by now (loan, credit, property,
+    # decision, notify's documents).
     # The management API's channel list is a sampled snapshot: a channel's first sample may predate
     # its confirm.select. A channel that really publishes without confirms stays in the list, so
     # the answer is read again until it is clean, for up to 30 s.

@@ -1,6 +1,6 @@
 """End to end: applications driven through the gateway to every outcome, on real processes.
 
-Every service runs as in production (gunicorn, dramatiq workers, outbox relays, the bureau
+Every service runs as in production (gunicorn, dramatiq workers hosting the outbox relays, the bureau
 simulator, the gateway), on RabbitMQ and PostgreSQL. Outcomes are checked from the outside.
 """
 
@@ -78,7 +78,7 @@ def test_an_unanswered_information_request_expires_through_the_periodic_job(clie
     accepted = client.submit(application(applicant={"employment_status": "self_employed"}))
     assert client.wait_for(accepted, TERMINAL | {"INFO_REQUESTED"})["status"] == "INFO_REQUESTED"
     # The applicant never answers. Rather than wait days, the deadline is moved into the past in
-    # loan's database; from there it is the relay process's periodic job that must end it.
+    # loan's database; from there it is the periodic job hosted by loan_worker that must end it.
     moved = sql(stack.urls["loan"], "UPDATE applications SET deadline = now() - interval '1 second' "
                                     "WHERE id = :id AND status = 'INFO_REQUESTED' RETURNING id", id=accepted["id"])
     assert len(moved) == 1

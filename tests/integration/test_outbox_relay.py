@@ -202,3 +202,66 @@ def test_the_fault_switch_exits_after_the_publish_and_before_the_mark(rt: Runtim
     model = rt.definition.outbox_model
     with rt.session_factory() as session:
         assert session.scalars(select(model).where(model.sent_at.is_not(None))).first() is None
+
+
+def test_published_messages_are_dramatiq_messages_in_dramatiq_queues(rt: Runtime, rabbit: RabbitmqBroker) -> None:
+    """The pipelined publisher sends what ``RabbitmqBroker.enqueue`` would: same body, persistent,
+    to queues declared with Dramatiq's arguments (Dramatiq declaring them again must agree)."""
+    import dramatiq
+
+    from common.messaging.relay import to_message
+
+    application_id = commands.submit(rt, application()).id
+    assert OutboxRelay(rt.session_factory, rt.definition.outbox_model, rabbit).run_once() == 3
+    rabbit.declare_queue("loan", ensure=True)  # PRECONDITION_FAILED if our arguments differed
+    model = rt.definition.outbox_model
+    with rt.session_factory() as session:
+        row = session.scalars(select(model).where(model.application_id == application_id, model.queue == "loan")).one()
+    connection = pika.BlockingConnection(pika.URLParameters(url()))
+    try:
+        _method, properties, body = connection.channel().basic_get("loan", auto_ack=True)
+    finally:
+        connection.close()
+    assert properties.delivery_mode == 2
+    message = dramatiq.Message.decode(body)
+    assert message.message_id == row.id and message == to_message(row)
+    assert message.options["application_id"] == application_id and message.message_timestamp > 0
+
+
+def test_a_queue_deleted_under_the_relay_is_declared_again(rt: Runtime, rabbit: RabbitmqBroker) -> None:
+    """RabbitMQ returns a message whose queue is gone (mandatory): not marked sent, sent next round."""
+    commands.submit(rt, application())
+    relay = OutboxRelay(rt.session_factory, rt.definition.outbox_model, rabbit)
+    assert relay.run_once() == 3
+    connection = pika.BlockingConnection(pika.URLParameters(url()))
+    try:
+        connection.channel().queue_delete("loan")
+    finally:
+        connection.close()
+    commands.submit(rt, application())
+    assert relay.run_once() == 2  # the notify rows; loan's was returned unroutable
+    model = rt.definition.outbox_model
+    with rt.session_factory() as session:
+        [pending] = session.scalars(select(model).where(model.sent_at.is_(None))).all()
+    assert pending.queue == "loan" and pending.attempts == 1 and "NO_ROUTE" in pending.last_error
+    assert relay.run_once() == 1
+    assert queue_depth("loan") == 1
+
+
+def test_a_broker_lost_mid_batch_keeps_the_unconfirmed_rows(rt: Runtime, rabbit: RabbitmqBroker) -> None:
+    """The relay's connection dies between batches: the next batch reports it and waits; the one after
+    reconnects and publishes everything, each row once marked."""
+    for _ in range(3):
+        commands.submit(rt, application())
+    relay = OutboxRelay(rt.session_factory, rt.definition.outbox_model, rabbit, batch_size=4)
+    assert relay.run_once() == 4
+    import socket
+
+    relay.publisher.connection._impl._transport._sock.shutdown(socket.SHUT_RDWR)  # type: ignore[attr-defined]
+    assert relay.run_once() == 0
+    model = rt.definition.outbox_model
+    with rt.session_factory() as session:
+        tried = [row for row in session.scalars(select(model).where(model.sent_at.is_(None))) if row.attempts]
+    assert len(tried) == 1 and tried[0].parked_at is None
+    assert relay.run_once() == 4 and relay.run_once() == 1
+    assert queue_depth("loan") == 3 and queue_depth("notify") == 6
