@@ -50,24 +50,17 @@ from common.messaging.envelope import Envelope
 from common.messaging.outbox import new_id
 from common.messaging.recorder import Notice
 from common.service.runtime import Runtime
+from tests.support.payloads import BASE
+from tests.unit.test_decision_handlers import FACTS as DECISION_FACTS
 
 SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"
 PREFIX = "loanflow_bench_consumer"
 #: Cases run on decision's database beside its own handler.
 DECISION_EXTRAS = ("no-op", "notice", "duplicate", "worker")
 
-FACTS = {
-    "loan": {"amount": "200000", "duration_months": 240},
-    "applicant": {"employment_status": "permanent", "monthly_income": "5200.00", "monthly_debts": "0.00"},
-    "credit": {"score": 720, "payment_incidents": 0, "open_credits": 0, "monthly_income": "5200.00",
-               "monthly_debts": "0.00", "debt_to_income": "0.0000", "bureau_found": True},
-    "valuation": {"estimated_value": "360000.00", "price_per_m2": "4800.00", "loan_to_value": "0.5556",
-                  "reference": "city:Lyon", "adjustments": []},
-    "information": {}, "round": 1,
-}
-PROPERTY = {"property": {"address": "12 rue de la République", "postcode": "69002", "city": "Lyon",
-                         "kind": "apartment", "surface_m2": "75", "price": "340000"},
-            "loan_amount": "200000", "round": 1}
+#: decision's handler tests' facts (credit, valuation, loan): an application it approves.
+FACTS = {**DECISION_FACTS, "round": 1}
+PROPERTY = {"property": BASE["property"], "loan_amount": "200000", "round": 1}
 
 Run = Callable[[], None]
 
