@@ -2,8 +2,9 @@
 
 Two details matter for correctness, not speed:
 
-- On PostgreSQL, ``pool_pre_ping`` lets a process survive a database restart without being
-  restarted itself: a dead pooled connection is replaced instead of failing a request.
+- On PostgreSQL, a process survives a database restart without being restarted itself: a
+  pooled connection the server closed is replaced at checkout instead of failing a request
+  (:func:`_drop_if_closed_by_server`, which costs no round trip, unlike ``pool_pre_ping``).
 - On SQLite, every transaction starts with ``BEGIN IMMEDIATE``. pysqlite's default deferred
   transactions let two threads read the same row and then race to write it; taking the write
   lock up front serialises writers, which is what ``SELECT … FOR UPDATE`` does on PostgreSQL.
@@ -15,11 +16,14 @@ which ends in logs, ``task_attempts`` and ``dead_letters`` (see ``common.kernel.
 
 from __future__ import annotations
 
+import select
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import sessionmaker
 from sqlalchemy.pool import NullPool
 
@@ -43,15 +47,42 @@ def make_engine(url: str, *, pool_size: int = 8, max_overflow: int = 4) -> Engin
     """
     if is_sqlite(url):
         return _sqlite_engine(url)
-    return create_engine(
+    engine = create_engine(
         url,
-        pool_pre_ping=True,
         pool_size=pool_size,
         max_overflow=max_overflow,
         pool_recycle=1800,
         connect_args={"connect_timeout": 5},
         hide_parameters=True,
     )
+    event.listen(engine, "checkout", partial(_drop_if_closed_by_server, engine.dialect))
+    return engine
+
+
+def _drop_if_closed_by_server(dialect: Any, dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    """Pool ``checkout`` hook: hand out no connection that PostgreSQL closed while it sat idle.
+
+    Why not ``pool_pre_ping``: it sends ``SELECT 1`` (a round trip and a transaction) on every
+    checkout, i.e. on every message and request. A server that restarts or terminates a backend
+    closes its socket (after a FATAL message), so a dead idle connection has something to read,
+    and a healthy one has nothing: one ``poll()`` without waiting tells them apart. Only when
+    there is something to read is the connection pinged for real (it may be a harmless message),
+    and one that fails the ping is replaced (``DisconnectionError`` makes the pool open another).
+    A connection that dies *while* in use fails its statement as before: SQLAlchemy sees the
+    disconnect, invalidates the pool's older connections, and the message is retried.
+    """
+    try:
+        fileno = dbapi_connection.fileno()
+    except Exception as error:  # psycopg raises on a connection it knows is closed
+        raise DisconnectionError(str(error)) from error
+    poller = select.poll()
+    poller.register(fileno, select.POLLIN | select.POLLPRI | select.POLLERR | select.POLLHUP)
+    if not poller.poll(0):
+        return
+    try:
+        dialect.do_ping(dbapi_connection)
+    except Exception as error:
+        raise DisconnectionError(str(error)) from error
 
 
 def _sqlite_engine(url: str) -> Engine:

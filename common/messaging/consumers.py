@@ -2,8 +2,9 @@
 
 For every message a service consumes, :func:`register_actors` declares the actor
 ``"<service>.<message>"`` on the service's queue. The actor body is always the same, which is
-why it lives here and not in five copies: open a unit of work, skip a message already applied,
-run the handler, record the message id, commit. Retries, time limits and dead-lettering come
+why it lives here and not in five copies: open a unit of work, claim the message id (the
+transaction's first statement both skips a message already applied and records this one), run
+the handler, commit. Retries, time limits and dead-lettering come
 from Dramatiq's middleware; failed attempts, dead letters and the service's give-up handlers
 (``runtime.bindings.on_give_up``) from :class:`common.messaging.tasks.Supervision`.
 """
@@ -17,13 +18,13 @@ from typing import Any
 import dramatiq
 from dramatiq import Broker
 from dramatiq.middleware import CurrentMessage, Retries
+from sqlalchemy import select
 
 from common.kernel.logs import correlated
 from common.kernel.metrics import DUPLICATES_ABSORBED
 from common.messaging.contracts import consumed_by
 from common.messaging.envelope import Envelope
 from common.messaging.tasks import Supervision
-from common.messaging.uow import DuplicateMessage
 from common.service.runtime import Handler, Runtime, TwoPhase
 
 log = logging.getLogger(__name__)
@@ -50,30 +51,39 @@ def apply_once(
 
 def _apply_once(runtime: Runtime, handler: Handler | TwoPhase, actor_name: str, message_id: str,
                 envelope: Envelope, enqueued_ms: int | None) -> bool:
+    """Claim the message id first (the dedupe and the record in one statement), then apply it.
+
+    A two-phase handler's ``prepare`` (an outside call) runs before the transaction: a cheap
+    read first keeps it from running again for a message already applied.
+    """
     started = time.time()
     prepared: Any = None
-    if isinstance(handler, TwoPhase):
-        with runtime.uow() as uow:
-            if uow.already_processed(message_id):
-                return _duplicate(actor_name, message_id)
+    two_phase = isinstance(handler, TwoPhase)
+    if two_phase:
+        if _already_processed(runtime, message_id):
+            return _duplicate(actor_name, message_id)
         prepared = handler.prepare(envelope)
     with runtime.uow() as uow:
-        if uow.already_processed(message_id):
+        if not uow.claim(message_id, actor_name, envelope.application_id, envelope.correlation_id):
             return _duplicate(actor_name, message_id)
-        if isinstance(handler, TwoPhase):
+        if two_phase:
             handler.apply(envelope, uow, prepared)
         else:
             handler(envelope, uow)
         finished = time.time()
-        uow.mark_processed(message_id, actor_name, envelope.application_id, envelope.correlation_id,
-                           duration_ms=int((finished - started) * 1000),
-                           latency_ms=int(finished * 1000 - enqueued_ms) if enqueued_ms else None)
-        try:
-            uow.commit()
-        except DuplicateMessage:
-            return _duplicate(actor_name, message_id)
-    log.info("message applied", extra={"message_id": message_id, "actor": actor_name, "type": envelope.type})
+        uow.record_timing(message_id, duration_ms=int((finished - started) * 1000),
+                          latency_ms=int(finished * 1000 - enqueued_ms) if enqueued_ms else None)
+        uow.commit()
+    if log.isEnabledFor(logging.DEBUG):
+        log.debug("message applied", extra={"message_id": message_id, "actor": actor_name, "type": envelope.type})
     return True
+
+
+def _already_processed(runtime: Runtime, message_id: str) -> bool:
+    """True when ``message_id`` is in ``processed_messages`` (one read, no unit of work)."""
+    column = runtime.definition.processed_model.__table__.c.message_id
+    with runtime.engine.connect() as connection:
+        return connection.execute(select(column).where(column == message_id)).first() is not None
 
 
 def _make_actor_fn(runtime: Runtime, handler: Handler | TwoPhase, actor_name: str) -> Any:

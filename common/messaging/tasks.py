@@ -111,9 +111,9 @@ class Supervision(Middleware):
                  round_: int | None) -> None:
         """Run the give-up handler once per round: the first failure, then each failed replay."""
         handler = self.give_up.get(runtime.name, {}).get(wire.get("type", ""))
-        key = give_up_key(message.message_id, round_ or 0)
-        if handler is None or round_ is None or uow.already_processed(key):
+        if handler is None or round_ is None:
             return
+        key = give_up_key(message.message_id, round_)
         envelope = Envelope.from_wire(key, {**wire, "data": {**(wire.get("data") or {}), "_error": error}})
-        handler(envelope, uow)
-        uow.mark_processed(key, message.actor_name + ":gave-up", envelope.application_id, envelope.correlation_id)
+        if uow.claim(key, message.actor_name + ":gave-up", envelope.application_id, envelope.correlation_id):
+            handler(envelope, uow)

@@ -12,12 +12,15 @@ A service's unit of work subclasses :class:`UnitOfWork` to open its repositories
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Iterator
-from typing import Self, TypeVar
+from dataclasses import dataclass
+from typing import Any, Self, TypeVar
 
-from sqlalchemy import select, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Table, bindparam, insert, text, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from common.kernel.clock import isoformat, utcnow
@@ -30,9 +33,8 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-
-class DuplicateMessage(Exception):
-    """The message was already applied (found at start, or a twin committed first)."""
+#: Delivered to LISTENing relays only if (and when) the transaction commits.
+_NOTIFY = text(f"NOTIFY {OUTBOX_CHANNEL}")
 
 
 class UnitOfWork:
@@ -61,11 +63,13 @@ class UnitOfWork:
         #: Outbox rows added in this transaction (the relay is woken after a commit that has some).
         self.staged_rows = 0
         self._tracked: dict[int, object] = {}
+        self._outbox_rows: list[dict[str, Any]] = []
 
     def __enter__(self) -> Self:
         self.session = self._session_factory()
         self.staged_rows = 0
         self._tracked = {}
+        self._outbox_rows = []
         self.open_repositories()
         return self
 
@@ -90,25 +94,19 @@ class UnitOfWork:
         return entity
 
     def _stage(self, message: Outgoing) -> None:
-        """Write ``message`` to the outbox, one row per consumer the catalogue names."""
+        """Queue ``message``'s outbox rows (one per consumer the catalogue names) for the commit."""
         spec = spec_for(message.name)
         validate_payload(spec, message.payload)
         event_id = new_id()
         created = utcnow()
+        payload = {"occurred_at": isoformat(created), **message.payload}
         for consumer in spec.consumers:
-            self.session.add(
-                self.outbox_model(
-                    id=new_id(),
-                    event_id=event_id,
-                    message_type=message.name,
-                    queue=spec.queue(consumer),
-                    actor=spec.actor_name(consumer),
-                    application_id=message.application_id,
-                    correlation_id=message.correlation_id,
-                    payload={"occurred_at": isoformat(created), **message.payload},
-                    created_at=created,
-                )
-            )
+            self._outbox_rows.append({
+                "id": new_id(), "message_id": None, "event_id": event_id, "message_type": message.name,
+                "queue": spec.queue(consumer), "actor": spec.actor_name(consumer),
+                "application_id": message.application_id, "correlation_id": message.correlation_id,
+                "payload": payload, "created_at": created, "attempts": 0,
+            })
             self.staged_rows += 1
 
     def _entities(self) -> Iterator[object]:
@@ -116,53 +114,70 @@ class UnitOfWork:
         yield from self.session.identity_map.values()
         yield from self._tracked.values()
 
-    def already_processed(self, message_id: str) -> bool:
-        """True when this consumer has applied ``message_id`` before."""
-        found = self.session.scalar(
-            select(self.processed_model.message_id).where(self.processed_model.message_id == message_id)
-        )
-        return found is not None
-
-    def mark_processed(
+    def claim(
         self, message_id: str, actor: str, application_id: str | None, correlation_id: str | None,
         *, duration_ms: int | None = None, latency_ms: int | None = None,
-    ) -> None:
-        """Record ``message_id`` as applied, in the same transaction as its effect."""
-        self.session.add(
-            self.processed_model(
-                message_id=message_id,
-                actor=actor,
-                application_id=application_id,
-                correlation_id=correlation_id,
-                processed_at=utcnow(),
-                duration_ms=duration_ms,
-                latency_ms=latency_ms,
-            )
-        )
+    ) -> bool:
+        """Record ``message_id`` as applied by this transaction; False if it was applied before.
+
+        One statement, the transaction's first: ``INSERT … ON CONFLICT DO NOTHING RETURNING``.
+        No row back means a committed twin applied it (skip it); a twin still in flight makes
+        this insert wait for its end, so two deliveries of one message never both run the handler.
+        The row is undone with everything else if the transaction rolls back.
+        """
+        statements = _statements(self.processed_model.__table__, self.session.get_bind().dialect.name)
+        row = self.session.execute(statements.claim, {
+            "message_id": message_id, "actor": actor, "application_id": application_id,
+            "correlation_id": correlation_id, "processed_at": utcnow(),
+            "duration_ms": duration_ms, "latency_ms": latency_ms,
+        }).first()
+        return row is not None
+
+    def record_timing(self, message_id: str, *, duration_ms: int | None, latency_ms: int | None) -> None:
+        """Set the handler's duration and the message's latency on the row :meth:`claim` wrote."""
+        statements = _statements(self.processed_model.__table__, self.session.get_bind().dialect.name)
+        self.session.execute(statements.timing, {"key": message_id, "duration_ms": duration_ms,
+                                                 "latency_ms": latency_ms})
 
     def commit(self) -> None:
-        """Commit state, the messages its entities recorded, and processed ids together.
-
-        Raises:
-          DuplicateMessage: a concurrent delivery of the same message committed first (the
-            primary key of ``processed_messages`` refused ours); nothing of ours was written.
-        """
+        """Commit state, the messages its entities recorded, and the processed id together."""
         for message in collect(self._entities()):
             self._stage(message)
+        if self._outbox_rows:
+            # One Core INSERT (executemany): no ORM object, identity-map entry or flush per row.
+            self.session.execute(_outbox_insert(self.outbox_model.__table__), self._outbox_rows)
+            self._outbox_rows = []
         if self.staged_rows and self.session.get_bind().dialect.name == "postgresql":
             # Delivered to LISTENing relays only if (and when) this transaction commits.
-            self.session.execute(text(f"NOTIFY {OUTBOX_CHANNEL}"))
-        try:
-            self.session.commit()
-        except IntegrityError as error:
-            self.session.rollback()
-            if self.processed_model.__tablename__ in str(error.orig):
-                raise DuplicateMessage(str(error.orig)) from None
-            raise
+            self.session.execute(_NOTIFY)
+        self.session.commit()
         if self.staged_rows and self._on_commit is not None:
             self._on_commit()
         self.staged_rows = 0
         self._tracked = {}
+
+
+@dataclass(frozen=True)
+class _Statements:
+    """The processed-message statements of one table on one dialect, built once per process."""
+
+    claim: Any
+    timing: Any
+
+
+@functools.cache
+def _outbox_insert(table: Table) -> Any:
+    return insert(table)
+
+
+@functools.cache
+def _statements(table: Table, dialect: str) -> _Statements:
+    insert_for = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    return _Statements(
+        claim=insert_for(table).on_conflict_do_nothing(index_elements=["message_id"]).returning(table.c.message_id),
+        timing=update(table).where(table.c.message_id == bindparam("key"))
+        .values(duration_ms=bindparam("duration_ms"), latency_ms=bindparam("latency_ms")),
+    )
 
 
 class Repository:
