@@ -14,7 +14,6 @@ from dramatiq import Retry
 from common.kernel.clock import utcnow
 from common.kernel.settings import Settings
 from common.messaging.envelope import Envelope
-from notify_app.adapters.orm import Notification
 from notify_app.adapters.repository import NotifyUnitOfWork
 from notify_app.documents import owe_email
 
@@ -58,13 +57,9 @@ def ordering_retry_when(settings: Settings) -> Callable[[int, BaseException], bo
 
 def on_submitted(envelope: Envelope, uow: NotifyUnitOfWork) -> None:
     """``ApplicationSubmitted``: who to tell, and in which language."""
-    recipient = uow.recipients.locked(envelope.application_id or "")
     contact = envelope.data["contact"]
-    recipient.full_name = contact["full_name"]
-    recipient.email = contact["email"]
-    recipient.language = contact.get("language", "en")
-    recipient.summary = envelope.data["summary"]
-    recipient.updated_at = utcnow()
+    uow.recipients.submitted(envelope.application_id or "", full_name=contact["full_name"], email=contact["email"],
+                             language=contact.get("language", "en"), summary=envelope.data["summary"])
 
 
 def on_status_changed(envelope: Envelope, uow: NotifyUnitOfWork, *, settings: Settings) -> None:
@@ -74,26 +69,24 @@ def on_status_changed(envelope: Envelope, uow: NotifyUnitOfWork, *, settings: Se
       PredecessorMissing: an earlier change of the application is not logged yet.
     """
     data: dict[str, Any] = envelope.data
-    application_id = envelope.application_id or ""
-    recipient = uow.recipients.locked(application_id)
-    if data["seq"] <= recipient.last_seq:
+    application_id, seq = envelope.application_id or "", data["seq"]
+    changes: dict[str, Any] = {"status": data["status"], "reasons": list(data.get("reasons") or [])}
+    if data.get("summary"):
+        changes["summary"] = data["summary"]
+    last_seq = uow.recipients.advance(application_id, seq, changes)
+    if seq <= last_seq:
         return  # already logged (the log is written in order, so every lower seq is there)
-    if data["seq"] > recipient.last_seq + 1:
+    if seq > last_seq + 1:
         # An earlier change is still in flight: log in order, so that an applicant's stream
         # can be resumed by seq. Retried until the predecessor is logged (ordering_retry_when).
         raise PredecessorMissing(utcnow() - datetime.fromisoformat(data["at"]), settings)
-    uow.notifications.add(Notification(
+    uow.notifications.log(
         event_id=envelope.event_id,
         application_id=application_id,
-        seq=data["seq"],
+        seq=seq,
         status=data["status"],
         previous_status=data["previous_status"],
         payload={key: value for key, value in data.items() if key != "occurred_at"},
         at=datetime.fromisoformat(data["at"]),
-    ))
-    owe_email(uow, application_id, data["seq"], data["status"], envelope.correlation_id)
-    recipient.last_seq = data["seq"]
-    recipient.status = data["status"]
-    recipient.reasons = list(data.get("reasons") or [])
-    recipient.summary = data.get("summary") or recipient.summary
-    recipient.updated_at = utcnow()
+    )
+    owe_email(uow, application_id, seq, data["status"], envelope.correlation_id)

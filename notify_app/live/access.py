@@ -10,6 +10,7 @@ counts against the caps of its token and of its client address (:func:`cap_keys`
 
 from __future__ import annotations
 
+import select
 import socket
 from collections.abc import Callable
 from typing import Any
@@ -83,6 +84,10 @@ def peer_gone(environ: dict[str, Any]) -> Callable[[], bool]:
     An SSE client sends nothing after its request, so a readable socket that yields no bytes is
     its end of file. Without it a stream whose client left holds its slot until a heartbeat fails
     to reach it (one, sometimes two, heartbeats later). Servers other than gunicorn: never gone.
+
+    Readability is asked of ``poll`` first (any descriptor number, unlike ``select``): under
+    gevent the socket is gevent's, whose ``recv`` waits for data even with ``MSG_DONTWAIT``, and
+    the stream would hang in its probe; a readable socket's ``recv`` returns at once either way.
     """
     sock = environ.get("gunicorn.socket")
     if not isinstance(sock, socket.socket):
@@ -90,6 +95,10 @@ def peer_gone(environ: dict[str, Any]) -> Callable[[], bool]:
 
     def gone() -> bool:
         try:
+            poller = select.poll()
+            poller.register(sock, select.POLLIN)
+            if not poller.poll(0):
+                return False
             return sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
         except BlockingIOError:
             return False

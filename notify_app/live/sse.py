@@ -10,7 +10,6 @@ been admitted by the view's guard; the rules of who may follow what are in
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -20,7 +19,7 @@ from flask_smorest import abort
 from common.service.runtime import Runtime
 from common.web.auth import Caller
 from notify_app.live.access import cap_keys, may_follow, peer_gone
-from notify_app.live.hub import Hub, Refusal, Subscriber
+from notify_app.live.hub import Hub, Refusal, Subscriber, as_json
 from notify_app.live.streams import application_events, ended, recipient_of, staff_events
 
 #: Headers of every stream (and of the answer to HEAD): no cache, no proxy buffering.
@@ -52,7 +51,7 @@ def _lines(events: Iterator[dict[str, Any] | None], id_key: str) -> Iterator[str
         if event is None:
             yield ": keepalive\n\n"
         else:
-            yield f"id: {event[id_key]}\nevent: status\ndata: {json.dumps(event)}\n\n"
+            yield f"id: {event[id_key]}\nevent: status\ndata: {as_json(event)}\n\n"
 
 
 def _stream(rt: Runtime, caller: Caller, application_id: str | None, events_of: _Events, id_key: str) -> Response:

@@ -29,7 +29,7 @@ from simple_websocket import ConnectionClosed
 
 from common.service.runtime import Runtime
 from notify_app.live.access import caller_of, cap_keys, last_event_id, may_follow, origin_allowed
-from notify_app.live.hub import Hub, Refusal, Subscriber
+from notify_app.live.hub import Hub, Refusal, Subscriber, as_json
 from notify_app.live.streams import application_events, ended, recipient_of, staff_events, staff_snapshot
 
 
@@ -71,7 +71,7 @@ def _send_all(ws: Any, events: Any, subscriber: Subscriber) -> None:
         if event is None:
             ws.send(json.dumps({"type": "heartbeat"}))
         else:
-            ws.send(json.dumps({"type": "status", **event}))
+            ws.send(as_json(event, "status"))
         while ws.receive(timeout=0) is not None:
             pass  # clients have nothing to say; drain so their frames do not pile up
     if subscriber.lagging:

@@ -6,8 +6,11 @@ import time
 from collections.abc import Callable, Iterator
 
 import pytest
+from sqlalchemy import select
 
 from common.kernel.clock import utcnow
+from common.messaging.envelope import Envelope
+from common.messaging.outbox import new_id
 from common.service.runtime import Runtime
 from notify_app.adapters.orm import Notification, Recipient
 from notify_app.live.hub import Caps, Hub, Refusal
@@ -138,3 +141,56 @@ def test_an_application_stream_ends_after_the_final_status(rt: Runtime) -> None:
     assert recipient_of(rt.session_factory, "unknown") is None and not ended(None, 0)
     hub.unsubscribe(subscriber)
     hub.stop()
+
+
+def envelope(name: str, data: dict, application_id: str) -> Envelope:  # type: ignore[type-arg]
+    return Envelope(message_id=new_id(), event_id=new_id(), type=name, application_id=application_id,
+                    correlation_id=application_id, occurred_at=utcnow().isoformat(), data=data)
+
+
+def apply_change(rt: Runtime, application_id: str, seq: int, status: str = "EVALUATING") -> None:
+    """Log a change as notify's worker does: through its handler, in its unit of work."""
+    from notify_app.handlers import on_status_changed
+
+    data = {"seq": seq, "status": status, "previous_status": None, "cause": "test", "at": utcnow().isoformat(),
+            "reasons": [], "offer": None, "requested_information": [], "summary": {"city": "Lyon"}}
+    with rt.uow() as uow:
+        on_status_changed(envelope("ApplicationStatusChanged", data, application_id), uow, settings=rt.settings)
+        uow.commit()
+
+
+def test_a_logged_change_wakes_the_hub_without_waiting_for_its_scan(rt: Runtime) -> None:
+    """The worker's commit announces the row (pg_notify): delivered long before the 60 s scan."""
+    hub = Hub(rt.session_factory, poll=60)
+    staff = hub.subscribe(None, "sse")
+    assert not isinstance(staff, Refusal)
+    time.sleep(0.3)  # the tailer is listening
+    apply_change(rt, "app-a", 1, "SUBMITTED")
+    apply_change(rt, "app-a", 2)
+    assert [(e["application_id"], e["seq"]) for e in drain(staff, 1.0)] == [("app-a", 1), ("app-a", 2)]
+    hub.stop()
+
+
+def test_the_worker_logs_changes_once_and_in_order_whatever_their_arrival(rt: Runtime) -> None:
+    """The conditional update of the recipient, its fallback that creates the row, and the upsert
+    of the contact details, on PostgreSQL."""
+    from notify_app.handlers import PredecessorMissing, on_submitted
+
+    apply_change(rt, "app-a", 1, "SUBMITTED")  # before ApplicationSubmitted: creates the row
+    apply_change(rt, "app-a", 1, "SUBMITTED")  # a duplicate: nothing more
+    with pytest.raises(PredecessorMissing):
+        apply_change(rt, "app-a", 3, "DECIDING")
+    contact = {"full_name": "Alice Propre", "email": "alice@example.org", "language": "fr"}
+    with rt.uow() as uow:
+        on_submitted(envelope("ApplicationSubmitted", {"summary": {"city": "Paris"}, "contact": contact}, "app-a"), uow)
+        uow.commit()
+    apply_change(rt, "app-a", 2)
+    apply_change(rt, "app-a", 3, "DECIDING")
+    with rt.session_factory() as session:
+        recipient = session.get(Recipient, "app-a")
+        seqs = list(session.scalars(select(Notification.seq).where(Notification.application_id == "app-a")
+                                    .order_by(Notification.id)))
+    assert seqs == [1, 2, 3]
+    assert recipient is not None
+    assert (recipient.full_name, recipient.language, recipient.last_seq, recipient.status, recipient.summary) == (
+        "Alice Propre", "fr", 3, "DECIDING", {"city": "Lyon"})

@@ -31,15 +31,32 @@ class FakeRecipients(FakeRepository):
     def get(self, application_id: str) -> Recipient | None:
         return self.find(application_id=application_id)
 
-    def locked(self, application_id: str) -> Recipient:
+    def _row(self, application_id: str) -> Recipient:
         if self.get(application_id) is None:
             self.add(Recipient(application_id=application_id, summary={}, last_seq=0, language="en"))
         return self.get(application_id)
+
+    def submitted(self, application_id: str, **contact: Any) -> None:
+        recipient = self._row(application_id)
+        for name, value in contact.items():
+            setattr(recipient, name, value)
+
+    def advance(self, application_id: str, seq: int, changes: dict[str, Any]) -> int:
+        recipient = self._row(application_id)
+        last_seq = recipient.last_seq
+        if last_seq == seq - 1:
+            for name, value in {**changes, "last_seq": seq}.items():
+                setattr(recipient, name, value)
+        return last_seq
 
 
 class FakeNotifications(FakeRepository):
     def at(self, application_id: str, seq: int) -> Notification | None:
         return self.find(application_id=application_id, seq=seq)
+
+    def log(self, **values: Any) -> int:
+        self.add(Notification(id=len(self.rows) + 1, **values))
+        return len(self.rows)
 
 
 class FakeEmails(FakeRepository):
