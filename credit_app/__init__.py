@@ -1,14 +1,18 @@
 """credit_app: credit inquiries at the bureau, credit scores and debt-to-income.
 
 ``gunicorn 'credit_app:create_app()'`` serves it alone; ``dramatiq credit_app.worker`` runs the
-checks; ``python -m loanflow.cli relay credit`` publishes its outbox.
+checks and publishes its outbox
+(``python -m loanflow.cli relay credit`` runs a relay alone, for operators who want one).
 """
 
 from __future__ import annotations
 
-from flask import Flask
+from typing import TYPE_CHECKING
 
 from common.kernel.settings import Settings
+
+if TYPE_CHECKING:  # a worker imports this package too, and never needs Flask
+    from flask import Flask
 
 
 def create_app(settings: Settings | None = None) -> Flask:

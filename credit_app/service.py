@@ -20,18 +20,24 @@ def _actor_options(settings: Settings) -> dict[str, dict[str, Any]]:
     }
 
 
+def _blueprints() -> list[Any]:
+    """credit_app's API, imported when a web app is built (a worker never loads flask-smorest)."""
+    from credit_app.resources.inquiries.routes import blp
+
+    return [blp]
+
+
 def definition() -> ServiceDefinition:
     """credit_app owns credit inquiries: checks at the bureau, and their cancellation."""
     from credit_app.adapters.orm import TABLES, Base
     from credit_app.adapters.repository import CreditUnitOfWork
     from credit_app.bootstrap import bootstrap
-    from credit_app.resources.inquiries.routes import blp
 
     return ServiceDefinition(
         name="credit",
         base=Base,
         tables=TABLES,
-        blueprints=[blp],
+        blueprints=_blueprints,
         package_dir=Path(__file__).parent,
         bootstrap=bootstrap,
         unit_of_work=CreditUnitOfWork,

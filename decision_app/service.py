@@ -14,18 +14,24 @@ def _actor_options(settings: Settings) -> dict[str, dict[str, Any]]:
     return {"MakeDecision": step_options(settings)}
 
 
+def _blueprints() -> list[Any]:
+    """decision_app's API, imported when a web app is built (a worker never loads flask-smorest)."""
+    from decision_app.resources.decisions.routes import blp
+
+    return [blp]
+
+
 def definition() -> ServiceDefinition:
     """decision_app owns decisions and the policy."""
     from decision_app.adapters.orm import TABLES, Base
     from decision_app.adapters.repository import DecisionUnitOfWork
     from decision_app.bootstrap import bootstrap
-    from decision_app.resources.decisions.routes import blp
 
     return ServiceDefinition(
         name="decision",
         base=Base,
         tables=TABLES,
-        blueprints=[blp],
+        blueprints=_blueprints,
         package_dir=Path(__file__).parent,
         bootstrap=bootstrap,
         unit_of_work=DecisionUnitOfWork,

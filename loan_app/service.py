@@ -3,8 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from common.service.runtime import ServiceDefinition
+
+
+def _blueprints() -> list[Any]:
+    """loan_app's API, imported when a web app is built (a worker never loads flask-smorest)."""
+    from loan_app.resources.applications.routes import blp
+
+    return [blp]
 
 
 def definition() -> ServiceDefinition:
@@ -13,13 +21,12 @@ def definition() -> ServiceDefinition:
     from loan_app.adapters.repository import LoanUnitOfWork
     from loan_app.bootstrap import bootstrap
     from loan_app.metrics import business_state
-    from loan_app.resources.applications.routes import blp
 
     return ServiceDefinition(
         name="loan",
         base=Base,
         tables=TABLES,
-        blueprints=[blp],
+        blueprints=_blueprints,
         package_dir=Path(__file__).parent,
         bootstrap=bootstrap,
         unit_of_work=LoanUnitOfWork,

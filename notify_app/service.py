@@ -39,20 +39,26 @@ def _setup_app(app: Any, rt: Runtime) -> None:
     install_pages(app)
 
 
+def _blueprints() -> list[Any]:
+    """notify_app's API, imported when a web app is built (a worker never loads flask-smorest)."""
+    from notify_app.resources.documents.routes import blp as documents_blp
+    from notify_app.resources.live.routes import blp as live_blp
+    from notify_app.resources.notifications.routes import blp
+
+    return [blp, live_blp, documents_blp]
+
+
 def definition() -> ServiceDefinition:
     """notify_app owns notifications and the channels that deliver them."""
     from notify_app.adapters.orm import TABLES, Base
     from notify_app.adapters.repository import NotifyUnitOfWork
     from notify_app.bootstrap import bootstrap
-    from notify_app.resources.documents.routes import blp as documents_blp
-    from notify_app.resources.live.routes import blp as live_blp
-    from notify_app.resources.notifications.routes import blp
 
     return ServiceDefinition(
         name="notify",
         base=Base,
         tables=TABLES,
-        blueprints=[blp, live_blp, documents_blp],
+        blueprints=_blueprints,
         package_dir=Path(__file__).parent,
         bootstrap=bootstrap,
         unit_of_work=NotifyUnitOfWork,

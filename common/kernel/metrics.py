@@ -14,9 +14,8 @@ import os
 import re
 import time
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask, Response, g, request
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
@@ -27,6 +26,9 @@ from prometheus_client import (
 )
 from prometheus_client import multiprocess as prom_multiprocess
 from prometheus_client.metrics_core import Metric
+
+if TYPE_CHECKING:  # Flask is imported where a web app uses it: workers import this module too
+    from flask import Flask, Response
 
 from common.kernel.settings import prometheus_multiproc_dir
 
@@ -72,6 +74,7 @@ DUPLICATES_ABSORBED = Counter(
 
 def install_http_metrics(app: Flask, service: str) -> None:
     """Count and time every request by its URL rule (not its raw path: ids would explode labels)."""
+    from flask import g, request
 
     @app.before_request
     def _start_timer() -> None:
@@ -105,6 +108,7 @@ class StateCollector:
 
 def metrics_response(state: Callable[[], Iterable[Metric]] | None = None) -> Any:
     """The text exposition of this process (all processes in multiprocess mode), plus ``state``."""
+    from flask import Response
     registry = CollectorRegistry()
     if MULTIPROC_DIR:
         prom_multiprocess.MultiProcessCollector(registry)

@@ -10,17 +10,19 @@ from __future__ import annotations
 import importlib
 import logging
 import threading
+from typing import TYPE_CHECKING
 
 from dramatiq import Broker
-from flask import Flask
 
-from common.database.migrations import upgrade
 from common.kernel.logs import configure_logging
 from common.kernel.settings import Settings
 from common.messaging.broker import build_broker
 from common.messaging.consumers import register_actors
 from common.service.background import RelayHost, start_background
 from common.service.runtime import Runtime, ServiceDefinition
+
+if TYPE_CHECKING:  # workers import this module too; Flask is for web processes only
+    from flask import Flask
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +76,8 @@ def worker_broker(name: str, settings: Settings | None = None) -> Broker:
 
 def migrate(name: str, settings: Settings | None = None) -> None:
     """Upgrade service ``name``'s database to the latest revision."""
+    from common.database.migrations import upgrade  # Alembic (and Mako) only where migrations run
+
     settings = settings or Settings.from_env(name)
     upgrade(load_definition(name), settings.database_url)
 

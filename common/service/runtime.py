@@ -76,7 +76,9 @@ class ServiceDefinition:
       name: the service name (URL prefix and queue name).
       base: its declarative base; ``base.metadata`` is its schema.
       tables: its mapped shared tables (outbox, processed ids, attempts, dead letters, audit).
-      blueprints: the flask-smorest blueprints of its API.
+      blueprints: returns the flask-smorest blueprints of its API. A function, called when a web
+        app is built, so that a worker importing the definition never loads Flask, flask-smorest,
+        marshmallow and apispec (~20 MiB resident per process).
       package_dir: the service package folder (its Alembic migrations live there).
       bootstrap: builds the service's dependencies from the runtime's settings and binds its
         handlers, give-up and replay hooks and periodic jobs to them (``<svc>_app/bootstrap.py``).
@@ -88,7 +90,7 @@ class ServiceDefinition:
     name: str
     base: type[DeclarativeBase]
     tables: CommonTables
-    blueprints: list[Any]
+    blueprints: Callable[[], list[Any]]
     package_dir: Path
     bootstrap: Callable[[Runtime], Bindings[Any]]
     unit_of_work: type[UnitOfWork] = UnitOfWork

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from flask import Request
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from common.kernel.settings import Settings
+
+if TYPE_CHECKING:  # only a type here: notify's worker issues tokens (e-mail links) without Flask
+    from flask import Request
 
 _SALT = "loanflow.applicant-access"
 

@@ -57,7 +57,7 @@ def create_service_app(rt: Runtime, *, title: str, description: str) -> Flask:
     api = Api(app, spec_kwargs={"extra_plugins": [ContractFixes(MAX_PAGE)]})
     for documenting in (numeric_bounds, decimal_strings):  # before the blueprints are read
         api.ma_plugin.converter.add_attribute_function(documenting)
-    for blueprint in rt.definition.blueprints:
+    for blueprint in rt.definition.blueprints():
         api.register_blueprint(blueprint)
     register_operations(api, name)
     if rt.definition.setup_app is not None:
