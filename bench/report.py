@@ -15,6 +15,8 @@ LIVE_TARGET_S = 1.0
 #: Issue 10's memory targets: every process, and the whole stack at rest (PSS, not RSS).
 RSS_TARGET_MIB = 90.0
 PSS_TOTAL_TARGET_MIB = 1024.0
+#: The relay alone, confirmed messages/s (issue 10).
+RELAY_TARGET_RPS = 3000.0
 #: Constant-rate API target (bench.rate): p99 from the intended send time.
 API_RATE_TARGET_RPS = 1500.0
 #: Figures every run reports (the smoke test checks them all); per-step and per-process rows follow.
@@ -29,6 +31,7 @@ FIGURES = (
     "api_post_gateway_rps", "api_post_gateway_p99", "api_get_gateway_rps", "api_get_gateway_p99",
     "sse_connections_held", "sse_delivery_p50", "sse_delivery_p99",
     "rss_max_rest", "rss_max_load", "rss_total_rest", "rss_total_load", "pss_total_rest",
+    "relay_rate", "relay_cpu_ms", "relay_lag_p99",
     "e2e_knee_runs_held", "api_bare_rate_held", "api_post_rate_held", "api_post_rate_p99",
 )
 
@@ -59,7 +62,8 @@ def row(figure: str, label: str, value: Any, unit: str, reference: Any = None, a
 
 def figures(result: dict[str, Any]) -> list[dict[str, Any]]:
     """Every row of the table, in the order it is printed."""
-    rows = ceiling_rows(result["ceilings"]) + count_rows(result["counts"], result["bound"])
+    rows = ceiling_rows(result["ceilings"]) + relay_rows(result.get("relay"))
+    rows += count_rows(result["counts"], result["bound"])
     rows += e2e_rows(result["e2e"], result["bound"]) + cpu_rows(result["e2e"])
     if "api" in result:
         rows += api_rows(result["api"])
@@ -85,6 +89,19 @@ def ceiling_rows(ceilings: dict[str, Any]) -> list[dict[str, Any]]:
     add(row("postgres_notify_commit_8", "PostgreSQL INSERT+NOTIFY+COMMIT, 8 clients",
             pg["insert_notify_commit_n"]["rate"], "tx/s", pg["insert_commit_n"]["rate"], "no NOTIFY"))
     return rows
+
+
+def relay_rows(r: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The relay alone (``bench.relay``): drain rate with confirms, CPU per message, lag under load."""
+    if not r:
+        return []
+    d, g = r["drain"], r["lag"]
+    return [
+        row("relay_rate", f"outbox relay alone: confirmed publishes (batch {r['batch']})", d["rate"], "msg/s",
+            RELAY_TARGET_RPS, "3000 target"),
+        row("relay_cpu_ms", "  relay CPU per message, draining", d["cpu_ms_per_message"], "ms"),
+        row("relay_lag_p99", f"  outbox lag p99 at {g['offered_rate']:g} rows/s offered", g["lag_p99_ms"], "ms"),
+    ]
 
 
 def count_rows(c: dict[str, Any], bound: dict[str, Any]) -> list[dict[str, Any]]:

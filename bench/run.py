@@ -3,7 +3,8 @@
 ``python -m bench.run`` (``make bench``) on a machine with RabbitMQ and PostgreSQL on loopback:
 
 1. ceilings: raw RabbitMQ (persistent messages, durable queue, confirms, acks) and raw PostgreSQL
-   (INSERT+COMMIT, 1 and 8 clients), measured first, with nothing of loanflow running;
+   (INSERT+COMMIT, 1 and 8 clients), measured first, with nothing of loanflow running; then the
+   outbox relay alone (``bench.relay``: confirmed messages/s, outbox lag at 1,000 rows/s);
 2. the whole system as its Procfile processes (``tests.support.stack.launched``) on fresh
    databases, a fresh vhost and shifted ports; open-loop load stepped up until it no longer keeps
    up, with CPU and RSS of every process; messages and commits per application counted in the
@@ -31,7 +32,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import api, ceilings, counts, procs, report
+from bench import api, ceilings, counts, procs, relay, report
 from bench.launch import launch, override_commands
 from bench.options import DEFAULT_ENV, RESULTS, parse_args
 from bench.phases import end_to_end, live_channels, others, profile_hottest
@@ -64,6 +65,10 @@ def main(argv: list[str] | None = None) -> int:
                                                           fill=2_000 if args.smoke else 30_000)}
     log("ceilings: PostgreSQL", "ceilings_postgres")
     result["ceilings"]["postgres"] = ceilings.postgres(f"{args.prefix}_scratch", args.ceiling_seconds)
+    log("the outbox relay alone (bench.relay)", "relay")
+    result["relay"] = relay.run(rows=300 if args.smoke else 20_000, rate=100.0 if args.smoke else 1000.0,
+                                seconds=1.0 if args.smoke else 10.0, prefix=f"{args.prefix}_relay",
+                                vhost=f"{args.vhost}_relay")
     with contextlib.ExitStack() as exits:
         log("starting the stack (Procfile processes)", "launch")
         on_the_stack(result, args, launch(exits, args, log_dir, env))
