@@ -55,8 +55,8 @@ class Application(RecordsMessages):
         self.information: dict[str, Any] = {}
         self.failure: dict[str, Any] | None = None
         self.compensations: list[dict[str, Any]] = []
-        # Even SUBMITTED has a deadline: if ApplicationSubmitted is never applied (dead-lettered),
-        # the expiry job ends the application instead of leaving it waiting forever.
+        # Even SUBMITTED has a deadline: an application stored SUBMITTED by an older version, whose
+        # own ApplicationSubmitted started the evaluation, is ended by the expiry job, not kept forever.
         self.deadline: datetime | None = now + deadlines.step
         self.history: list[Transition] = []
         self._record(None, Status.SUBMITTED, now, "application submitted")
@@ -98,7 +98,12 @@ class Application(RecordsMessages):
     # --- the saga ----------------------------------------------------------------------------
 
     def start_evaluation(self, now: datetime, deadlines: Deadlines) -> None:
-        """SUBMITTED → EVALUATING: ask for the credit check and the valuation, in parallel."""
+        """SUBMITTED → EVALUATING: ask for the credit check and the valuation, in parallel.
+
+        The submission calls it on the new application before its first commit
+        (:func:`loan_app.commands.submit`), so both transitions and both steps leave in one outbox
+        write: no message from loan_app to itself, no broker round trip before the saga starts.
+        """
         if self.state is not Status.SUBMITTED:
             return
         self.round = 1
