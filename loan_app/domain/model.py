@@ -58,7 +58,10 @@ class Application(RecordsMessages):
         # Even SUBMITTED has a deadline: an application stored SUBMITTED by an older version, whose
         # own ApplicationSubmitted started the evaluation, is ended by the expiry job, not kept forever.
         self.deadline: datetime | None = now + deadlines.step
+        #: The transitions known to this object: all of them when it was loaded with its history,
+        #: else only those made since it was loaded; ``seq`` numbers the last one either way.
         self.history: list[Transition] = []
+        self.seq = 0
         self._record(None, Status.SUBMITTED, now, "application submitted")
         self.record("ApplicationSubmitted", {
             "summary": self.summary(),
@@ -245,8 +248,9 @@ class Application(RecordsMessages):
 
     def _record(self, previous: Status | None, target: Status, now: datetime, cause: str) -> None:
         self.updated_at = now
+        self.seq += 1
         transition = Transition(
-            seq=len(self.history) + 1,
+            seq=self.seq,
             from_status=previous.value if previous else None,
             to_status=target.value,
             at=now,

@@ -16,7 +16,6 @@ from common.messaging.outbox import new_id
 from common.service.runtime import Runtime
 from decision_app.service import definition as decision_definition
 from loan_app import commands, handlers, queries
-from loan_app.adapters import repository
 from loan_app.bootstrap import bootstrap
 from loan_app.domain.model import Application
 from tests.conftest import make_settings
@@ -125,7 +124,7 @@ def test_an_application_left_submitted_fails_at_its_deadline(rt: Runtime) -> Non
     data = application()
     application_id = new_id()
     with rt.uow() as uow:
-        repository.save(uow, Application(application_id, data["applicant"], data["property"],
+        uow.applications.add(Application(application_id, data["applicant"], data["property"],
                                          Decimal(data["loan"]["amount"]), data["loan"]["duration_months"],
                                          application_id, utcnow(), commands.deadlines(rt.settings)))
         uow.commit()
