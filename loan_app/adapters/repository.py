@@ -53,6 +53,11 @@ class Applications(Repository):
 
     def write(self) -> None:
         """Insert the new applications and every transition not stored yet (Core, no ORM flush)."""
+        with self.session.no_autoflush:  # the commit flushes the ORM's changes once, after these
+            self._insert()
+        self._stored = {key: (application, application.seq) for key, (application, _) in self._stored.items()}
+
+    def _insert(self) -> None:
         if self._new:
             self.session.execute(insert(applications), [{key: getattr(a, key) for key in _COLUMNS} for a in self._new])
             self._new = []
@@ -63,7 +68,6 @@ class Applications(Repository):
         ]
         if rows:
             self.session.execute(insert(history), rows)
-        self._stored = {key: (application, application.seq) for key, (application, _) in self._stored.items()}
 
     def overdue_ids(self, now: datetime, limit: int = 100) -> list[str]:
         """Non-terminal applications whose current wait passed its deadline."""
