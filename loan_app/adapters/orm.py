@@ -67,14 +67,18 @@ Base.registry.map_imperatively(
     Application,
     applications,
     properties={
-        # The number of the last transition, read in the same query as the row: the next one's
-        # ``seq`` without the history. Derived from the history, so it cannot drift from it; never
-        # written (no such column), and the value the aggregate gives it survives a flush.
+        # The number of the last transition: the next one's ``seq`` without the history. Derived
+        # from the history, so it cannot drift from it; never written (no such column), and the
+        # value the aggregate gives it survives a flush. Deferred: read by its own query when the
+        # aggregate first moves, hence after the row lock — in the locking statement itself,
+        # PostgreSQL would compute it from the snapshot taken before waiting for the lock, and miss
+        # the transition of the transaction that held it.
         "seq": column_property(
             select(func.coalesce(func.max(history.c.seq), 0))
             .where(history.c.application_id == applications.c.id)
             .correlate_except(history)
             .scalar_subquery(),
+            deferred=True,
             expire_on_flush=False,
         ),
     },

@@ -5,9 +5,10 @@ The aggregate records its messages itself; the unit of work collects them when i
 
 - a new application (``POST``) is inserted with one Core ``INSERT``, its first transitions with
   one more, never entering the session's unit of work;
-- a saga step locks and loads the application row alone (``SELECT … FOR UPDATE``, the last
-  transition's number read in the same query), not its history: the transitions it makes are
-  appended with a Core ``INSERT``, and the ORM only writes the columns that changed.
+- a saga step locks and loads the application row alone (``SELECT … FOR UPDATE``), not its
+  history (the last transition's number is read by one small query if the step moves it on):
+  the transitions it makes are appended with a Core ``INSERT``, and the ORM only writes the
+  columns that changed.
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ class Applications(Repository):
     def __init__(self, uow: UnitOfWork) -> None:
         super().__init__(uow)
         self._new: list[Application] = []
-        #: ``seq`` of the last transition stored, per application handed out (by ``id()``).
+        #: Per application handed out (by ``id()``): how many transitions of its ``history`` list
+        #: are stored (the list holds only those made since loading, unless loaded with history).
         self._stored: dict[int, tuple[Application, int]] = {}
 
     def get(self, application_id: str, *, for_update: bool = False, with_history: bool = False) -> Application | None:
@@ -43,7 +45,7 @@ class Applications(Repository):
         """
         application = get(self.session, application_id, for_update=for_update, with_history=with_history)
         if application is not None:
-            self._stored[id(application)] = (application, application.seq)
+            self._stored[id(application)] = (application, len(application.history))
         return self.track(application)
 
     def add(self, application: Application) -> None:  # type: ignore[override]
@@ -55,7 +57,7 @@ class Applications(Repository):
         """Insert the new applications and every transition not stored yet (Core, no ORM flush)."""
         with self.session.no_autoflush:  # the commit flushes the ORM's changes once, after these
             self._insert()
-        self._stored = {key: (application, application.seq) for key, (application, _) in self._stored.items()}
+        self._stored = {key: (application, len(application.history)) for key, (application, _) in self._stored.items()}
 
     def _insert(self) -> None:
         if self._new:
@@ -64,7 +66,7 @@ class Applications(Repository):
         rows = [
             {"application_id": application.id, "seq": t.seq, "from_status": t.from_status, "to_status": t.to_status,
              "at": t.at, "cause": t.cause, "detail": t.detail}
-            for application, stored in self._stored.values() for t in application.history if t.seq > stored
+            for application, stored in self._stored.values() for t in application.history[stored:]
         ]
         if rows:
             self.session.execute(insert(history), rows)

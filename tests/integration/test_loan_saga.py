@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -76,6 +78,26 @@ def test_duplicate_and_stale_messages_change_nothing(rt: Runtime) -> None:
     assert status(rt, application_id) == "REJECTED"
     history = [h.to_status for h in queries.application(rt, application_id).history]
     assert history == ["SUBMITTED", "EVALUATING", "DECIDING", "REJECTED"]
+
+
+def test_a_step_that_waited_for_the_lock_numbers_its_transition_after_the_holders(rt: Runtime) -> None:
+    """The last transition's number is read after the row lock, not in the locking query's snapshot."""
+    application_id = submitted(rt)
+    deliver(rt, "CreditChecked", application_id, {"inquiry_id": "b-1", "assessment": ASSESSMENT, "round": 1})
+    decided: list[bool] = []
+    decision = {"decision": {"outcome": "REJECTED", "reasons": []}, "round": 1}
+    waiter = threading.Thread(target=lambda: decided.append(deliver(rt, "DecisionMade", application_id, decision)))
+    with rt.uow() as holder:
+        holder.applications.get(application_id, for_update=True).record_valuation(
+            1, VALUATION, utcnow(), commands.deadlines(rt.settings))  # → DECIDING, seq 3
+        waiter.start()
+        time.sleep(0.5)  # the DecisionMade handler now waits for the row lock
+        holder.commit()
+    waiter.join(10)
+    app = queries.application(rt, application_id)
+    assert decided == [True] and app.status == "REJECTED"
+    assert [(h.seq, h.to_status) for h in app.history] == [
+        (1, "SUBMITTED"), (2, "EVALUATING"), (3, "DECIDING"), (4, "REJECTED")]
 
 
 def test_information_loop_resumes_with_a_new_round(rt: Runtime) -> None:
