@@ -33,7 +33,6 @@ def bootstrap(runtime: Runtime) -> Bindings[Dependencies]:
     return Bindings(
         dependencies=deps,
         handlers={
-            "ApplicationSubmitted": partial(handlers.on_submitted, deadlines=deps.deadlines),
             "CreditChecked": partial(handlers.on_credit_checked, deadlines=deps.deadlines),
             "CreditCheckFailed": partial(handlers.on_step_failed, step="credit"),
             "PropertyValued": partial(handlers.on_property_valued, deadlines=deps.deadlines),

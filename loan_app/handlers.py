@@ -20,13 +20,6 @@ from loan_app.domain.model import Application, Deadlines
 # once by loan_app.bootstrap.
 
 
-def on_submitted(envelope: Envelope, uow: LoanUnitOfWork, *, deadlines: Deadlines) -> None:
-    """``ApplicationSubmitted``: start the evaluation (credit check and valuation in parallel)."""
-    application = _locked(uow, envelope)
-    if application is not None:
-        application.start_evaluation(utcnow(), deadlines)
-
-
 def on_credit_checked(envelope: Envelope, uow: LoanUnitOfWork, *, deadlines: Deadlines) -> None:
     """``CreditChecked``: record the assessment; decide once the valuation is in too."""
     data, application = envelope.data, _locked(uow, envelope)

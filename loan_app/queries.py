@@ -12,7 +12,7 @@ from loan_app.domain.model import Application
 def application(rt: Runtime, application_id: str) -> Application | None:
     """One application, with its history, or ``None``."""
     with rt.session_factory() as session:
-        return repository.get(session, application_id)
+        return repository.get(session, application_id, with_history=True)
 
 
 def applications(rt: Runtime, status: str | None, offset: int, limit: int) -> tuple[Sequence[Application], int]:

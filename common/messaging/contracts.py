@@ -52,8 +52,9 @@ def _event(name: str, consumers: tuple[str, ...], *required: str) -> MessageSpec
 CATALOGUE: dict[str, MessageSpec] = {
     spec.name: spec
     for spec in (
-        # loan_app → itself and notify: a new application was accepted (202 answered).
-        _event("ApplicationSubmitted", ("loan", "notify"), "summary", "contact"),
+        # loan_app → notify: a new application was accepted (202 answered); its evaluation
+        # started in the same commit, so loan_app does not consume it.
+        _event("ApplicationSubmitted", ("notify",), "summary", "contact"),
         # loan_app (saga orchestrator) → step services.
         _command("CheckCredit", "credit", "applicant", "round"),
         _command("ValueProperty", "property", "property", "loan_amount", "round"),

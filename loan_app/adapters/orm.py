@@ -7,13 +7,14 @@ database so that state, events and deduplication commit together.
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Column, ForeignKey, Integer, Numeric, String, Table, Text
-from sqlalchemy.orm import DeclarativeBase, relationship
+from typing import Any
+
+from sqlalchemy import JSON, Column, ForeignKey, Integer, Numeric, String, Table, Text, event, func, select
+from sqlalchemy.orm import DeclarativeBase, column_property
 
 from common.database.tables import define_common_tables
 from common.kernel.clock import UTCDateTime
 from loan_app.domain.model import Application
-from loan_app.domain.timeline import Transition
 
 
 class Base(DeclarativeBase):
@@ -59,12 +60,33 @@ history = Table(
     Column("detail", JSON, nullable=False, default=dict),
 )
 
-Base.registry.map_imperatively(Transition, history)
+# The history is not a relationship: a saga step appends to it and never reads it, so loading it
+# with every application cost a query per message. loan_app.adapters.repository reads it when it
+# is shown and inserts new transitions with Core (``Transition`` stays a plain dataclass).
 Base.registry.map_imperatively(
     Application,
     applications,
     properties={
-        "history": relationship(Transition, order_by=history.c.seq, lazy="selectin", cascade="all, delete-orphan"),
+        # The number of the last transition: the next one's ``seq`` without the history. Derived
+        # from the history, so it cannot drift from it; never written (no such column), and the
+        # value the aggregate gives it survives a flush. Deferred: read by its own query when the
+        # aggregate first moves, hence after the row lock — in the locking statement itself,
+        # PostgreSQL would compute it from the snapshot taken before waiting for the lock, and miss
+        # the transition of the transaction that held it.
+        "seq": column_property(
+            select(func.coalesce(func.max(history.c.seq), 0))
+            .where(history.c.application_id == applications.c.id)
+            .correlate_except(history)
+            .scalar_subquery(),
+            deferred=True,
+            expire_on_flush=False,
+        ),
     },
 )
+
+
+@event.listens_for(Application, "load")
+def _history_not_loaded(application: Application, _context: Any) -> None:
+    """A loaded application knows no transition but those it makes (the ORM skips ``__init__``)."""
+    application.history = []
 

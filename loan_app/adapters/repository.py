@@ -1,7 +1,14 @@
 """Loading and saving applications, and loan_app's unit of work that holds them.
 
 The aggregate records its messages itself; the unit of work collects them when it commits
-(:mod:`common.messaging.uow`), so saving an application is adding it to the unit of work.
+(:mod:`common.messaging.uow`). Rows are written with as little ORM work as the hot paths allow:
+
+- a new application (``POST``) is inserted with one Core ``INSERT``, its first transitions with
+  one more, never entering the session's unit of work;
+- a saga step locks and loads the application row alone (``SELECT … FOR UPDATE``), not its
+  history (the last transition's number is read by one small query if the step moves it on):
+  the transitions it makes are appended with a Core ``INSERT``, and the ORM only writes the
+  columns that changed.
 """
 
 from __future__ import annotations
@@ -9,19 +16,60 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from common.messaging.uow import Repository, UnitOfWork
-from loan_app.domain.model import Application
+from loan_app.adapters.orm import applications, history
+from loan_app.domain.model import Application, Transition
+
+#: The columns of ``applications`` that an Application's attributes of the same name fill.
+_COLUMNS = tuple(column.name for column in applications.columns)
 
 
 class Applications(Repository):
-    """The applications of one unit of work."""
+    """The applications of one unit of work, and the transitions they made in it."""
 
-    def get(self, application_id: str, *, for_update: bool = False) -> Application | None:
-        """One application; ``for_update`` locks its row so concurrent messages apply one at a time."""
-        return self.track(get(self.session, application_id, for_update=for_update))
+    def __init__(self, uow: UnitOfWork) -> None:
+        super().__init__(uow)
+        self._new: list[Application] = []
+        #: Per application handed out (by ``id()``): how many transitions of its ``history`` list
+        #: are stored (the list holds only those made since loading, unless loaded with history).
+        self._stored: dict[int, tuple[Application, int]] = {}
+
+    def get(self, application_id: str, *, for_update: bool = False, with_history: bool = False) -> Application | None:
+        """One application; ``for_update`` locks its row so concurrent messages apply one at a time.
+
+        ``with_history`` reads every transition (to show them); without it ``history`` holds only
+        those made from now on, which is all a saga step needs (one query fewer per message).
+        """
+        application = get(self.session, application_id, for_update=for_update, with_history=with_history)
+        if application is not None:
+            self._stored[id(application)] = (application, len(application.history))
+        return self.track(application)
+
+    def add(self, application: Application) -> None:  # type: ignore[override]
+        """A new application, inserted with what it recorded when the unit of work commits."""
+        self._new.append(self.track(application))
+        self._stored[id(application)] = (application, 0)
+
+    def write(self) -> None:
+        """Insert the new applications and every transition not stored yet (Core, no ORM flush)."""
+        with self.session.no_autoflush:  # the commit flushes the ORM's changes once, after these
+            self._insert()
+        self._stored = {key: (application, len(application.history)) for key, (application, _) in self._stored.items()}
+
+    def _insert(self) -> None:
+        if self._new:
+            self.session.execute(insert(applications), [{key: getattr(a, key) for key in _COLUMNS} for a in self._new])
+            self._new = []
+        rows = [
+            {"application_id": application.id, "seq": t.seq, "from_status": t.from_status, "to_status": t.to_status,
+             "at": t.at, "cause": t.cause, "detail": t.detail}
+            for application, stored in self._stored.values() for t in application.history[stored:]
+        ]
+        if rows:
+            self.session.execute(insert(history), rows)
 
     def overdue_ids(self, now: datetime, limit: int = 100) -> list[str]:
         """Non-terminal applications whose current wait passed its deadline."""
@@ -36,16 +84,27 @@ class LoanUnitOfWork(UnitOfWork):
     def open_repositories(self) -> None:
         self.applications = Applications(self)
 
+    def commit(self) -> None:
+        """Write the applications' new rows, then commit them with the outbox (one transaction)."""
+        self.applications.write()
+        super().commit()
 
-def get(session: Session, application_id: str, *, for_update: bool = False) -> Application | None:
-    """One application; ``for_update`` locks its row so concurrent messages apply one at a time."""
-    return session.get(Application, application_id, with_for_update=for_update or None)
+
+def get(session: Session, application_id: str, *, for_update: bool = False,
+        with_history: bool = False) -> Application | None:
+    """One application (see :meth:`Applications.get`), read in the given session."""
+    application = session.get(Application, application_id, with_for_update=for_update or None)
+    if application is not None and with_history:
+        application.history = transitions(session, application_id)
+    return application
 
 
-def save(uow: UnitOfWork, application: Application) -> None:
-    """Stage the application in the open unit of work; its messages go out with the commit."""
-    uow.session.add(application)
-    uow.track(application)
+def transitions(session: Session, application_id: str) -> list[Transition]:
+    """Every transition of an application, in order."""
+    columns = [history.c.seq, history.c.from_status, history.c.to_status, history.c.at, history.c.cause,
+               history.c.detail]
+    rows = session.execute(select(*columns).where(history.c.application_id == application_id).order_by(history.c.seq))
+    return [Transition(*row) for row in rows]
 
 
 def page(session: Session, status: str | None, offset: int, limit: int) -> tuple[Sequence[Application], int]:

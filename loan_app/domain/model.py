@@ -55,10 +55,13 @@ class Application(RecordsMessages):
         self.information: dict[str, Any] = {}
         self.failure: dict[str, Any] | None = None
         self.compensations: list[dict[str, Any]] = []
-        # Even SUBMITTED has a deadline: if ApplicationSubmitted is never applied (dead-lettered),
-        # the expiry job ends the application instead of leaving it waiting forever.
+        # Even SUBMITTED has a deadline: an application stored SUBMITTED by an older version, whose
+        # own ApplicationSubmitted started the evaluation, is ended by the expiry job, not kept forever.
         self.deadline: datetime | None = now + deadlines.step
+        #: The transitions known to this object: all of them when it was loaded with its history,
+        #: else only those made since it was loaded; ``seq`` numbers the last one either way.
         self.history: list[Transition] = []
+        self.seq = 0
         self._record(None, Status.SUBMITTED, now, "application submitted")
         self.record("ApplicationSubmitted", {
             "summary": self.summary(),
@@ -98,7 +101,12 @@ class Application(RecordsMessages):
     # --- the saga ----------------------------------------------------------------------------
 
     def start_evaluation(self, now: datetime, deadlines: Deadlines) -> None:
-        """SUBMITTED → EVALUATING: ask for the credit check and the valuation, in parallel."""
+        """SUBMITTED → EVALUATING: ask for the credit check and the valuation, in parallel.
+
+        The submission calls it on the new application before its first commit
+        (:func:`loan_app.commands.submit`), so both transitions and both steps leave in one outbox
+        write: no message from loan_app to itself, no broker round trip before the saga starts.
+        """
         if self.state is not Status.SUBMITTED:
             return
         self.round = 1
@@ -240,8 +248,9 @@ class Application(RecordsMessages):
 
     def _record(self, previous: Status | None, target: Status, now: datetime, cause: str) -> None:
         self.updated_at = now
+        self.seq += 1
         transition = Transition(
-            seq=len(self.history) + 1,
+            seq=self.seq,
             from_status=previous.value if previous else None,
             to_status=target.value,
             at=now,

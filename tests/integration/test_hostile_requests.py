@@ -68,7 +68,6 @@ def waiting(loan: FlaskClient) -> dict[str, str]:
     """A self-employed applicant's application, asked for two years of declared income."""
     accepted = submit(loan, applicant={"employment_status": "self_employed"})
     rt, application_id = loan.application.extensions["loanflow.runtime"], accepted["id"]
-    deliver(rt, "ApplicationSubmitted", application_id, {"summary": {}, "contact": {}})
     deliver(rt, "CreditChecked", application_id, {"inquiry_id": "b-1", "round": 1, "assessment": {
         "score": 720, "payment_incidents": 0, "open_credits": 0, "monthly_income": "5200.00",
         "monthly_debts": "0.00", "debt_to_income": "0.0000", "bureau_found": True}})

@@ -38,12 +38,16 @@ def bearer(token: str) -> dict[str, str]:
 
 def test_submit_answers_202_with_token_and_location(client: FlaskClient) -> None:
     accepted = submit(client)
-    assert accepted["status"] == "SUBMITTED"
+    # The evaluation starts in the submission's own commit: the 202 states the status stored.
+    assert accepted["status"] == "EVALUATING"
+    assert set(accepted) == {"id", "status", "access_token", "links", "location"}
     assert accepted["location"] == f"/loan/applications/{accepted['id']}"
     body = client.get(accepted["location"], headers=bearer(accepted["access_token"])).json
-    assert body["status"] == "SUBMITTED"
+    assert body["status"] == "EVALUATING"
     assert body["loan"] == {"amount": "200000.00", "duration_months": 240}
-    assert [h["status"] for h in body["history"]] == ["SUBMITTED"]
+    assert [(h["seq"], h["from_status"], h["status"]) for h in body["history"]] == [
+        (1, None, "SUBMITTED"), (2, "SUBMITTED", "EVALUATING")]
+    assert body["credit"] == {"status": "PENDING"} and body["valuation"] == {"status": "PENDING"}
     assert body["requested_information"] == []
 
 
@@ -51,12 +55,17 @@ def test_submission_and_its_events_commit_together(client: FlaskClient) -> None:
     accepted = submit(client)
     rt = client.application.extensions["loanflow.runtime"]
     with rt.session_factory() as session:
-        rows = session.scalars(select(OutboxMessage).where(OutboxMessage.application_id == accepted["id"])).all()
-    assert sorted((r.message_type, r.queue) for r in rows) == [
+        rows = session.scalars(select(OutboxMessage).where(OutboxMessage.application_id == accepted["id"])
+                               .order_by(OutboxMessage.created_at)).all()
+    # Both steps go out with the submission; loan_app sends itself nothing.
+    assert [(r.message_type, r.queue) for r in rows] == [
         ("ApplicationStatusChanged", "notify"),
-        ("ApplicationSubmitted", "loan"),
         ("ApplicationSubmitted", "notify"),
+        ("ApplicationStatusChanged", "notify"),
+        ("CheckCredit", "credit"),
+        ("ValueProperty", "property"),
     ]
+    assert [r.payload["seq"] for r in rows if r.message_type == "ApplicationStatusChanged"] == [1, 2]
     assert all(r.sent_at is None for r in rows)
 
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 import dramatiq
 import pytest
 
+from common.kernel.clock import utcnow
 from common.messaging.broker import build_broker
 from common.messaging.consumers import register_actors
 from common.messaging.outbox import new_id
@@ -15,6 +19,7 @@ from common.service.runtime import Runtime
 from decision_app.service import definition as decision_definition
 from loan_app import commands, handlers, queries
 from loan_app.bootstrap import bootstrap
+from loan_app.domain.model import Application
 from tests.conftest import make_settings
 from tests.support.databases import truncate_all
 from tests.support.messages import deliver, outbox, run_until_idle, sent_types
@@ -32,9 +37,7 @@ def rt(runtime_of: Callable[..., Runtime]) -> Runtime:
 
 
 def submitted(rt: Runtime, body: dict[str, Any] | None = None) -> str:
-    application_id = commands.submit(rt, body or application()).id
-    deliver(rt, "ApplicationSubmitted", application_id, {"summary": {}, "contact": {}})
-    return application_id
+    return commands.submit(rt, body or application()).id
 
 
 def status(rt: Runtime, application_id: str) -> str:
@@ -44,8 +47,10 @@ def status(rt: Runtime, application_id: str) -> str:
 def test_submission_starts_both_steps_in_parallel(rt: Runtime) -> None:
     application_id = submitted(rt)
     assert status(rt, application_id) == "EVALUATING"
-    types = sent_types(rt, application_id)
-    assert "CheckCredit" in types and "ValueProperty" in types
+    assert sent_types(rt, application_id) == ["ApplicationStatusChanged", "ApplicationSubmitted",
+                                              "ApplicationStatusChanged", "CheckCredit", "ValueProperty"]
+    assert [(h.seq, h.to_status) for h in queries.application(rt, application_id).history] == [
+        (1, "SUBMITTED"), (2, "EVALUATING")]
 
 
 def test_decision_requested_only_when_both_steps_are_done(rt: Runtime) -> None:
@@ -73,6 +78,26 @@ def test_duplicate_and_stale_messages_change_nothing(rt: Runtime) -> None:
     assert status(rt, application_id) == "REJECTED"
     history = [h.to_status for h in queries.application(rt, application_id).history]
     assert history == ["SUBMITTED", "EVALUATING", "DECIDING", "REJECTED"]
+
+
+def test_a_step_that_waited_for_the_lock_numbers_its_transition_after_the_holders(rt: Runtime) -> None:
+    """The last transition's number is read after the row lock, not in the locking query's snapshot."""
+    application_id = submitted(rt)
+    deliver(rt, "CreditChecked", application_id, {"inquiry_id": "b-1", "assessment": ASSESSMENT, "round": 1})
+    decided: list[bool] = []
+    decision = {"decision": {"outcome": "REJECTED", "reasons": []}, "round": 1}
+    waiter = threading.Thread(target=lambda: decided.append(deliver(rt, "DecisionMade", application_id, decision)))
+    with rt.uow() as holder:
+        holder.applications.get(application_id, for_update=True).record_valuation(
+            1, VALUATION, utcnow(), commands.deadlines(rt.settings))  # → DECIDING, seq 3
+        waiter.start()
+        time.sleep(0.5)  # the DecisionMade handler now waits for the row lock
+        holder.commit()
+    waiter.join(10)
+    app = queries.application(rt, application_id)
+    assert decided == [True] and app.status == "REJECTED"
+    assert [(h.seq, h.to_status) for h in app.history] == [
+        (1, "SUBMITTED"), (2, "EVALUATING"), (3, "DECIDING"), (4, "REJECTED")]
 
 
 def test_information_loop_resumes_with_a_new_round(rt: Runtime) -> None:
@@ -105,17 +130,26 @@ def test_failed_valuation_fails_the_application_and_cancels_the_credit_inquiry(r
 def test_overdue_steps_fail_exactly_once(rt: Runtime) -> None:
     rt.settings = rt.settings.with_overrides(step_timeout_seconds=0, info_timeout_seconds=0)
     rt.bindings = bootstrap(rt)  # the handlers' deadlines are those of the settings they are bound with
-    waiting = submitted(rt)
+    waiting = submitted(rt)  # the deadline of the evaluation is set by the submission itself
     assert handlers.expire_overdue(rt.uow) == 1
     app = queries.application(rt, waiting)
     assert app.status == "FAILED" and app.failure["code"] == "STEP_TIMEOUT"
+    assert [h.to_status for h in app.history] == ["SUBMITTED", "EVALUATING", "FAILED"]
+    assert "CancelCreditInquiry" in sent_types(rt, waiting)  # the check asked for is undone
     assert handlers.expire_overdue(rt.uow) == 0  # exactly once
 
 
-def test_an_application_never_started_fails_at_its_deadline(rt: Runtime) -> None:
-    """``ApplicationSubmitted`` dead-lettered (never applied): SUBMITTED must not wait forever."""
+def test_an_application_left_submitted_fails_at_its_deadline(rt: Runtime) -> None:
+    """A row stored ``SUBMITTED`` by an older version (whose own ``ApplicationSubmitted`` started
+    the evaluation, and which loan_app no longer consumes) must not wait forever."""
     rt.settings = rt.settings.with_overrides(step_timeout_seconds=0)
-    application_id = commands.submit(rt, application()).id
+    data = application()
+    application_id = new_id()
+    with rt.uow() as uow:
+        uow.applications.add(Application(application_id, data["applicant"], data["property"],
+                                         Decimal(data["loan"]["amount"]), data["loan"]["duration_months"],
+                                         application_id, utcnow(), commands.deadlines(rt.settings)))
+        uow.commit()
     assert handlers.expire_overdue(rt.uow) == 1
     app = queries.application(rt, application_id)
     assert app.status == "FAILED" and app.failure["code"] == "STEP_TIMEOUT"

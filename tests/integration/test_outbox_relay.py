@@ -54,26 +54,33 @@ def queue_depth(queue: str) -> int:
 def test_relay_publishes_committed_rows_and_marks_them(rt: Runtime, rabbit: RabbitmqBroker) -> None:
     ids = [commands.submit(rt, application()).id for _ in range(5)]
     relay = OutboxRelay(rt.session_factory, rt.definition.outbox_model, rabbit, batch_size=4)
-    batches = [relay.run_once() for _ in range(5)]
-    assert batches == [4, 4, 4, 3, 0]
-    # Per application: ApplicationSubmitted to loan and notify, ApplicationStatusChanged to notify.
-    assert queue_depth("loan") == len(ids)
-    assert queue_depth("notify") == 2 * len(ids)
+    batches = [relay.run_once() for _ in range(8)]
+    assert batches == [4, 4, 4, 4, 4, 4, 1, 0]
+    # Per application: two ApplicationStatusChanged and ApplicationSubmitted to notify, the two steps.
+    assert queue_depth("credit") == queue_depth("property") == len(ids)
+    assert queue_depth("notify") == 3 * len(ids)
     model = rt.definition.outbox_model
     with rt.session_factory() as session:
         assert session.scalars(select(model).where(model.sent_at.is_(None))).first() is None
 
 
-def test_message_id_is_the_outbox_row_id(rt: Runtime) -> None:
+def stub_broker() -> StubBroker:
+    """An in-process broker with the queues a submission's messages go to."""
     broker = StubBroker()
-    broker.declare_queue("loan")
-    broker.declare_queue("notify")
+    for queue in ("credit", "property", "notify"):
+        broker.declare_queue(queue)
+    return broker
+
+
+def test_message_id_is_the_outbox_row_id(rt: Runtime) -> None:
+    broker = stub_broker()
     application_id = commands.submit(rt, application()).id
     OutboxRelay(rt.session_factory, rt.definition.outbox_model, broker).run_once()
     model = rt.definition.outbox_model
     with rt.session_factory() as session:
-        row = session.scalars(select(model).where(model.application_id == application_id, model.queue == "loan")).one()
-    message = broker.queues["loan"].get_nowait()
+        row = session.scalars(select(model).where(model.application_id == application_id,
+                                                  model.queue == "credit")).one()
+    message = broker.queues["credit"].get_nowait()
     assert row.id in message.decode()
 
 
@@ -85,11 +92,11 @@ def test_broker_down_keeps_rows_for_later(rt: Runtime, rabbit: RabbitmqBroker) -
     model = rt.definition.outbox_model
     with rt.session_factory() as session:
         pending = session.scalars(select(model).where(model.sent_at.is_(None))).all()
-    assert len(pending) == 3
+    assert len(pending) == 5
     # The relay stops at the first refusal: one row tried, with its error, the others untouched.
     tried = [row for row in pending if row.attempts]
     assert len(tried) == 1 and tried[0].attempts == 1 and tried[0].last_error
-    assert OutboxRelay(rt.session_factory, model, rabbit).run_once() == 3
+    assert OutboxRelay(rt.session_factory, model, rabbit).run_once() == 5
 
 
 def test_concurrent_relays_never_publish_a_row_twice(rt: Runtime, rabbit: RabbitmqBroker) -> None:
@@ -116,9 +123,9 @@ def test_concurrent_relays_never_publish_a_row_twice(rt: Runtime, rabbit: Rabbit
         thread.start()
     for thread in threads:
         thread.join()
-    assert len(published) == 120
-    assert len(set(published)) == 120
-    assert sum(relay.published_total for relay in relays) == 120
+    assert len(published) == 200
+    assert len(set(published)) == 200
+    assert sum(relay.published_total for relay in relays) == 200
 
 
 def test_a_commit_with_outbox_rows_wakes_a_listening_relay_at_once(rt: Runtime) -> None:
@@ -159,8 +166,8 @@ def test_a_poison_row_is_parked_and_the_rows_after_it_keep_flowing(rt: Runtime, 
     for _ in range(3):
         commands.submit(rt, application())
     relay = OutboxRelay(rt.session_factory, rt.definition.outbox_model, rabbit)
-    assert relay.run_once() == 9  # the good rows went out in the first round, past the poison
-    assert queue_depth("loan") == 3 and queue_depth("notify") == 6
+    assert relay.run_once() == 15  # the good rows went out in the first round, past the poison
+    assert queue_depth("credit") == 3 and queue_depth("notify") == 9
     assert [relay.run_once() for _ in range(POISON_ATTEMPTS)] == [0] * POISON_ATTEMPTS
     model = rt.definition.outbox_model
     with rt.session_factory() as session:
@@ -184,9 +191,7 @@ def test_a_poison_row_is_parked_and_the_rows_after_it_keep_flowing(rt: Runtime, 
 def test_the_fault_switch_exits_after_the_publish_and_before_the_mark(rt: Runtime,
                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     """``Settings.fault_exit_after_publish`` (the crash tests' LOANFLOW_FAULT_EXIT_AFTER_PUBLISH)."""
-    broker = StubBroker()
-    broker.declare_queue("loan")
-    broker.declare_queue("notify")
+    broker = stub_broker()
     commands.submit(rt, application())
     exits: list[int] = []
 

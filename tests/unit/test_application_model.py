@@ -48,6 +48,21 @@ def test_submission_records_history_and_announces_itself() -> None:
     assert app.history[0].seq == 1 and app.history[0].from_status is None
 
 
+def test_a_submission_starts_its_evaluation_in_the_same_change() -> None:
+    app = new()
+    app.start_evaluation(NOW, LIMITS)  # before the first commit, as loan_app.commands.submit does
+    assert app.status == "EVALUATING" and app.round == 1 and app.correlation_id == "app-1"
+    assert [(h.seq, h.from_status, h.to_status) for h in app.history] == [
+        (1, None, "SUBMITTED"), (2, "SUBMITTED", "EVALUATING")]
+    assert names(app) == ["ApplicationStatusChanged", "ApplicationSubmitted", "ApplicationStatusChanged",
+                          "CheckCredit", "ValueProperty"]
+    changes = [m.payload for m in app.messages if m.name == "ApplicationStatusChanged"]
+    assert [(c["seq"], c["status"], c["previous_status"]) for c in changes] == [
+        (1, "SUBMITTED", None), (2, "EVALUATING", "SUBMITTED")]
+    assert app.credit == {"status": "PENDING"} and app.valuation == {"status": "PENDING"}
+    assert app.deadline == NOW + LIMITS.step
+
+
 def test_evaluation_sends_both_steps_with_a_deadline() -> None:
     app = new()
     app.messages.clear()

@@ -34,32 +34,49 @@ class FakeApplications(FakeRepository):
         return [a.id for a in self.rows if a.deadline is not None and a.deadline <= now][:limit]
 
 
+def submitted() -> FakeUnitOfWork:
+    """A unit of work that committed the submission of application ``app-1``."""
+    work = FakeUnitOfWork(applications=FakeApplications)
+    data = body()
+    application = Application("app-1", data["applicant"], data["property"], Decimal(data["loan"]["amount"]),
+                              data["loan"]["duration_months"], "app-1", utcnow(), LIMITS)
+    application.start_evaluation(application.created_at, LIMITS)  # as loan_app.commands.submit does
+    work.applications.add(application)
+    work.commit()
+    return work
+
+
 @pytest.fixture
 def uow() -> FakeUnitOfWork:
     """A unit of work holding application ``app-1``, just submitted (its first messages already sent)."""
-    work = FakeUnitOfWork(applications=FakeApplications)
-    data = body()
-    work.applications.add(Application("app-1", data["applicant"], data["property"], Decimal(data["loan"]["amount"]),
-                                      data["loan"]["duration_months"], "app-1", utcnow(), LIMITS))
-    work.commit()
+    work = submitted()
     work.outbox.clear()
     return work
 
 
 def evaluating(uow: FakeUnitOfWork) -> FakeUnitOfWork:
-    return applied(partial(handlers.on_submitted, deadlines=LIMITS), envelope("ApplicationSubmitted", {}), uow)
-
-
-def test_submitted_starts_both_steps_with_the_application_ids(uow: FakeUnitOfWork) -> None:
-    evaluating(uow)
+    """The submission already started the evaluation: no message of loan_app's own is needed."""
     assert uow.applications.rows[0].status == "EVALUATING"
-    assert uow.sent() == ["ApplicationStatusChanged", "CheckCredit", "ValueProperty"]
+    return uow
+
+
+def test_the_submission_commits_both_steps_with_the_application_ids() -> None:
+    uow = submitted()
+    assert uow.applications.rows[0].status == "EVALUATING"
+    assert uow.sent() == ["ApplicationStatusChanged", "ApplicationSubmitted", "ApplicationStatusChanged",
+                          "CheckCredit", "ValueProperty"]
+    assert [m.payload["seq"] for m in uow.outbox if m.name == "ApplicationStatusChanged"] == [1, 2]
     assert {(m.application_id, m.correlation_id) for m in uow.outbox} == {("app-1", "app-1")}
 
 
+def test_loan_no_longer_consumes_its_own_submission() -> None:
+    assert "ApplicationSubmitted" not in {spec.name for spec in consumed_by("loan")}
+
+
 def test_a_message_about_an_unknown_application_changes_and_sends_nothing(uow: FakeUnitOfWork) -> None:
-    applied(partial(handlers.on_submitted, deadlines=LIMITS), envelope("ApplicationSubmitted", {}, "other"), uow)
-    assert uow.sent() == [] and uow.applications.rows[0].status == "SUBMITTED"
+    credit = {"inquiry_id": "b-1", "assessment": ASSESSMENT, "round": 1}
+    applied(partial(handlers.on_credit_checked, deadlines=LIMITS), envelope("CreditChecked", credit, "other"), uow)
+    assert uow.sent() == [] and uow.applications.rows[0].credit == {"status": "PENDING"}
 
 
 def test_the_decision_is_asked_once_both_steps_are_done(uow: FakeUnitOfWork) -> None:
@@ -116,7 +133,7 @@ def test_expiry_ends_an_overdue_application_exactly_once(uow: FakeUnitOfWork) ->
     assert handlers.expire_overdue(lambda: uow) == 1
     assert handlers.expire_overdue(lambda: uow) == 0
     assert uow.applications.rows[0].status == "FAILED"
-    assert uow.sent() == ["ApplicationStatusChanged"]  # nothing to compensate: no credit check asked
+    assert uow.sent() == ["CancelCreditInquiry", "ApplicationStatusChanged"]  # the check asked is cancelled
 
 
 def test_the_bootstrap_binds_a_handler_to_every_message_loan_consumes() -> None:

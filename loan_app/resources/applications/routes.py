@@ -23,6 +23,10 @@ from loan_app.resources.applications.schemas import (
     ListQuerySchema,
 )
 
+#: Schema instances built once: given a class, webargs builds one per request, deep-copying every
+#: field and nested schema (a tenth of the CPU of a POST). Loading keeps no state on the instance.
+CREATE, INFORMATION, LIST_QUERY = ApplicationCreateSchema(), InformationSchema(), ListQuerySchema()
+
 blp = Blueprint(
     "applications",
     __name__,
@@ -37,7 +41,7 @@ def _language() -> str:
 
 @blp.route("")
 class Applications(MethodView):
-    @blp.arguments(ApplicationCreateSchema)
+    @blp.arguments(CREATE)
     @blp.response(202, AcceptedSchema, headers={"Location": {"description": "URL of the application",
                                                              "schema": {"type": "string"}}})
     @blp.errors(400, 413, 415)
@@ -60,7 +64,7 @@ class Applications(MethodView):
         }
         return body, 202, {"Location": location}
 
-    @blp.arguments(ListQuerySchema, location="query")
+    @blp.arguments(LIST_QUERY, location="query")
     @blp.response(200, ApplicationSummarySchema(many=True))
     @blp.paginate()
     @blp.staff_only
@@ -88,7 +92,7 @@ class ApplicationById(MethodView):
 
 @blp.route("/<uuid:application_id>/information")
 class ApplicationInformation(MethodView):
-    @blp.arguments(InformationSchema)
+    @blp.arguments(INFORMATION)
     @blp.response(200, ApplicationSchema)
     @blp.errors(400, 409, 413, 415, e409="The application is not waiting for information.")
     @blp.applicant_or_staff

@@ -69,7 +69,8 @@ class ApplicationCreateSchema(ma.Schema):
 
 class AcceptedSchema(ma.Schema):
     id = fields.String()
-    status = fields.String()
+    status = fields.String(metadata={"description": "The status stored when the answer is sent: `EVALUATING` (the "
+                                                   "evaluation starts in the submission's own transaction)."})
     access_token = fields.String(metadata={"description": "Bearer token for this application only."})
     links = fields.Dict(keys=fields.String(), values=fields.String())
 
