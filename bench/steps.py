@@ -180,26 +180,32 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--warmup", type=int, default=50)
     parser.add_argument("--profile", help="write a cProfile of the measured loops to this file")
     parser.add_argument("--only", help="run only the cases whose label contains this")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="rounds of every case; the table keeps each case's cheapest (least disturbed)")
     args = parser.parse_args(argv)
     configure_logging("bench", "INFO")  # the workers log as much as this (to stderr, dropped below)
     for handler in logging.getLogger().handlers:
         handler.setStream(open(os.devnull, "w"))  # type: ignore[attr-defined]  # noqa: SIM115
     profiler = cProfile.Profile(time.process_time) if args.profile else None
-    results = []
+    best: dict[str, dict[str, Any]] = {}
     with bureau_simulator() as bureau_url:
         runtimes: dict[str, Runtime] = {}
         counters: dict[str, StatementCounter] = {}
-        ids = [new_id() for _ in range(args.warmup + args.n)]  # CancelCreditInquiry cancels these checks
-        for case in CASES:
-            if args.only and args.only not in case[0]:
-                continue
-            service = case[1]
-            if service not in runtimes:
-                runtimes[service] = runtime(service, bureau_url)
-                counters[service] = StatementCounter(runtimes[service])
-            results.append(run_case(runtimes[service], counters[service], case, ids, args.warmup, profiler))
+        for _round in range(args.rounds):
+            ids = [new_id() for _ in range(args.warmup + args.n)]  # CancelCreditInquiry cancels these checks
+            for case in CASES:
+                if args.only and args.only not in case[0]:
+                    continue
+                service = case[1]
+                if service not in runtimes:
+                    runtimes[service] = runtime(service, bureau_url)
+                    counters[service] = StatementCounter(runtimes[service])
+                row = run_case(runtimes[service], counters[service], case, ids, args.warmup, profiler)
+                if row["label"] not in best or row["cpu_ms"] < best[row["label"]]["cpu_ms"]:
+                    best[row["label"]] = row
         for rt in runtimes.values():
             rt.dispose()
+    results = list(best.values())
     if profiler:
         profiler.dump_stats(args.profile)
     print(f"{'message':30} {'n':>5} {'CPU ms/msg':>11} {'SQL/msg':>8}  statements per message")
