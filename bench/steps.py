@@ -52,14 +52,14 @@ APPLICANT = {"full_name": "Alice Propre", "birth_date": "1992-04-15", "employmen
              "monthly_income": "5200.00", "monthly_debts": "0.00"}
 PROPERTY = {"address": "12 rue de la République", "postcode": "69002", "city": "Lyon", "kind": "apartment",
             "surface_m2": "75", "price": "340000"}
-DECISION_FACTS = {
-    "loan": {"amount": "200000", "duration_months": 240},
-    "applicant": {"employment_status": "permanent", "monthly_income": "5200.00", "monthly_debts": "0.00"},
-    "credit": {"score": 720, "payment_incidents": 0, "open_credits": 0, "monthly_income": "5200.00",
-               "monthly_debts": "0.00", "debt_to_income": "0.0000", "bureau_found": True},
+#: What MakeDecision carries once credit and property answered (an approval, the common case).
+DECISION_FACTS: dict[str, Any] = {
+    "loan": {"amount": "200000", "duration_months": 240}, "information": {},
+    "applicant": {key: APPLICANT[key] for key in ("employment_status", "monthly_income", "monthly_debts")},
+    "credit": {"score": 720, "payment_incidents": 0, "open_credits": 0, "debt_to_income": "0.0000",
+               "bureau_found": True, "monthly_income": "5200.00", "monthly_debts": "0.00"},
     "valuation": {"estimated_value": "360000.00", "price_per_m2": "4800.00", "loan_to_value": "0.5556",
                   "reference": "city:Lyon", "adjustments": []},
-    "information": {},
 }
 
 
@@ -118,7 +118,8 @@ class StatementCounter:
 
     def _seen(self, _conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
         words = statement.split(None, 3)
-        kind = " ".join(words[:3]) if words and words[0] in ("INSERT", "UPDATE", "DELETE") else (words[0] if words else "")
+        writes = words and words[0] in ("INSERT", "UPDATE", "DELETE")
+        kind = " ".join(words[:3]) if writes else (words[0] if words else "")
         if kind == "SELECT" and "FOR UPDATE" in statement:
             kind = "SELECT FOR UPDATE"
         self.kinds[kind] += 1
