@@ -45,7 +45,7 @@ from common.service.entrypoints import load_definition
 from common.service.runtime import Runtime
 
 PG_URL = os.environ.get("BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432")
-PREFIX = "loanflow_bench_steps"
+PREFIX = os.environ.get("BENCH_STEPS_DB_PREFIX", "loanflow_bench_steps")
 ROOT = Path(__file__).resolve().parents[1]
 
 APPLICANT = {"full_name": "Alice Propre", "birth_date": "1992-04-15", "employment_status": "permanent",
@@ -97,9 +97,9 @@ def bureau_simulator() -> Iterator[str]:
         deadline = time.monotonic() + 30
         while True:
             try:
-                requests.get(f"{url}/v1/inquiries/none", timeout=1)
+                requests.get(f"{url}/v1/inquiries/none", timeout=5)
                 break
-            except requests.ConnectionError:
+            except requests.RequestException:
                 if time.monotonic() > deadline or process.poll() is not None:
                     raise RuntimeError("the bureau simulator did not start") from None
                 time.sleep(0.1)
