@@ -88,7 +88,7 @@ def bureau_simulator() -> Iterator[str]:
     port = _free_port()
     env = {**os.environ, "BUREAU_LATENCY_MS": "0", "BUREAU_FAILURE_RATE": "0", "BUREAU_SEED": "1"}
     process = subprocess.Popen(
-        [str(ROOT / ".venv/bin/gunicorn"), "loanflow.bureau_simulator:create_app()", "--bind",
+        [str(Path(sys.executable).parent / "gunicorn"), "loanflow.bureau_simulator:create_app()", "--bind",
          f"127.0.0.1:{port}", "--workers", "1", "--threads", "8", "--worker-class", "gthread"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
