@@ -12,7 +12,6 @@ from typing import Any
 
 from common.messaging.envelope import Envelope
 from common.messaging.recorder import Notice
-from decision_app.adapters.orm import DecisionRecord
 from decision_app.adapters.repository import DecisionUnitOfWork
 from decision_app.domain.policy import CreditFacts, LoanRequest, PolicyConfig, PropertyFacts, decide
 
@@ -45,20 +44,21 @@ def decide_from_message(data: dict[str, Any], config: PolicyConfig) -> dict[str,
 
 
 def make_decision(envelope: Envelope, uow: DecisionUnitOfWork, *, policy: PolicyConfig) -> None:
-    """``MakeDecision``: decide the round once; the same round asked again gets the same answer."""
+    """``MakeDecision``: decide the round once; the same round asked again gets the same answer.
+
+    The decision is computed before it is known whether the round was decided (pure, and a round
+    is asked again only on a redelivery or a replay): the first ask, nearly every one, writes it
+    with a single statement; a round decided before keeps its stored answer, whatever this
+    computation or a newer policy says.
+    """
     round_ = int(envelope.data["round"])
-    decision = uow.decisions.for_round(envelope.application_id or "", round_)
-    if decision is None:
-        explained = decide_from_message(envelope.data, policy)
-        decision = DecisionRecord(
-            application_id=envelope.application_id,
-            correlation_id=envelope.correlation_id,
-            round=round_,
-            outcome=explained["outcome"],
-            policy_version=explained["policy_version"],
-            explanation=explained,
-        )
-        uow.decisions.add(decision)
+    explained = decide_from_message(envelope.data, policy)
+    decision = uow.decisions.insert_new({
+        "application_id": envelope.application_id, "correlation_id": envelope.correlation_id, "round": round_,
+        "outcome": explained["outcome"], "policy_version": explained["policy_version"], "explanation": explained,
+    }) or uow.decisions.for_round(envelope.application_id or "", round_)
+    if decision is None:  # pragma: no cover - the insert refused only because the round's row exists
+        raise LookupError(f"round {round_} of {envelope.application_id} neither decided nor stored")
     decision.record("DecisionMade", {"decision": decision.explanation, "round": round_})
 
 

@@ -82,6 +82,30 @@ def amortization_schedule(principal: Decimal, annual_rate: Decimal, months: int,
     return rows
 
 
+def _cost_figures(principal: Decimal, annual_rate: Decimal, months: int) -> tuple[Decimal, Decimal]:
+    """(the first installment's payment, the sum of the interest column) of
+    :func:`amortization_schedule`, without building the schedule.
+
+    Why a second loop: the decision worker needs only these two figures for every offer, and the
+    schedule's dates and rows were most of its CPU. It is the same arithmetic, row by row
+    (``tests/unit/test_finance.py`` checks that both agree).
+    """
+    payment = monthly_payment(principal, annual_rate, months)
+    rate = annual_rate / 12
+    balance = to_cents(principal)
+    total = Decimal("0.00")
+    first: Decimal | None = None
+    for number in range(1, months + 1):
+        interest = (balance * rate).quantize(CENT, rounding=ROUND_HALF_UP)
+        part = balance if number == months else min(payment - interest, balance)
+        balance -= part
+        total += interest
+        if first is None:
+            first = interest + part
+    assert first is not None  # months >= 1 (monthly_payment checked it)
+    return first, total
+
+
 @dataclass(frozen=True)
 class LoanCost:
     """What an offer states: rate, monthly payment, total interest, total cost."""
@@ -95,10 +119,9 @@ class LoanCost:
 
 def loan_cost(principal: Decimal, annual_rate: Decimal, months: int) -> LoanCost:
     """The cost of a loan, consistent to the cent with :func:`amortization_schedule`."""
-    schedule = amortization_schedule(principal, annual_rate, months, date(2000, 1, 1))
-    total_interest = sum((row.interest for row in schedule), Decimal("0.00"))
+    first_payment, total_interest = _cost_figures(principal, annual_rate, months)
     return LoanCost(
-        monthly_payment=schedule[0].payment,
+        monthly_payment=first_payment,
         total_interest=total_interest,
         total_cost=to_cents(principal) + total_interest,
         annual_rate=annual_rate,

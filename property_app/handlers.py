@@ -13,7 +13,6 @@ from typing import Any
 
 from common.messaging.envelope import Envelope
 from common.messaging.recorder import Notice
-from property_app.adapters.orm import PropertyValuation
 from property_app.adapters.repository import PropertyUnitOfWork
 from property_app.domain.valuation import Valuation, ValuationUnavailable, value_property
 
@@ -47,32 +46,28 @@ def prepare_valuation(envelope: Envelope, *, delay_seconds: float) -> Valuation 
 
 def apply_valuation(envelope: Envelope, uow: PropertyUnitOfWork, outcome: Valuation | ValuationUnavailable) -> None:
     """``ValueProperty``, second phase: record the valuation (or why there is none) once, and tell the saga."""
-    if uow.valuations.get(envelope.application_id or "", for_update=True) is not None:
-        return
     prop = envelope.data["property"]
-    row = PropertyValuation(
-        application_id=envelope.application_id,
-        correlation_id=envelope.correlation_id,
-        postcode=prop["postcode"],
-        city=prop["city"],
-        kind=prop["kind"],
-        surface_m2=Decimal(prop["surface_m2"]),
-    )
-    uow.valuations.add(row)
+    values: dict[str, Any] = {
+        "application_id": envelope.application_id, "correlation_id": envelope.correlation_id,
+        "postcode": prop["postcode"], "city": prop["city"], "kind": prop["kind"],
+        "surface_m2": Decimal(prop["surface_m2"]),
+    }
     if isinstance(outcome, ValuationUnavailable):
-        row.status = "UNAVAILABLE"
-        row.failure_reason = str(outcome)
-        row.record("PropertyValuationFailed", {
-            "code": outcome.code, "message": str(outcome), "round": envelope.data["round"],
-        })
+        row = uow.valuations.insert_new({**values, "status": "UNAVAILABLE", "failure_reason": str(outcome),
+                                         "adjustments": []})
+        if row is not None:
+            row.record("PropertyValuationFailed", {
+                "code": outcome.code, "message": str(outcome), "round": envelope.data["round"],
+            })
         return
-    row.status = "DONE"
-    row.estimated_value = outcome.estimated_value
-    row.price_per_m2 = outcome.price_per_m2
-    row.loan_to_value = outcome.loan_to_value
-    row.reference = outcome.reference
-    row.adjustments = valuation_payload(outcome)["adjustments"]
-    row.record("PropertyValued", {"valuation": valuation_payload(outcome), "round": envelope.data["round"]})
+    payload = valuation_payload(outcome)
+    row = uow.valuations.insert_new({
+        **values, "status": "DONE", "estimated_value": outcome.estimated_value,
+        "price_per_m2": outcome.price_per_m2, "loan_to_value": outcome.loan_to_value,
+        "reference": outcome.reference, "adjustments": payload["adjustments"],
+    })
+    if row is not None:  # None: valued before (a redelivery), and told then
+        row.record("PropertyValued", {"valuation": payload, "round": envelope.data["round"]})
 
 
 def valuation_failed(envelope: Envelope, uow: PropertyUnitOfWork) -> None:

@@ -84,6 +84,24 @@ def _pooled_session() -> requests.Session:
     return session
 
 
+def _environment_settings(session: requests.Session, base_url: str) -> dict[str, Any]:
+    """What ``requests`` would read from the environment for the bureau (proxies, CA bundle, .netrc),
+    read once; the session stops reading it again on every call.
+
+    Why: with ``trust_env`` a session scans the whole process environment for proxy variables on
+    each request, a third of the client's CPU per inquiry; the environment does not change while
+    the worker runs. Only for the client's own session (one passed in is left as it is).
+    """
+    settings = session.merge_environment_settings(base_url, {}, None, None, None)
+    found: dict[str, Any] = {"proxies": settings["proxies"], "verify": settings["verify"]}
+    if settings["cert"] is not None:
+        found["cert"] = settings["cert"]
+    if session.auth is None:
+        found["auth"] = requests.utils.get_netrc_auth(base_url)
+    session.trust_env = False
+    return found
+
+
 def _error_code(response: requests.Response) -> str:
     """The bureau's short error code, if it sent one; bodies are not echoed (they may hold personal data)."""
     try:
@@ -169,6 +187,7 @@ class BureauClient:
         self._attempts = attempts
         self._owns_session = session is None
         self._session = session if session is not None else _pooled_session()
+        self._environment = _environment_settings(self._session, self._base_url) if self._owns_session else {}
 
     def inquire(self, reference: str, full_name: str, birth_date: str) -> BureauReport:
         """Ask about one person; the same ``reference`` always yields the same inquiry at the bureau."""
@@ -225,7 +244,8 @@ class BureauClient:
     def _send(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         try:
             return self._session.request(
-                method, self._base_url + path, timeout=self._timeout, allow_redirects=False, **kwargs
+                method, self._base_url + path, timeout=self._timeout, allow_redirects=False,
+                **self._environment, **kwargs,
             )
         except _TRANSIENT_ERRORS as exc:
             raise BureauUnavailable(f"bureau unreachable: {type(exc).__name__}") from exc

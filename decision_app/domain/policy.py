@@ -8,7 +8,7 @@ itself to the applicant, the officer and the auditor alike.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
@@ -110,7 +110,20 @@ class Decision:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-simple form (Decimals as strings), as published in ``DecisionMade``."""
-        return jsonable(asdict(self))
+        return _json_simple(self)
+
+
+def _json_simple(value: Any) -> Any:
+    """``jsonable(asdict(value))`` in one pass: what ``asdict`` copies, this converts directly.
+
+    Why: a decision is some fifty dataclass fields deep, and the copy then the conversion were
+    a tenth of the decision worker's CPU per message.
+    """
+    if is_dataclass(value) and not isinstance(value, type):
+        return {item.name: _json_simple(getattr(value, item.name)) for item in fields(value)}
+    if isinstance(value, list | tuple):
+        return [_json_simple(item) for item in value]
+    return jsonable(value)
 
 
 def _percent(ratio: Decimal) -> str:

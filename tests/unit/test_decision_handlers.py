@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from functools import partial
+from typing import Any
 
 import pytest
 
@@ -32,6 +33,12 @@ POLICY = PolicyConfig()
 class FakeDecisions(FakeRepository):
     def for_round(self, application_id: str, round_: int) -> DecisionRecord | None:
         return self.find(application_id=application_id, round=round_)
+
+    def insert_new(self, values: dict[str, Any]) -> DecisionRecord | None:
+        if self.for_round(values["application_id"], values["round"]) is not None:
+            return None
+        self.add(DecisionRecord(**values))
+        return self.for_round(values["application_id"], values["round"])
 
 
 @pytest.fixture

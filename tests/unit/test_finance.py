@@ -51,3 +51,13 @@ def test_schedule_totals_match_the_offer(seed: int) -> None:
 def test_invalid_inputs_are_refused(principal: int, rate: str, months: int) -> None:
     with pytest.raises(ValueError):
         loan_cost(Decimal(principal), Decimal(rate), months)
+
+
+@pytest.mark.parametrize(("principal", "rate", "months"),
+                         [("0.01", "0", 1), ("0.03", "0", 2), ("0.01", "0.09", 3), ("250000", "0.037", 300),
+                          ("1000", "0.5", 2)])
+def test_the_offer_figures_are_the_schedules_own(principal: str, rate: str, months: int) -> None:
+    schedule = amortization_schedule(Decimal(principal), Decimal(rate), months, date(2000, 1, 1))
+    cost = loan_cost(Decimal(principal), Decimal(rate), months)
+    assert cost.monthly_payment == schedule[0].payment
+    assert cost.total_interest == sum((row.interest for row in schedule), Decimal("0.00"))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from common.messaging.contracts import consumed_by
@@ -18,6 +20,12 @@ from tests.unit.fakes import FakeRepository, FakeUnitOfWork, applied, envelope
 class FakeValuations(FakeRepository):
     def get(self, application_id: str, *, for_update: bool = False) -> PropertyValuation | None:
         return self.find(application_id=application_id)
+
+    def insert_new(self, values: dict[str, Any]) -> PropertyValuation | None:
+        if self.get(values["application_id"]) is not None:
+            return None
+        self.add(PropertyValuation(**values))
+        return self.get(values["application_id"])
 
 
 @pytest.fixture
