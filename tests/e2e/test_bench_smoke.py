@@ -56,3 +56,25 @@ def test_relay_bench_smoke_prints_its_table(servers: Servers) -> None:
     assert "relay drain rate (confirmed)" in done.stdout and "outbox lag p99" in done.stdout
     sent, written = done.stdout.split("rows sent / written")[1].split()[0].split("/")
     assert sent == written and int(sent) > 0
+
+
+@pytest.mark.timeout(600)
+def test_surge_smoke_refuses_beyond_the_bound_and_ends_every_accepted_application(
+        servers: Servers, tmp_path: Path) -> None:
+    """``python -m bench.surge --smoke``: held, 2×, 4×, back, with a bound of 4 in evaluation."""
+    output = tmp_path / "surge.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.surge", "--smoke", "--offset", "15000", "--output", str(output),
+         "--log-dir", str(tmp_path / "logs")],
+        cwd=ROOT, capture_output=True, text=True, timeout=540,
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    result = json.loads(output.read_text())
+    totals = result["totals"]
+    assert [p["name"] for p in result["phases"]] == ["held", "2x", "4x", "back"]
+    assert totals["accepted"] > 0 and totals["refused_503"] > 0, totals
+    assert totals["refused_503_with_retry_after"] == totals["refused_503"], totals
+    assert totals["not_ended"] == 0 and totals["failed"] == 0 and totals["other_http_errors"] == 0, totals
+    assert result["buckets"] and all("goodput_per_s" in b and "in_evaluation" in b for b in result["buckets"])
+    assert result["drain"]["all_ended_after_load_s"] is not None
+    assert "goodput floor" in done.stdout
