@@ -69,6 +69,7 @@ def test_surge_smoke_refuses_beyond_the_bound_and_ends_every_accepted_applicatio
         cwd=ROOT, capture_output=True, text=True, timeout=540,
     )
     assert done.returncode == 0, done.stderr[-4000:]
+    print(done.stdout)  # the table, with -s
     result = json.loads(output.read_text())
     totals = result["totals"]
     assert [p["name"] for p in result["phases"]] == ["held", "2x", "4x", "back"]
