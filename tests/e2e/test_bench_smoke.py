@@ -10,6 +10,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,19 +20,24 @@ from tests.support.stack import ROOT
 pytestmark = [pytest.mark.slow]
 
 
+def _smoke(module: str, tmp_path: Path) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+    """``python -m <module> --smoke`` on the session's servers: its run and its JSON result."""
+    output = tmp_path / f"{module}.json"
+    done = subprocess.run(
+        [sys.executable, "-m", module, "--smoke", "--offset", "15000", "--output", str(output),
+         "--log-dir", str(tmp_path / "logs")],
+        cwd=ROOT, capture_output=True, text=True, timeout=540,
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    return done, json.loads(output.read_text())
+
+
 @pytest.mark.timeout(600)
 def test_bench_smoke_reports_every_figure(servers: Servers, tmp_path: Path) -> None:
     from bench.report import FIGURES
 
     subprocess.run(["bash", str(ROOT / "bench/ensure_tools.sh")], check=True)
-    output = tmp_path / "bench.json"
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.run", "--smoke", "--offset", "15000", "--output", str(output),
-         "--log-dir", str(tmp_path / "logs")],
-        cwd=ROOT, capture_output=True, text=True, timeout=540,
-    )
-    assert done.returncode == 0, done.stderr[-4000:]
-    result = json.loads(output.read_text())
+    done, result = _smoke("bench.run", tmp_path)
     reported = {row["figure"]: row for row in result["figures"]}
     assert set(FIGURES) <= reported.keys(), set(FIGURES) - reported.keys()
     for figure in ("rabbitmq_publish_1", "rabbitmq_consume_n", "postgres_commit_8", "messages_per_app",
@@ -62,15 +68,8 @@ def test_relay_bench_smoke_prints_its_table(servers: Servers) -> None:
 def test_surge_smoke_refuses_beyond_the_bound_and_ends_every_accepted_application(
         servers: Servers, tmp_path: Path) -> None:
     """``python -m bench.surge --smoke``: held, 2×, 4×, back, with a bound of 4 in evaluation."""
-    output = tmp_path / "surge.json"
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.surge", "--smoke", "--offset", "15000", "--output", str(output),
-         "--log-dir", str(tmp_path / "logs")],
-        cwd=ROOT, capture_output=True, text=True, timeout=540,
-    )
-    assert done.returncode == 0, done.stderr[-4000:]
+    done, result = _smoke("bench.surge", tmp_path)
     print(done.stdout)  # the table, with -s
-    result = json.loads(output.read_text())
     totals = result["totals"]
     assert [p["name"] for p in result["phases"]] == ["held", "2x", "4x", "back"]
     assert totals["accepted"] > 0 and totals["refused_503"] > 0, totals
