@@ -86,10 +86,15 @@ def backlog(urls: dict[str, str]) -> dict[str, int]:
 
 
 async def _sample(urls: dict[str, str], t0: float, every: float, into: list[dict[str, Any]]) -> None:
-    """The backlog at the end of each bucket, until cancelled."""
+    """The backlog at the end of each bucket, until cancelled (a failed reading is a gap, not the end)."""
     while True:
         await asyncio.sleep(max(0.0, t0 + (len(into) + 1) * every - time.time()))
-        into.append({"t": round(time.time() - t0, 1), **await asyncio.to_thread(backlog, urls)})
+        try:
+            reading = await asyncio.to_thread(backlog, urls)
+        except psycopg.Error as error:
+            log(f"surge: backlog not read ({error})")
+            reading = {"in_evaluation": None, "failed": None, "pending_messages": None}
+        into.append({"t": round(time.time() - t0, 1), **reading})
 
 
 async def _drive(stack: Any, urls: dict[str, str], args: argparse.Namespace,

@@ -23,8 +23,9 @@ def analyse(observed: dict[str, Any], held: float, bucket: float) -> dict[str, A
     subs: list[Submission] = [s for p in phases for s in p["subs"]]
     buckets = _buckets(t0, phases, samples, subs, bucket)
     surge_start, surge_end = phases[1]["start"], phases[2]["end"]
-    level = max((s["in_evaluation"] for s in samples if s["t"] <= phases[0]["end"]), default=0)
-    drained_at = next((s["t"] for s in samples if s["t"] >= surge_end and s["in_evaluation"] <= level), None)
+    read = [s for s in samples if s["in_evaluation"] is not None]
+    level = max((s["in_evaluation"] for s in read if s["t"] <= phases[0]["end"]), default=0)
+    drained_at = next((s["t"] for s in read if s["t"] >= surge_end and s["in_evaluation"] <= level), None)
     window = [b for b in buckets if b["t"] >= surge_start and b["t"] + bucket <= (drained_at or surge_end)]
     floor = min((b["goodput_per_s"] for b in window), default=None)
     accepted = [s for s in subs if s.code == 202]
