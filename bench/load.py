@@ -64,6 +64,7 @@ class Submission:
     read: float | None = None  # the GET that saw the decision answered
     read_status: str | None = None
     retry_after: str | None = None  # the Retry-After of a refusal (503 at capacity)
+    error: str | None = None  # the exception of a POST that got no answer (code -1)
 
 
 @dataclass
@@ -172,8 +173,8 @@ class OpenLoop:
                 sub.code = response.status
                 sub.retry_after = response.headers.get("Retry-After")
                 body = await response.json() if response.status == 202 else {}
-        except (TimeoutError, aiohttp.ClientError, ValueError):
-            sub.code = -1
+        except (TimeoutError, aiohttp.ClientError, ValueError) as error:
+            sub.code, sub.error = -1, type(error).__name__
             return
         sub.answered = time.time()
         if sub.code == 202:

@@ -42,6 +42,7 @@ def analyse(observed: dict[str, Any], held: float, bucket: float) -> dict[str, A
             "offered": len(subs), "accepted": len(accepted), "refused_503": len(refused),
             "refused_503_with_retry_after": sum(1 for s in refused if s.retry_after),
             "other_http_errors": sum(1 for s in subs if s.code not in (202, 503)),
+            "other_answers": _others(subs),
             "ended": sum(1 for s in accepted if s.terminal), "outcomes": _outcomes(accepted),
             "failed": sum(1 for s in accepted if s.terminal == "FAILED"),
             "not_ended": sum(1 for s in accepted if not s.terminal),
@@ -90,6 +91,16 @@ def _phase(phase: dict[str, Any], t0: float) -> dict[str, Any]:
         "ended_in_phase_per_s": round(len(in_phase) / max(1e-9, seconds), 2),
         "cpu_s": phase["cpu_s"],
     }
+
+
+def _others(subs: list[Submission]) -> dict[str, int]:
+    """Answers other than 202 and 503, by status code, or by exception when there was none."""
+    found: dict[str, int] = {}
+    for s in subs:
+        if s.code not in (202, 503):
+            key = s.error or str(s.code)
+            found[key] = found.get(key, 0) + 1
+    return found
 
 
 def _outcomes(subs: list[Submission]) -> dict[str, int]:
