@@ -63,6 +63,8 @@ class Submission:
     committed: float | None = None  # the terminal event's `at` (loan_app's transition time)
     read: float | None = None  # the GET that saw the decision answered
     read_status: str | None = None
+    retry_after: str | None = None  # the Retry-After of a refusal (503 at capacity)
+    error: str | None = None  # the exception of a POST that got no answer (code -1)
 
 
 @dataclass
@@ -169,9 +171,10 @@ class OpenLoop:
         try:
             async with self.http.post(f"{self.base}/loan/applications", json=self.body) as response:
                 sub.code = response.status
+                sub.retry_after = response.headers.get("Retry-After")
                 body = await response.json() if response.status == 202 else {}
-        except (TimeoutError, aiohttp.ClientError, ValueError):
-            sub.code = -1
+        except (TimeoutError, aiohttp.ClientError, ValueError) as error:
+            sub.code, sub.error = -1, type(error).__name__
             return
         sub.answered = time.time()
         if sub.code == 202:
@@ -180,20 +183,26 @@ class OpenLoop:
 
     async def step(self, rate: float, seconds: float, grace: float) -> dict[str, Any]:
         """Offer ``rate`` applications/s for ``seconds``; wait up to ``grace`` s for the stragglers."""
-        count = max(2, round(rate * seconds))
         start = time.time() + 0.05
+        subs = await self.offer(rate, seconds, start)
+        scheduled_end = subs[-1].intended
+        deadline = scheduled_end + grace
+        while time.time() < deadline and not all(s.terminal or s.code not in (None, 202) for s in subs):
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(0.3)  # the last verifying GETs
+        return self._report(rate, seconds, subs, start, scheduled_end)
+
+    async def offer(self, rate: float, seconds: float, start: float) -> list[Submission]:
+        """POST at ``rate``/s from ``start`` for ``seconds`` (at least 2); returns once the last is
+        sent, without waiting for answers or outcomes (the surge chains its phases with it)."""
+        count = max(2, round(rate * seconds))
         subs = [Submission(intended=start + i / rate) for i in range(count)]
         for sub in subs:
             delay = sub.intended - time.time()
             if delay > 0:
                 await asyncio.sleep(delay)
             self._spawn(self._submit(sub))
-        scheduled_end = start + (count - 1) / rate
-        deadline = scheduled_end + grace
-        while time.time() < deadline and not all(s.terminal or s.code not in (None, 202) for s in subs):
-            await asyncio.sleep(0.1)
-        await asyncio.sleep(0.3)  # the last verifying GETs
-        return self._report(rate, seconds, subs, start, scheduled_end)
+        return subs
 
     def _report(self, rate: float, seconds: float, subs: list[Submission], start: float,
                 scheduled_end: float) -> dict[str, Any]:

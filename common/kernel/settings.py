@@ -144,6 +144,9 @@ class Settings:
     relay_poll_interval: float = 0.2
     #: Seconds a saga step (credit check, valuation, decision) may take before the application FAILs.
     step_timeout_seconds: int = 120
+    #: loan: the most applications in evaluation (SUBMITTED, EVALUATING, DECIDING) before
+    #: ``POST /loan/applications`` answers 503 + Retry-After (loan_app/admission.py); 0: no bound.
+    max_in_evaluation: int = 0
     #: Seconds an applicant has to answer a request for information before the application EXPIREs.
     info_timeout_seconds: int = 7 * 24 * 3600
     #: Retries of a saga step (credit check, valuation, decision) before it fails for good, and
@@ -218,6 +221,7 @@ class Settings:
             relay_batch_size=env.integer("LOANFLOW_RELAY_BATCH", 500),
             relay_poll_interval=env.number("LOANFLOW_RELAY_POLL_SECONDS", 0.2),
             step_timeout_seconds=env.integer("LOANFLOW_STEP_TIMEOUT_SECONDS", 120),
+            max_in_evaluation=env.integer("LOANFLOW_MAX_IN_EVALUATION", 0),
             info_timeout_seconds=env.integer("LOANFLOW_INFO_TIMEOUT_SECONDS", 7 * 24 * 3600),
             step_max_retries=env.integer("LOANFLOW_STEP_MAX_RETRIES", 6),
             min_backoff_ms=env.integer("LOANFLOW_MIN_BACKOFF_MS", 500),

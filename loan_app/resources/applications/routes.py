@@ -12,7 +12,7 @@ from common.kernel.jsonable import jsonable
 from common.web.auth import issue_applicant_token
 from common.web.blueprint import Blueprint, or_404
 from common.web.context import runtime
-from loan_app import commands, queries
+from loan_app import admission, commands, queries
 from loan_app.domain.status import InvalidTransition
 from loan_app.resources.applications.schemas import (
     AcceptedSchema,
@@ -41,6 +41,7 @@ def _language() -> str:
 
 @blp.route("")
 class Applications(MethodView):
+    @admission.bounded(blp)
     @blp.arguments(CREATE)
     @blp.response(202, AcceptedSchema, headers={"Location": {"description": "URL of the application",
                                                              "schema": {"type": "string"}}})

@@ -1,0 +1,103 @@
+"""Admission control of ``POST /loan/applications`` (loan_app/admission.py) on real PostgreSQL.
+
+Beyond ``LOANFLOW_MAX_IN_EVALUATION`` applications in evaluation, a new one is refused with a
+503, ``Retry-After`` and the reason code ``AT_CAPACITY``, and nothing is stored; applications that
+end (or wait for the applicant) free their place; without a bound everything is admitted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy import func, select, update
+
+from common.service.entrypoints import web_app
+from loan_app import admission
+from loan_app.adapters.orm import OutboxMessage, applications
+from tests.conftest import make_settings
+from tests.support.databases import truncate_all
+from tests.support.payloads import application
+
+BOUND = 3
+
+
+@pytest.fixture
+def client(pg_urls: dict[str, str]) -> Iterator[FlaskClient]:
+    truncate_all("loan", pg_urls["loan"])
+    app = web_app("loan", make_settings("loan", pg_urls["loan"]).with_overrides(max_in_evaluation=BOUND))
+    yield app.test_client()
+    app.extensions["loanflow.runtime"].dispose()
+
+
+def _post(client: FlaskClient, body: Any = None) -> Any:
+    return client.post("/loan/applications", json=application() if body is None else body)
+
+
+def _stored(client: FlaskClient) -> tuple[int, int]:
+    rt = client.application.extensions["loanflow.runtime"]
+    with rt.session_factory() as session:
+        return (int(session.scalar(select(func.count()).select_from(applications)) or 0),
+                int(session.scalar(select(func.count()).select_from(OutboxMessage)) or 0))
+
+
+def _set_status(client: FlaskClient, application_id: str, status: str) -> None:
+    rt = client.application.extensions["loanflow.runtime"]
+    with rt.session_factory() as session, session.begin():
+        session.execute(update(applications).where(applications.c.id == application_id).values(status=status))
+
+
+def _next_count(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The next POST counts again (the gate reuses its count for REFRESH_SECONDS)."""
+    monkeypatch.setattr(admission, "REFRESH_SECONDS", 0.0)
+
+
+def test_beyond_the_bound_answers_503_with_retry_after_and_stores_nothing(client: FlaskClient) -> None:
+    accepted = [_post(client) for _ in range(BOUND)]
+    assert [r.status_code for r in accepted] == [202] * BOUND
+    stored = _stored(client)
+    refused = _post(client)
+    assert refused.status_code == 503
+    assert refused.headers["Retry-After"].isdigit() and int(refused.headers["Retry-After"]) > 0
+    body = refused.json
+    assert body["code"] == 503 and body["errors"] == {"reason": "AT_CAPACITY"} and body["message"]
+    assert _stored(client) == stored  # neither the application nor a message
+
+
+def test_a_place_frees_when_an_application_ends_or_waits_for_the_applicant(
+        client: FlaskClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    _next_count(monkeypatch)
+    ids = [_post(client).json["id"] for _ in range(BOUND)]
+    assert _post(client).status_code == 503
+    _set_status(client, ids[0], "APPROVED")
+    assert _post(client).status_code == 202
+    assert _post(client).status_code == 503
+    _set_status(client, ids[1], "INFO_REQUESTED")  # waits for the applicant: not in evaluation
+    assert _post(client).status_code == 202
+
+
+def test_at_capacity_the_body_is_not_even_read(client: FlaskClient) -> None:
+    for _ in range(BOUND):
+        assert _post(client).status_code == 202
+    assert _post(client, body={"not": "an application"}).status_code == 503
+
+
+def test_no_bound_by_default(pg_urls: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    truncate_all("loan", pg_urls["loan"])
+    settings = make_settings("loan", pg_urls["loan"])
+    assert settings.max_in_evaluation == 0
+    app = web_app("loan", settings)
+    try:
+        _next_count(monkeypatch)
+        client = app.test_client()
+        assert [_post(client).status_code for _ in range(BOUND + 2)] == [202] * (BOUND + 2)
+    finally:
+        app.extensions["loanflow.runtime"].dispose()
+
+
+def test_the_503_is_in_the_openapi_document(client: FlaskClient) -> None:
+    operation = client.get("/loan/openapi.json").json["paths"]["/loan/applications"]["post"]
+    answer = operation["responses"]["503"]
+    assert "Retry-After" in answer["headers"] and "AT_CAPACITY" in answer["description"]
