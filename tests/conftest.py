@@ -77,6 +77,10 @@ def stack(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         "LOANFLOW_MIN_BACKOFF_MS": "200",
         "LOANFLOW_MAX_BACKOFF_MS": "2000",
         "LOANFLOW_STEP_TIMEOUT_SECONDS": "90",
+        # Every message applied is logged at DEBUG (production logs no line per message): the
+        # observability tests follow an application through all five services' logs and check
+        # that no log line, of any level, carries personal data.
+        "LOANFLOW_LOG_LEVEL": "DEBUG",
     }
     with launched(f"loanflow_e2e{SUFFIX}", f"loanflow_test_e2e{SUFFIX}", PORT_OFFSET,
                   tmp_path_factory.mktemp("stack-logs"), broker_link=True, **env) as (running, _):

@@ -89,8 +89,18 @@ class JsonLines(JsonFormatter):
         return scrub(hide_statement_values(super().formatException(ei)))
 
 
+#: Libraries whose DEBUG and INFO lines are about their own machinery (frames, mappers, pools):
+#: they log from WARNING when loanflow's level is DEBUG.
+_LIBRARIES = ("pika", "urllib3", "dramatiq", "sqlalchemy", "asyncio", "aiohttp", "alembic", "fontTools",
+              "PIL", "gunicorn", "werkzeug", "aiosmtpd", "mail.log", "psycopg", "requests", "prometheus_client")
+
+
 def configure_logging(service: str, level: str = "INFO") -> None:
-    """JSON lines on stderr with the service name, from ``level`` up (``Settings.log_level``); idempotent."""
+    """JSON lines on stderr with the service name, from ``level`` up (``Settings.log_level``); idempotent.
+
+    ``DEBUG`` is loanflow's own (a line per message applied, per relay batch…): the libraries in
+    :data:`_LIBRARIES` log from ``WARNING`` then, or their wire-level chatter would bury it.
+    """
     global _configured
     if _configured:
         return
@@ -108,4 +118,7 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(level.upper())
+    if root.level < logging.INFO:
+        for library in _LIBRARIES:
+            logging.getLogger(library).setLevel(logging.WARNING)
     logging.getLogger("pika").setLevel(logging.WARNING)

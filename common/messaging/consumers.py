@@ -116,6 +116,9 @@ def register_actors(runtime: Runtime, broker: Broker) -> dict[str, dramatiq.Acto
             broker=broker,
             **options,
         )
+        # Dramatiq's actor logs every call's arguments at DEBUG: an applicant's name, birth date
+        # and income. Never, whatever the level (the "message applied" line says what happened).
+        actors[actor_name].logger.setLevel(logging.INFO)
     supervision = next((m for m in broker.middleware if isinstance(m, Supervision)), None)
     if supervision is None:
         supervision = Supervision()

@@ -108,7 +108,8 @@ class RelayHost(dramatiq.Middleware):
         self.threads: list[threading.Thread] = []
 
     def after_worker_boot(self, broker: Broker, worker: dramatiq.Worker) -> None:
-        queues = getattr(worker, "queues", None)
+        # Dramatiq keeps ``--queues`` as ``consumer_whitelist`` (None: every queue).
+        queues = getattr(worker, "consumer_whitelist", None)
         if queues and self.rt.name not in queues:
             log.info("relay not hosted here: this worker does not consume the service's queue")
             return

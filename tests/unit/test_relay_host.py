@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
+import dramatiq
 from dramatiq.brokers.stub import StubBroker
 
 from common.service.background import RelayHost
@@ -16,11 +15,11 @@ def test_a_worker_of_the_services_queue_hosts_the_relay_until_it_shuts_down() ->
     rt = Runtime(load_definition("notify"), make_settings("notify", "sqlite://"))
     host, broker = RelayHost(rt), StubBroker()
     try:
-        host.after_worker_boot(broker, SimpleNamespace(queues={"notify"}))  # type: ignore[arg-type]
+        host.after_worker_boot(broker, dramatiq.Worker(broker, queues={"notify"}))
         names = {thread.name for thread in host.threads}
         assert "notify-relay" in names and all(thread.is_alive() for thread in host.threads)
         assert rt.broker is broker
-        host.before_worker_shutdown(broker, SimpleNamespace(queues={"notify"}))  # type: ignore[arg-type]
+        host.before_worker_shutdown(broker, dramatiq.Worker(broker, queues={"notify"}))
         assert not any(thread.is_alive() for thread in host.threads)
     finally:
         host.stop.set()
@@ -32,7 +31,8 @@ def test_a_worker_of_other_queues_only_hosts_nothing() -> None:
     rt = Runtime(load_definition("notify"), make_settings("notify", "sqlite://"))
     host = RelayHost(rt)
     try:
-        host.after_worker_boot(StubBroker(), SimpleNamespace(queues={"notify.documents"}))  # type: ignore[arg-type]
+        broker = StubBroker()
+        host.after_worker_boot(broker, dramatiq.Worker(broker, queues={"notify.documents"}))
         assert host.threads == []
     finally:
         rt.dispose()
