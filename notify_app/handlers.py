@@ -17,6 +17,8 @@ from common.messaging.envelope import Envelope
 from notify_app.adapters.repository import NotifyUnitOfWork
 from notify_app.documents import owe_email
 
+#: The first wait of a status change that overtook its predecessor (see PredecessorMissing).
+ORDERING_MIN_DELAY_MS = 25
 #: Retries of a status change for errors other than a missing predecessor (the former budget).
 OTHER_ERRORS_MAX_RETRIES = 100
 
@@ -24,15 +26,22 @@ OTHER_ERRORS_MAX_RETRIES = 100
 class PredecessorMissing(Retry):
     """A status change arrived before the one it follows; retried while the predecessor can still come.
 
-    The delay is a tenth of the wait so far, within the service's backoff bounds
-    (``LOANFLOW_MIN_BACKOFF_MS`` … ``LOANFLOW_MAX_BACKOFF_MS``): quick at first, sparse later.
+    The delay is a tenth of the wait so far, from :data:`ORDERING_MIN_DELAY_MS` up to the
+    service's ``LOANFLOW_MAX_BACKOFF_MS``: quick at first, sparse later. Not from
+    ``LOANFLOW_MIN_BACKOFF_MS``: that floor is for failures, and this is no failure. The
+    predecessor was committed first in loan's outbox and published in the same batch, so it is
+    nearly always being applied by another thread at that very moment (a submission commits
+    SUBMITTED and EVALUATING together): a 500 ms floor had added half a second to most
+    applications' first status change, and every later change waited behind it (the benchmark's
+    p99 to the decision on SSE was 1.7 s at 10 applications/s while the decision itself was
+    committed within 0.52 s).
     """
 
     def __init__(self, waited: timedelta, settings: Settings) -> None:
         self.waited = waited
         tenth_ms = int(waited.total_seconds() * 100)
         super().__init__(f"an earlier status change is not logged yet (waited {waited})",
-                         delay=min(settings.max_backoff_ms, max(settings.min_backoff_ms, tenth_ms)))
+                         delay=min(settings.max_backoff_ms, max(ORDERING_MIN_DELAY_MS, tenth_ms)))
 
 
 def ordering_retry_when(settings: Settings) -> Callable[[int, BaseException], bool]:
