@@ -86,12 +86,12 @@ class Counts:
         self.statements += 1
 
 
-def fresh_database(server: str, service: str) -> str:
-    """Drop and re-create ``<PREFIX>_<service>`` on ``server``, migrated to the service's heads."""
+def fresh_database(server: str, service: str, prefix: str = PREFIX) -> str:
+    """Drop and re-create ``<prefix>_<service>`` on ``server``, migrated to the service's heads."""
     from common.database.migrations import upgrade
     from common.service.entrypoints import load_definition
 
-    name = f"{PREFIX}_{service}"
+    name = f"{prefix}_{service}"
     admin = create_engine(f"{server}/postgres", isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

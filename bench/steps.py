@@ -31,9 +31,9 @@ from pathlib import Path
 from typing import Any
 
 import requests
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import event
 
-from common.database.migrations import upgrade
+from bench import consumer as consumer_bench
 from common.kernel.clock import isoformat, utcnow
 from common.kernel.logs import configure_logging
 from common.kernel.settings import Settings
@@ -65,15 +65,7 @@ DECISION_FACTS: dict[str, Any] = {
 
 def fresh_database(service: str) -> str:
     """``<PREFIX>_<service>`` emptied and migrated from scratch; returns its URL."""
-    name = f"{PREFIX}_{service}"
-    admin = create_engine(f"{PG_URL}/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    url = f"{PG_URL}/{name}"
-    upgrade(load_definition(service), url)
-    return url
+    return consumer_bench.fresh_database(PG_URL, service, prefix=PREFIX)
 
 
 def _free_port() -> int:

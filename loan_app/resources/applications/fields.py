@@ -51,6 +51,17 @@ class TwoPlaces(fields.Decimal):
 
     default_error_messages = {"places": "At most two decimal places."}
 
+    def _within_documented_bounds(self, exact: Decimal) -> None:
+        """The field's ``Range`` checked on the number as sent, before float noise is rounded off.
+
+        ``10000.000000000002`` is float noise of ``10000.00``, but it is above a documented
+        ``maximum: 10000``: a client validating against our OpenAPI document refuses it, so the
+        server must too (schemathesis' negative cases found it). Rounding first let it through.
+        """
+        for validator in self.validators:
+            if isinstance(validator, validate.Range):
+                validator(exact)
+
     def __init__(self, *, metadata: dict[str, Any] | None = None, **kwargs: Any) -> None:
         documented = {"type": "number", "multipleOf": 0.01,
                       "description": "A number, or a decimal string; at most two decimals."}
@@ -61,6 +72,7 @@ class TwoPlaces(fields.Decimal):
         # Float noise of a cent amount is let through and rounded to that cent just below.
         if decimal_places(number) > 2 and not (isinstance(value, float) and _float_noise_of_a_cent(value, number)):
             raise self.make_error("places")
+        self._within_documented_bounds(number)
         try:
             number = number.quantize(CENT)
         except InvalidOperation:
