@@ -82,7 +82,7 @@ def test_task_dashboard_overview_dead_letters_and_replay(page: Page, stack: Stac
     page.fill("input[placeholder='application id']", accepted["id"])
     page.click("text=Show every task")
     tasks = page.locator("[data-testid='application-tasks']")
-    for actor in ("loan.credit_checked", "credit.check_credit", "property.value_property",
+    for actor in ("loan.credit_check_failed", "credit.check_credit", "property.value_property",
                   "notify.application_status_changed"):
         expect(tasks).to_contain_text(actor, timeout=20_000)
 
