@@ -16,7 +16,7 @@ import time
 from typing import Any
 
 import dramatiq
-from dramatiq import Broker
+from dramatiq import Broker, Retry
 from dramatiq.middleware import CurrentMessage, Retries
 from sqlalchemy import select
 
@@ -28,6 +28,11 @@ from common.messaging.tasks import Supervision
 from common.service.runtime import Handler, Runtime, TwoPhase
 
 log = logging.getLogger(__name__)
+
+#: A ``Retry`` asking for at most this delay is made in the worker's thread (the unit of work
+#: rolled back first), at most :data:`SOON_RETRIES` times, before Dramatiq's delay queue is used.
+SOON_MAX_DELAY_MS = 100
+SOON_RETRIES = 3
 
 def _duplicate(actor_name: str, message_id: str) -> bool:
     DUPLICATES_ABSORBED.labels(actor_name).inc()
@@ -46,7 +51,19 @@ def apply_once(
     """
     envelope = Envelope.from_wire(message_id, wire)
     with correlated(envelope.correlation_id):
-        return _apply_once(runtime, handler, actor_name, message_id, envelope, enqueued_ms)
+        for attempt in range(SOON_RETRIES + 1):
+            try:
+                return _apply_once(runtime, handler, actor_name, message_id, envelope, enqueued_ms)
+            except Retry as retry:
+                # A retry asked for within milliseconds (notify's status change waiting for its
+                # predecessor, which another thread is applying right now) is made here: through
+                # Dramatiq's delay queue it would wait for the worker's next poll of delayed
+                # messages (up to a second) and cost two more trips through the broker.
+                delay_ms = retry.delay or 0
+                if attempt == SOON_RETRIES or delay_ms > SOON_MAX_DELAY_MS:
+                    raise
+                time.sleep(delay_ms / 1000)
+        raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
 
 
 def _apply_once(runtime: Runtime, handler: Handler | TwoPhase, actor_name: str, message_id: str,

@@ -92,3 +92,34 @@ def test_a_pooled_connection_the_server_closed_is_replaced_at_checkout(rt: Runti
     assert apply_once(rt, answer, ACTOR, new_id(), wire()) is True  # no error, no retry needed
     with rt.engine.connect() as connection:
         assert connection.scalar(text("SELECT pg_backend_pid()")) != pid
+
+
+def test_a_retry_asked_for_within_milliseconds_is_made_in_the_thread(rt: Runtime) -> None:
+    """notify's status change that overtook its predecessor: retried here, not via the delay queue."""
+    from dramatiq import Retry
+
+    message_id, calls = new_id(), []
+
+    def waits_once(envelope: Any, uow: Any) -> None:
+        calls.append(1)
+        if len(calls) == 1:
+            uow.track(Notice.about(envelope)).record("DecisionFailed", {"code": "X", "message": "m", "round": 1})
+            raise Retry("the predecessor is being applied", delay=10)
+        answer(envelope, uow)
+
+    assert apply_once(rt, waits_once, ACTOR, message_id, wire()) is True
+    assert len(calls) == 2
+    # The first attempt's writes were rolled back: one claim, one outbox row.
+    assert sql_value(rt.settings.database_url, "SELECT count(*) FROM processed_messages") == 1
+    assert sql_value(rt.settings.database_url, "SELECT count(*) FROM outbox") == 1
+
+
+def test_a_retry_asked_for_later_goes_to_dramatiq(rt: Runtime) -> None:
+    from dramatiq import Retry
+
+    def later(_envelope: Any, _uow: Any) -> None:
+        raise Retry("not now", delay=5_000)
+
+    with pytest.raises(Retry):
+        apply_once(rt, later, ACTOR, new_id(), wire())
+    assert sql_value(rt.settings.database_url, "SELECT count(*) FROM processed_messages") == 0
