@@ -26,6 +26,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from bench import load
+
 #: A rate is held when p99 from the intended send time stays under this and nothing failed.
 P99_TARGET_MS = 100.0
 
@@ -123,13 +125,12 @@ async def _fire(url: str, rate: float, seconds: float, phase: float, *, body: by
 
 def percentiles(latencies: list[float], sent: int) -> dict[str, float | None]:
     """p50…max in ms over every request *sent*: a failed request counts as infinitely late."""
-    ordered = sorted(latencies) + [math.inf] * (sent - len(latencies))
+    values = latencies + [math.inf] * (sent - len(latencies))
     out: dict[str, float | None] = {}
     for q in (50, 90, 99):
-        value = ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)] if ordered else math.inf
-        out[f"p{q}"] = None if math.isinf(value) else round(value * 1000, 2)
-    finite = [v for v in ordered if not math.isinf(v)]
-    out["max"] = round(max(finite) * 1000, 2) if finite else None
+        value = load.percentile(values, q)  # the end-to-end load's nearest rank, None when infinite
+        out[f"p{q}"] = None if value is None else round(value * 1000, 2)
+    out["max"] = round(max(latencies) * 1000, 2) if latencies else None
     return out
 
 
