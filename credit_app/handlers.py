@@ -4,7 +4,7 @@ The bureau call happens in :func:`prepare_check`, outside the database transacti
 :class:`common.service.runtime.TwoPhase`); it is idempotent because the bureau deduplicates inquiries on
 our reference, the application id. Cancelling is idempotent too: the first cancellation wins,
 later ones change nothing and publish nothing. A check and a cancellation of the same application
-may run at once: both insert-or-lock the inquiry row (:func:`common.database.db.insert_or_lock`), so the
+may run at once: both insert-or-lock the inquiry row (:func:`common.database.upsert.insert_or_lock`), so the
 second waits for the first instead of colliding with it, and a check that finds itself cancelled
 undoes its bureau inquiry through ``CancelBureauInquiry``, a message to itself that is retried
 until the bureau agrees, instead of a call whose failure would be forgotten on the next attempt.

@@ -115,26 +115,3 @@ def _sqlite_engine(url: str) -> Engine:
 def make_session_factory(engine: Engine) -> sessionmaker:
     """Sessions that keep loaded objects usable after commit (views serialise them afterwards)."""
     return sessionmaker(bind=engine, expire_on_commit=False, autoflush=True)
-
-
-def insert_or_lock(session: Any, model: Any, key: str, values: dict[str, Any]) -> tuple[Any, bool]:
-    """Insert ``values`` unless a row with the same ``key`` exists, then lock and return the row.
-
-    Returns:
-      (the row, locked for this transaction; True if this call inserted it).
-
-    Why: ``SELECT … FOR UPDATE`` cannot lock a row that a concurrent transaction is inserting,
-    so two writers that both find nothing both insert, and one fails on the primary key.
-    ``INSERT … ON CONFLICT DO NOTHING`` waits for the other insert instead, then the row lock
-    orders the two.
-    """
-    from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    # RETURNING, not rowcount: an ORM session's result of a Core insert does not report rowcount.
-    column = getattr(model, key)
-    inserted = session.execute(insert(model).values(**values).on_conflict_do_nothing(index_elements=[key])
-                               .returning(column)).scalar_one_or_none() is not None
-    row = session.get(model, values[key], with_for_update=True, populate_existing=True)
-    return row, inserted

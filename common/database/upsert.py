@@ -37,3 +37,22 @@ def insert_new(session: Session, model: type[M], key: tuple[str, ...], values: M
     """
     statement = _statement(session.get_bind().dialect.name, model, key)
     return session.scalars(statement, [dict(values)]).one_or_none()
+
+
+def insert_or_lock(session: Session, model: type[M], key: tuple[str, ...], values: Mapping[str, Any]) -> tuple[M, bool]:
+    """Insert ``values`` unless a row with the same ``key`` exists, else lock the row there.
+
+    Returns:
+      (the row, locked for this transaction; True if this call inserted it).
+
+    Why: ``SELECT … FOR UPDATE`` cannot lock a row that a concurrent transaction is inserting,
+    so two writers that both find nothing both insert, and one fails on the primary key.
+    ``INSERT … ON CONFLICT DO NOTHING`` waits for the other insert instead, then the row lock
+    orders the two. A row this call inserted comes back from ``RETURNING`` as a persistent
+    entity, locked already: only a row that was there is read again, ``FOR UPDATE``.
+    """
+    inserted = insert_new(session, model, key, values)
+    if inserted is not None:
+        return inserted, True
+    identity = values[key[0]] if len(key) == 1 else tuple(values[column] for column in key)
+    return session.get(model, identity, with_for_update=True, populate_existing=True), False  # type: ignore[return-value]

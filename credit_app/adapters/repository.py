@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from common.database.upsert import insert_new
+from common.database.upsert import insert_or_lock
 from common.messaging.uow import Repository, UnitOfWork
 from credit_app.adapters.orm import CreditInquiry
 
@@ -22,21 +22,13 @@ class Inquiries(Repository):
 
     def insert_or_lock(self, values: dict[str, Any]) -> tuple[CreditInquiry, bool]:
         """Insert the row unless the application has one, else lock the one there
-        (why both writers insert first: ``common.database.db.insert_or_lock``).
-
-        The inserted row comes back from the ``INSERT … RETURNING`` itself, as a persistent
-        entity: a row this transaction inserted is locked by it already, so reading it again
-        (``SELECT … FOR UPDATE``) was a statement per check for nothing.
+        (why both writers insert first: :func:`common.database.upsert.insert_or_lock`).
 
         Returns:
           (the row, True if this call inserted it).
         """
-        inserted = insert_new(self.session, CreditInquiry, ("application_id",), values)
-        if inserted is not None:
-            return self.track(inserted), True
-        inquiry = self.session.get(CreditInquiry, values["application_id"], with_for_update=True,
-                                   populate_existing=True)
-        return self.track(inquiry), False
+        inquiry, inserted = insert_or_lock(self.session, CreditInquiry, ("application_id",), values)
+        return self.track(inquiry), inserted
 
 
 class CreditUnitOfWork(UnitOfWork):

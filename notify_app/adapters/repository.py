@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import String, bindparam, cast, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from common.database.db import insert_or_lock
+from common.database.upsert import insert_or_lock
 from common.kernel.clock import utcnow
 from common.messaging.uow import Repository, UnitOfWork
 from notify_app.adapters.orm import Document, EmailRecord, Notification, Recipient
@@ -116,7 +116,7 @@ class Recipients(Repository):
         values = {**changes, "last_seq": seq, "updated_at": utcnow(), "key": application_id}
         if self.session.execute(_ADVANCE["summary" in changes], {**values, "expected": seq - 1}).rowcount:
             return seq - 1
-        row, _ = insert_or_lock(self.session, Recipient, "application_id", {
+        row, _ = insert_or_lock(self.session, Recipient, ("application_id",), {
             "application_id": application_id, "summary": {}, "last_seq": 0, "language": "en",
             "updated_at": utcnow()})
         last_seq = int(row.last_seq)
