@@ -37,6 +37,7 @@ def analyse(observed: dict[str, Any], held: float, bucket: float) -> dict[str, A
             "backlog_level_held": level,
             "backlog_drained_after_4x_s": None if drained_at is None else round(drained_at - surge_end, 1),
             "all_ended_after_load_s": observed["all_ended_after_load_s"],
+            "messages_drained_after_load_s": observed.get("messages_drained_after_load_s"),
         },
         "totals": {
             "offered": len(subs), "accepted": len(accepted), "refused_503": len(refused),
@@ -132,7 +133,8 @@ def render(result: dict[str, Any]) -> str:
     lines += [
         f"totals: {totals}",
         f"backlog back to its held level {drain['backlog_drained_after_4x_s']} s after the 4x phase; "
-        f"last accepted application ended {drain['all_ended_after_load_s']} s after the load",
+        f"last accepted application ended {drain['all_ended_after_load_s']} s after the load, "
+        f"last message (e-mails) {drain['messages_drained_after_load_s']} s after it",
         f"goodput floor during and after the surge: {result['goodput_floor_per_s']}/s "
         f"= {result['goodput_floor_ratio']} of held (target {result['goodput_target_ratio']})",
     ]

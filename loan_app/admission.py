@@ -9,7 +9,12 @@ spends its CPU finishing what it accepted, each accepted application waits at mo
 the applicant is told honestly to come back. ``0`` (the default, and ``make run``) admits all.
 
 "In evaluation" is ``SUBMITTED``, ``EVALUATING`` or ``DECIDING``: the states in which the system
-has work queued for the application. ``INFO_REQUESTED`` waits for the applicant (days), costs
+has work queued for the application; and, since the applicant only learns a decision once notify
+has logged it, the applications whose status changes still wait in notify's queue (its depth over
+:data:`NOTIFY_MESSAGES_PER_APPLICATION`, read from the broker by
+:mod:`loan_app.adapters.notify_backlog`). Counting evaluations alone let loan decide faster than
+notify could tell under a surge: decisions reached applicants ~36 s late with ~10 s of evaluations
+admitted (docs/benchmarks.md, 2026-12-05). ``INFO_REQUESTED`` waits for the applicant (days), costs
 nothing, and would otherwise let slow applicants shut the door on new ones; answering it resumes
 the evaluation without asking admission (work already started finishes).
 
@@ -37,18 +42,23 @@ from sqlalchemy import func, select
 
 from common.service.runtime import Runtime
 from common.web.context import runtime
+from loan_app.adapters.notify_backlog import QueueDepth, notify_queue
 from loan_app.adapters.orm import applications
 from loan_app.domain.status import Status
 
 #: The states that hold queued work for the application (see the module docstring).
 IN_EVALUATION = (Status.SUBMITTED.value, Status.EVALUATING.value, Status.DECIDING.value)
+#: Messages notify's main queue gets per application on the usual path: ``ApplicationSubmitted``
+#: and one ``ApplicationStatusChanged`` per transition (to EVALUATING, to DECIDING, to the decision).
+NOTIFY_MESSAGES_PER_APPLICATION = 4
 #: Seconds a process reuses a count (plus its own admissions since) before counting again.
 REFRESH_SECONDS = 0.25
 #: What the 503 tells a client: about the time the system needs to finish a few applications.
 RETRY_AFTER_SECONDS = 5
 #: The reason code of the 503's ``errors`` (docs/api.md).
 REASON = "AT_CAPACITY"
-DESCRIPTION = ("At capacity: LOANFLOW_MAX_IN_EVALUATION applications are in evaluation; nothing was stored. "
+DESCRIPTION = ("At capacity: LOANFLOW_MAX_IN_EVALUATION applications are in evaluation or not yet told; "
+               "nothing was stored. "
                f"Try again after Retry-After seconds; `errors.reason` is `{REASON}`.")
 
 _View = TypeVar("_View", bound=Callable[..., Any])
@@ -59,6 +69,16 @@ def in_evaluation(rt: Runtime) -> int:
     with rt.session_factory() as session:
         query = select(func.count()).select_from(applications).where(applications.c.status.in_(IN_EVALUATION))
         return int(session.scalar(query) or 0)
+
+
+def untold(depth: Callable[[], int]) -> int:
+    """Applications whose status changes still wait in notify's queue (rounded up)."""
+    return -(-depth() // NOTIFY_MESSAGES_PER_APPLICATION)
+
+
+def counted(rt: Runtime, depth: Callable[[], int]) -> int:
+    """What the bound counts: applications in evaluation plus those not yet told."""
+    return in_evaluation(rt) + untold(depth)
 
 
 class Gate:
@@ -92,8 +112,8 @@ class Gate:
             return True
 
 
-#: One gate per runtime (a process has one loan runtime; the tests build several).
-_gates: WeakKeyDictionary[Runtime, Gate] = WeakKeyDictionary()
+#: One gate and one queue probe per runtime (a process has one loan runtime; the tests build several).
+_gates: WeakKeyDictionary[Runtime, tuple[Gate, QueueDepth]] = WeakKeyDictionary()
 _gates_lock = threading.Lock()
 
 
@@ -102,8 +122,9 @@ def admit(rt: Runtime) -> bool:
     with _gates_lock:
         found = _gates.get(rt)
         if found is None:
-            found = _gates[rt] = Gate()
-    return found.admit(rt.settings.max_in_evaluation, partial(in_evaluation, rt))
+            found = _gates[rt] = (Gate(), QueueDepth(rt.settings.broker_url, notify_queue()))
+    gate, depth = found
+    return gate.admit(rt.settings.max_in_evaluation, partial(counted, rt, depth))
 
 
 def bounded(blp: Any) -> Callable[[_View], _View]:

@@ -20,6 +20,7 @@ from tests.support.deployment import (
     container_name,
     loanflow_processes,
     need,
+    pod_command,
     run,
 )
 
@@ -104,7 +105,7 @@ def test_overlay_workloads_contract(rendered: dict[str, list[dict[str, Any]]], o
     for process, (svc, kind) in loanflow_processes().items():
         workload = find(objects, "Deployment", container_name(process))
         container = _container(workload)
-        assert container["command"] + container["args"] == container_command(process)
+        assert container["command"] + container["args"] == pod_command(process)
         _assert_hardened(workload)
         env = {e["name"]: e for e in container["env"]}
         # Each process gets its own database URL only, from the Secret.

@@ -7,19 +7,23 @@ end (or wait for the applicant) free their place; without a bound everything is 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
+import pika
 import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import func, select, update
 
 from common.service.entrypoints import web_app
 from loan_app import admission
+from loan_app.adapters.notify_backlog import notify_queue
 from loan_app.adapters.orm import OutboxMessage, applications
-from tests.conftest import make_settings
+from tests.conftest import SUFFIX, make_settings
 from tests.support.databases import truncate_all
 from tests.support.payloads import application
+from tests.support.servers import free_port
 
 BOUND = 3
 
@@ -101,3 +105,40 @@ def test_the_503_is_in_the_openapi_document(client: FlaskClient) -> None:
     operation = client.get("/loan/openapi.json").json["paths"]["/loan/applications"]["post"]
     answer = operation["responses"]["503"]
     assert "Retry-After" in answer["headers"] and "AT_CAPACITY" in answer["description"]
+
+
+def test_applications_not_yet_told_count_in_the_bound(pg_urls: dict[str, str], servers: Any) -> None:
+    """Messages waiting in notify's queue count as applications (4 messages each) against the bound:
+    evaluations ended in loan but not yet told to the applicant still hold their place."""
+    vhost = f"loan_admission{SUFFIX}"
+    servers.rabbitmq.reset_vhost(vhost)
+    url = servers.rabbitmq.amqp_url(vhost)
+    truncate_all("loan", pg_urls["loan"])
+    app = web_app("loan", make_settings("loan", pg_urls["loan"]).with_overrides(max_in_evaluation=BOUND,
+                                                                                 broker_url=url))
+    connection = pika.BlockingConnection(pika.URLParameters(url))
+    try:
+        channel = connection.channel()
+        channel.queue_declare(notify_queue(), durable=True)
+        for _ in range(admission.NOTIFY_MESSAGES_PER_APPLICATION * (BOUND - 1) + 1):  # BOUND - 1 and a bit
+            channel.basic_publish("", notify_queue(), b"{}")
+        client = app.test_client()
+        assert [_post(client).status_code for _ in range(2)] == [503, 503]  # BOUND untold: full
+        channel.queue_purge(notify_queue())  # notify caught up
+        time.sleep(admission.REFRESH_SECONDS)
+        assert [_post(client).status_code for _ in range(BOUND + 1)] == [202] * BOUND + [503]
+    finally:
+        connection.close()
+        app.extensions["loanflow.runtime"].dispose()
+        servers.rabbitmq.delete_vhost(vhost)
+
+
+def test_an_unreachable_broker_counts_evaluations_only(pg_urls: dict[str, str]) -> None:
+    truncate_all("loan", pg_urls["loan"])
+    app = web_app("loan", make_settings("loan", pg_urls["loan"]).with_overrides(
+        max_in_evaluation=BOUND, broker_url=f"amqp://guest:guest@127.0.0.1:{free_port()}/"))
+    try:
+        client = app.test_client()
+        assert [_post(client).status_code for _ in range(BOUND + 1)] == [202] * BOUND + [503]
+    finally:
+        app.extensions["loanflow.runtime"].dispose()

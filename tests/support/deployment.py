@@ -119,6 +119,13 @@ def container_command(process: str) -> list[str]:
     return argv
 
 
+def pod_command(process: str) -> list[str]:
+    """The Procfile's command as a Kubernetes pod runs it: without ``nice``, since a pod gets its CPU
+    share from its own ``resources.requests.cpu`` (a niceness would only rank it within its pod)."""
+    argv = container_command(process)
+    return argv[3:] if argv[:2] == ["nice", "-n"] else argv
+
+
 @functools.cache
 def compose() -> dict[str, Any]:
     """deploy/docker-compose.yml, parsed."""
