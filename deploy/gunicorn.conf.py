@@ -26,6 +26,11 @@ graceful_timeout = 20
 # the others'. We do not use gunicornc.
 control_socket_disable = True
 timeout = 60
+# Seconds an idle keep-alive connection stays open. The gateway (and any proxy in front) must drop
+# its idle upstream connections sooner (loanflow.gateway.UPSTREAM_KEEPALIVE_SECONDS): a request
+# sent on a connection gunicorn is closing at that instant fails, and the client gets a 502 for a
+# POST that never reached the service (seen at 64 POST/s, docs/benchmarks.md).
+keepalive = 5
 # What a request may be before the application sees it; the same as common.web.gunicorn_errors.LIMITS
 # (a test holds them equal): this file is read before the project is importable.
 limit_request_line = 8190

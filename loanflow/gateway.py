@@ -40,6 +40,10 @@ HOP_BY_HOP = frozenset({
 })
 #: Largest WebSocket message relayed either way (the services refuse beyond 64 KiB too: 1009).
 WS_MAX_MESSAGE = 64 * 1024
+#: Seconds the gateway keeps an idle upstream connection: shorter than the services' own keep-alive
+#: (``keepalive`` in deploy/gunicorn.conf.py, 5 s), so the gateway never reuses a connection that
+#: gunicorn is closing (the request would be lost on it and the client would get a 502).
+UPSTREAM_KEEPALIVE_SECONDS = 2.0
 #: Paths that belong to a service but do not start with its name.
 EXTRA_ROUTES = {"tasks": "notify"}
 
@@ -210,7 +214,8 @@ def build_app(settings: GatewaySettings) -> web.Application:
     async def session_context(app: web.Application):  # type: ignore[no-untyped-def]
         timeout = aiohttp.ClientTimeout(total=None, connect=5, sock_read=None)
         app["session"] = aiohttp.ClientSession(timeout=timeout, auto_decompress=False,
-                                               connector=aiohttp.TCPConnector(limit=512))
+                                               connector=aiohttp.TCPConnector(
+                                                   limit=512, keepalive_timeout=UPSTREAM_KEEPALIVE_SECONDS))
         yield
         await app["session"].close()
 

@@ -10,6 +10,7 @@ import pytest
 from gunicorn import util
 
 from common.web import gunicorn_errors
+from loanflow import gateway
 from loanflow.gateway import HANDLER_LIMITS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -59,3 +60,9 @@ def test_the_deployed_gunicorn_config_has_the_documented_limits() -> None:
 def test_the_gateway_forwards_what_the_services_refuse_in_json() -> None:
     assert HANDLER_LIMITS["max_line_size"] > gunicorn_errors.LIMITS["limit_request_line"]
     assert HANDLER_LIMITS["max_field_size"] > gunicorn_errors.LIMITS["limit_request_field_size"]
+
+
+def test_the_gateway_drops_idle_upstream_connections_before_gunicorn_does() -> None:
+    """Else a request can go out on a connection gunicorn is closing: a 502 for a lost POST."""
+    config = runpy.run_path(str(ROOT / "deploy" / "gunicorn.conf.py"))
+    assert 0 < gateway.UPSTREAM_KEEPALIVE_SECONDS < config["keepalive"]
