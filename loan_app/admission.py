@@ -41,6 +41,7 @@ from flask_smorest.error_handler import ErrorSchema
 from sqlalchemy import func, select
 
 from common.service.runtime import Runtime
+from common.web.blueprint import RETRY_AFTER_HEADER
 from common.web.context import runtime
 from loan_app.adapters.notify_backlog import QueueDepth, notify_queue
 from loan_app.adapters.orm import applications
@@ -129,7 +130,12 @@ def admit(rt: Runtime) -> bool:
 
 def bounded(blp: Any) -> Callable[[_View], _View]:
     """Decorate a view (outermost, so before the body is parsed) with the admission check, and
-    document its 503 in the view's OpenAPI operation."""
+    document its 503 in the view's OpenAPI operation.
+
+    Outermost also before the per-address rate limit (``common.web.ratelimit``), whose count is
+    a database write: at capacity the 503 writes nothing. One this gate admits and the limit then
+    refuses stays in the gate's estimate until its next count (≤ :data:`REFRESH_SECONDS`), which
+    errs on the side of refusing."""
 
     def decorate(view: _View) -> _View:
         @wraps(view)
@@ -140,7 +146,6 @@ def bounded(blp: Any) -> Callable[[_View], _View]:
             return view(*args, **kwargs)
 
         return blp.alt_response(503, schema=ErrorSchema, description=DESCRIPTION,  # type: ignore[no-any-return]
-                                headers={"Retry-After": {"description": "Seconds to wait before trying again.",
-                                                         "schema": {"type": "integer"}}})(admitted)
+                                headers=RETRY_AFTER_HEADER)(admitted)
 
     return decorate

@@ -3,8 +3,9 @@
 Five SQLite databases, Dramatiq's in-process stub broker with worker threads, the five outbox
 relays as threads, the bureau simulator on its own port, and every service's HTTP API behind
 one gunicorn server on ``http://127.0.0.1:8000``, routed by path prefix exactly like the
-gateway routes separate processes. The code paths are the production ones; only the broker and
-the database engine differ. The stub broker keeps nothing across a restart: at start-up the
+gateway routes separate processes (and, like the gateway, refusing ``/<svc>/metrics``: those are
+served on the metrics port, ``127.0.0.1:9190`` by default). The code paths are the production
+ones; only the broker and the database engine differ. The stub broker keeps nothing across a restart: at start-up the
 outboxes send again whatever their consumers had not applied (``common.messaging.redelivery``).
 
 Its configuration is :class:`loanflow.settings.EmbeddedSettings`, read once by the command line;
@@ -37,7 +38,8 @@ from common.service.background import start_background
 from common.service.entrypoints import load_definition, migrate, web_app
 from common.service.runtime import Runtime
 from common.web import gunicorn_errors
-from loanflow.gateway import EXTRA_ROUTES, HOME, NO_SERVICE, health
+from common.web.security_headers import security_headers
+from loanflow.gateway import EXTRA_ROUTES, HOME, NO_SERVICE, health, internal_only
 from loanflow.settings import EmbeddedSettings
 
 log = logging.getLogger(__name__)
@@ -111,20 +113,38 @@ class PrefixDispatcher:
         path = environ.get("PATH_INFO", "/")
         if path == "/health":  # what the gateway answers, so probes and docs hold in both modes
             return _json(start_response, "200 OK", health(self.apps))
+        if internal_only(path):  # served on the metrics port only (MetricsDispatcher)
+            return _json(start_response, "404 Not Found", NO_SERVICE)
         prefix = path.lstrip("/").split("/", 1)[0]
         return self.apps.get(prefix, self.fallback)(environ, start_response)
 
 
+class MetricsDispatcher:
+    """The embedded mode's metrics port: ``/<service>/metrics`` of each app, and nothing else,
+    as each service's own port serves Prometheus when the services run apart."""
+
+    def __init__(self, apps: dict[str, WSGIApp]) -> None:
+        self.apps = apps
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "/")
+        app = self.apps.get(path.lstrip("/").split("/", 1)[0])
+        if app is None or not internal_only(path):
+            return _json(start_response, "404 Not Found", NO_SERVICE)
+        return app(environ, start_response)
+
+
 def _index(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
     if environ.get("PATH_INFO", "/") in ("", "/"):
-        start_response("302 Found", [("Location", HOME)])
+        start_response("302 Found", [("Location", HOME), *security_headers("").items()])
         return [b""]
     return _json(start_response, "404 Not Found", NO_SERVICE)
 
 
 def _json(start_response: Callable[..., Any], status: str, document: dict[str, Any]) -> Iterable[bytes]:
     body = json.dumps(document).encode()
-    start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+    start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body))),
+                            *security_headers("application/json").items()])
     return [body]
 
 
@@ -137,6 +157,7 @@ class EmbeddedSystem:
         self.threads: list[threading.Thread] = []
         self.worker: dramatiq.Worker | None = None
         self.bureau_server: Any = None
+        self.metrics_server: Any = None
         self.mailcatcher: Any = None
 
     def build(self) -> WSGIApp:
@@ -156,6 +177,8 @@ class EmbeddedSystem:
         apps = {name: web_app(name, settings[name], rt=runtimes[name]) for name in SERVICES}
         for prefix, service in EXTRA_ROUTES.items():
             apps[prefix] = apps[service]
+        self.metrics_server = _serve_in_thread(self.config.metrics_host, self.config.metrics_port,
+                                               MetricsDispatcher(apps), "metrics")
         return PrefixDispatcher(apps, _index)
 
     def _start_mailcatcher(self) -> SmtpSettings | None:
@@ -179,17 +202,24 @@ class EmbeddedSystem:
             return  # a real bureau is configured elsewhere
         # The simulator reads its other BUREAU_* variables itself; the latency has a demo default.
         simulator = bureau_app({"BUREAU_LATENCY_MS": self.config.bureau_latency_ms})
-        self.bureau_server = make_server(parts.hostname, parts.port, simulator, threaded=True)
-        threading.Thread(target=self.bureau_server.serve_forever, name="bureau-simulator", daemon=True).start()
+        self.bureau_server = _serve_in_thread(parts.hostname, parts.port, simulator, "bureau-simulator")
 
     def shutdown(self) -> None:
         self.stop.set()
         if self.worker is not None:
             self.worker.stop(timeout=5000)
-        if self.bureau_server is not None:
-            self.bureau_server.shutdown()
+        for server in (self.bureau_server, self.metrics_server):
+            if server is not None:
+                server.shutdown()
         if self.mailcatcher is not None:
             self.mailcatcher.stop()
+
+
+def _serve_in_thread(host: str, port: int, app: WSGIApp, name: str) -> Any:
+    """A small threaded HTTP server for ``app`` on a daemon thread (the bureau simulator, metrics)."""
+    server = make_server(host, port, app, threaded=True)
+    threading.Thread(target=server.serve_forever, name=name, daemon=True).start()
+    return server
 
 
 class _Server(BaseApplication):
@@ -230,6 +260,7 @@ def serve(config: EmbeddedSettings, host: str = "127.0.0.1", port: int = 8000) -
         f"  Swagger UI:   {base}/loan/docs  (and /credit/docs, /property/docs, /decision/docs, /notify/docs)\n"
         f"  Staff token:  {config.services['loan'].staff_token}\n"
         f"  Dashboard:    {base}/notify/dashboard  (log in with the staff token)\n"
+        f"  Metrics:      http://{config.metrics_host}:{config.metrics_port}/<service>/metrics  (Prometheus)\n"
         f"  Data:         {var_dir}  (e-mails sent to applicants: {var_dir / 'mail'})\n",
         flush=True,
     )

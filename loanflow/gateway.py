@@ -9,9 +9,14 @@ the same role; this one needs no install for the README's process-per-service co
 Upstreams come from ``LOANFLOW_UPSTREAM_<SERVICE>`` (e.g. ``LOANFLOW_UPSTREAM_LOAN=http://127.0.0.1:8001``),
 read into :class:`loanflow.settings.GatewaySettings` when the process starts.
 
+Each service's ``/<svc>/metrics`` is not served here (:func:`internal_only`): metrics describe
+the whole system to whoever reads them, so Prometheus scrapes the services' own ports instead.
+
 Every request it forwards, WebSocket handshakes included, carries ``X-Forwarded-For`` with the
 address the gateway saw appended last: the one hop a service may trust (notify counts live
-connections per client address). A WebSocket's close is relayed with the other side's own code
+connections per client address, loan its submissions). Behind an ingress it trusts
+(``LOANFLOW_TRUSTED_PROXIES``, none by default) the hop that ingress appended is kept last
+instead. A WebSocket's close is relayed with the other side's own code
 and reason (:func:`relayed_close`), never with a code RFC 6455 forbids on the wire.
 """
 
@@ -27,7 +32,9 @@ import aiohttp
 from aiohttp import WSMsgType, web
 
 from common.kernel.logs import configure_logging
+from common.kernel.networks import is_trusted
 from common.web.gunicorn_errors import LIMITS
+from common.web.security_headers import security_headers
 from loanflow.settings import DEFAULT_PORTS as DEFAULT_PORTS  # where the Procfile runs each service
 from loanflow.settings import GatewaySettings
 
@@ -57,8 +64,16 @@ def routes(upstreams: Mapping[str, str]) -> dict[str, str]:
 
 
 def _forwarded_for(request: web.Request) -> str:
-    """The client's ``X-Forwarded-For`` with the peer's address appended: the last hop is ours."""
-    return ", ".join(filter(None, [*request.headers.getall("X-Forwarded-For", []), request.remote or ""]))
+    """The client's ``X-Forwarded-For`` with the peer's address appended: the last hop is ours.
+
+    Unless the peer is a proxy we trust (``LOANFLOW_TRUSTED_PROXIES``: an ingress in front of
+    us), whose own last hop already is the client's address as it saw it: passed on unchanged.
+    """
+    received = request.headers.getall("X-Forwarded-For", [])
+    peer = request.remote or ""
+    if received and is_trusted(peer, request.app["trusted_proxies"]):
+        return ", ".join(received)
+    return ", ".join(filter(None, [*received, peer]))
 
 
 def _forward_headers(request: web.Request) -> dict[str, str]:
@@ -172,9 +187,30 @@ async def _going_away(app: web.Application) -> None:
 
 
 #: Where ``/`` redirects, and the answer to a path no service serves. The embedded mode's
-#: dispatcher (``loanflow.embedded``) answers its front door with these and :func:`health` too.
+#: dispatcher (``loanflow.embedded``) answers its front door with these, :func:`health` and
+#: :func:`internal_only` too.
 HOME = "/loan/docs"
 NO_SERVICE = {"code": 404, "status": "Not Found", "message": "No service answers this path."}
+#: Paths of every service that are for the platform, not for clients: Prometheus scrapes each
+#: service's own port (deploy/prometheus/prometheus.yml), never the public entry.
+INTERNAL_PATHS = frozenset({"metrics"})
+
+
+def internal_only(path: str) -> bool:
+    """Is ``path`` (decoded) a service's internal endpoint, ``/<prefix>/metrics``, refused in public?
+
+    The path is normalised first as a server behind us could read it (empty and ``.`` segments
+    dropped, ``..`` applied), so ``/loan//metrics`` or ``/tasks/../loan/metrics`` is refused too.
+    The gateway answers it with :data:`NO_SERVICE`: the endpoint's existence is not revealed.
+    """
+    segments: list[str] = []
+    for segment in path.split("/"):
+        if segment == "..":
+            if segments:
+                segments.pop()
+        elif segment not in ("", "."):
+            segments.append(segment)
+    return len(segments) == 2 and segments[1] in INTERNAL_PATHS
 
 
 def health(routes: Iterable[str]) -> dict[str, Any]:
@@ -187,7 +223,7 @@ async def handle(request: web.Request) -> web.StreamResponse:
         return web.json_response(health(request.app["upstreams"]))
     prefix = request.path.lstrip("/").split("/", 1)[0]
     base = request.app["upstreams"].get(prefix)
-    if base is None:
+    if base is None or internal_only(request.path):
         if request.path == "/":
             raise web.HTTPFound(HOME)
         return web.json_response(NO_SERVICE, status=404)
@@ -204,10 +240,17 @@ HANDLER_LIMITS = {"max_line_size": 2 * LIMITS["limit_request_line"],
                   "max_field_size": 2 * LIMITS["limit_request_field_size"]}
 
 
+async def _secure(request: web.Request, response: web.StreamResponse) -> None:
+    """The security headers on the gateway's own answers; a service's answer keeps its own."""
+    for name, value in security_headers(response.content_type).items():
+        response.headers.setdefault(name, value)
+
+
 def build_app(settings: GatewaySettings) -> web.Application:
     """The aiohttp application of the gateway."""
     app = web.Application(client_max_size=settings.max_body_bytes + 1024, handler_args=HANDLER_LIMITS)
     app["upstreams"] = routes(settings.upstreams)
+    app["trusted_proxies"] = settings.trusted_proxies
     app["websockets"] = weakref.WeakSet()
     app.on_shutdown.append(_going_away)
 
@@ -220,6 +263,7 @@ def build_app(settings: GatewaySettings) -> web.Application:
         await app["session"].close()
 
     app.cleanup_ctx.append(session_context)
+    app.on_response_prepare.append(_secure)
     # [\s\S] and not ".": a decoded path may hold a newline (%0A), which "." does not match, and
     # aiohttp would answer its own text/plain 404 instead of forwarding.
     app.router.add_route("*", r"/{tail:[\s\S]*}", handle)

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from common.kernel.networks import proxy_networks
 from common.kernel.settings import SERVICES, Environment, Settings
 
 #: The port of each service's web process in the Procfile: where the gateway finds them by default.
@@ -27,6 +28,10 @@ class GatewaySettings:
     #: The services' own limit (``LOANFLOW_MAX_BODY_BYTES``): the gateway lets a little more
     #: through, so that the service answers a body over it with its own JSON ``413``.
     max_body_bytes: int = 64 * 1024
+    #: Proxies in front of the gateway (an ingress) whose ``X-Forwarded-For`` it passes on as the
+    #: client's (``LOANFLOW_TRUSTED_PROXIES``); none by default: the gateway is the edge, and
+    #: appends the address it sees (loanflow/gateway.py).
+    trusted_proxies: tuple[str, ...] = ()
     log_level: str = "INFO"
 
     @classmethod
@@ -36,8 +41,12 @@ class GatewaySettings:
             upstreams={name: env.text(f"LOANFLOW_UPSTREAM_{name.upper()}", f"http://127.0.0.1:{DEFAULT_PORTS[name]}")
                        for name in SERVICES},
             max_body_bytes=env.integer("LOANFLOW_MAX_BODY_BYTES", 64 * 1024),
+            trusted_proxies=env.items("LOANFLOW_TRUSTED_PROXIES"),
             log_level=env.log_level(),
         )
+
+    def __post_init__(self) -> None:
+        proxy_networks(self.trusted_proxies)  # a malformed entry stops the gateway here, named
 
 
 @dataclass(frozen=True)
@@ -72,6 +81,10 @@ class EmbeddedSettings:
     #: given to it as the simulator reads it) and a valuation's duration (``VALUATION_DELAY_MS``).
     bureau_latency_ms: str = "300"
     valuation_delay_ms: int = 400
+    #: Where Prometheus scrapes ``/<svc>/metrics`` of every service (``LOANFLOW_METRICS_PORT``,
+    #: ``LOANFLOW_METRICS_HOST``): apart from the public port, which refuses them as the gateway does.
+    metrics_port: int = 9190
+    metrics_host: str = "127.0.0.1"
     log_level: str = "INFO"
 
     @classmethod
@@ -87,5 +100,7 @@ class EmbeddedSettings:
             mail_port=env.integer("LOANFLOW_MAIL_PORT", 8025),
             bureau_latency_ms=env.raw("BUREAU_LATENCY_MS", "300"),
             valuation_delay_ms=env.integer("VALUATION_DELAY_MS", 400),
+            metrics_port=env.integer("LOANFLOW_METRICS_PORT", 9190),
+            metrics_host=env.text("LOANFLOW_METRICS_HOST", "127.0.0.1"),
             log_level=env.log_level(),
         )

@@ -4,6 +4,8 @@
 - Processed-message ids, task attempts and resolved dead letters older than
   ``processed_retention_days``, which Settings forces to exceed the outbox window: an id is
   forgotten only long after the last copy of its message could have been published.
+- Rate-limit windows that have ended (:mod:`common.database.ratelimits`): a new request of the
+  same client opens a new window anyway.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ def purge_expired(runtime: Any) -> int:
         delete(tables.attempts).where(tables.attempts.at < processed_limit),
         delete(tables.dead_letters).where(tables.dead_letters.resolved_at.is_not(None),
                                           tables.dead_letters.resolved_at < processed_limit),
+        delete(tables.rate_limits).where(tables.rate_limits.ends_at < now),
     ]
     removed = 0
     with runtime.session_factory() as session, session.begin():

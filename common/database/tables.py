@@ -1,6 +1,7 @@
 """The tables every service database has, beside its own: outbox, processed ids, task attempts,
-dead letters and the operator audit trail. :func:`define_common_tables` maps them on a service's
-declarative base, so a service declares them in one line and they migrate with its schema.
+dead letters, the operator audit trail and the rate limiter's windows. :func:`define_common_tables`
+maps them on a service's declarative base, so a service declares them in one line and they
+migrate with its schema.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import DeclarativeBase
 
+from common.database.ratelimits import RateLimitWindowMixin
 from common.messaging.deadletters import DeadLetterMixin, OperatorActionMixin
 from common.messaging.outbox import OutboxMixin, ProcessedMessageMixin
 from common.messaging.tasks import TaskAttemptMixin
@@ -23,6 +25,9 @@ class CommonTables:
     attempts: type
     dead_letters: type
     audit: type
+    #: Request counts of :mod:`common.web.ratelimit` (a table in every service, so the limiter
+    #: can be put on any service's view).
+    rate_limits: type
 
 
 def define_common_tables(base: type[DeclarativeBase]) -> CommonTables:
@@ -38,4 +43,5 @@ def define_common_tables(base: type[DeclarativeBase]) -> CommonTables:
         attempts=mapped(TaskAttemptMixin, "TaskAttempt"),
         dead_letters=mapped(DeadLetterMixin, "DeadLetter"),
         audit=mapped(OperatorActionMixin, "OperatorAction"),
+        rate_limits=mapped(RateLimitWindowMixin, "RateLimitWindow"),
     )

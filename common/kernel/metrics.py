@@ -72,8 +72,28 @@ DUPLICATES_ABSORBED = Counter(
 )
 
 
+#: The methods counted under their own name (RFC 9110's, less ``CONNECT`` and ``TRACE``, which no
+#: route serves). Any other is counted as :data:`OTHER_METHOD`.
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+OTHER_METHOD = "other"
+#: The endpoint label of a request no route matched (any path, or a method a route refuses).
+UNMATCHED = "<unmatched>"
+
+
+def method_label(method: str) -> str:
+    """The ``method`` label of a request: one of :data:`METHODS`, else ``other``.
+
+    Why: a client chooses its method freely (``FOO``, ``head``, a random token per request), and
+    every new label value is a new time series kept by this process and by Prometheus: labels
+    taken from a request must come from a fixed set, or a client can exhaust their memory.
+    """
+    return method if method in METHODS else OTHER_METHOD
+
+
 def install_http_metrics(app: Flask, service: str) -> None:
-    """Count and time every request by its URL rule (not its raw path: ids would explode labels)."""
+    """Count and time every request by its URL rule (not its raw path: ids would explode labels,
+    and so would a client's random paths, all counted as :data:`UNMATCHED`) and its
+    :func:`method_label`."""
     from flask import g, request
 
     @app.before_request
@@ -83,8 +103,8 @@ def install_http_metrics(app: Flask, service: str) -> None:
     @app.after_request
     def _record(response: Response) -> Response:
         started = g.pop("loanflow_started", None)
-        endpoint = request.url_rule.rule if request.url_rule is not None else "<unmatched>"
-        HTTP_REQUESTS.labels(service, endpoint, request.method, str(response.status_code)).inc()
+        endpoint = request.url_rule.rule if request.url_rule is not None else UNMATCHED
+        HTTP_REQUESTS.labels(service, endpoint, method_label(request.method), str(response.status_code)).inc()
         if started is not None:
             HTTP_LATENCY.labels(service, endpoint).observe(time.perf_counter() - started)
         return response

@@ -19,8 +19,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from common.kernel.networks import proxy_networks
+from common.kernel.rates import RateLimit, parse_rate_limit
+
 #: The five services, in pipeline order. Their names are also their URL prefixes and queue names.
 SERVICES: tuple[str, ...] = ("loan", "credit", "property", "decision", "notify")
+#: ``LOANFLOW_SUBMIT_RATE_LIMIT`` when unset: a person applies a few times at most, a script
+#: flooding the pipeline from one address is stopped after 20 a minute (docs/operations.md).
+DEFAULT_SUBMIT_RATE_LIMIT = "20/minute"
+SUBMIT_RATE_LIMIT = parse_rate_limit("LOANFLOW_SUBMIT_RATE_LIMIT", DEFAULT_SUBMIT_RATE_LIMIT)
 #: How a boolean variable says yes.
 TRUE_WORDS = frozenset({"1", "true", "yes"})
 
@@ -147,6 +154,9 @@ class Settings:
     #: loan: the most applications in evaluation (SUBMITTED, EVALUATING, DECIDING) before
     #: ``POST /loan/applications`` answers 503 + Retry-After (loan_app/admission.py); 0: no bound.
     max_in_evaluation: int = 0
+    #: loan: the most ``POST /loan/applications`` one client address may make per window before
+    #: ``429`` + Retry-After (common/web/ratelimit.py); ``None`` (``0`` in the environment): no limit.
+    submit_rate_limit: RateLimit | None = SUBMIT_RATE_LIMIT
     #: Seconds an applicant has to answer a request for information before the application EXPIREs.
     info_timeout_seconds: int = 7 * 24 * 3600
     #: Retries of a saga step (credit check, valuation, decision) before it fails for good, and
@@ -222,6 +232,8 @@ class Settings:
             relay_poll_interval=env.number("LOANFLOW_RELAY_POLL_SECONDS", 0.2),
             step_timeout_seconds=env.integer("LOANFLOW_STEP_TIMEOUT_SECONDS", 120),
             max_in_evaluation=env.integer("LOANFLOW_MAX_IN_EVALUATION", 0),
+            submit_rate_limit=parse_rate_limit("LOANFLOW_SUBMIT_RATE_LIMIT",
+                                               env.text("LOANFLOW_SUBMIT_RATE_LIMIT") or DEFAULT_SUBMIT_RATE_LIMIT),
             info_timeout_seconds=env.integer("LOANFLOW_INFO_TIMEOUT_SECONDS", 7 * 24 * 3600),
             step_max_retries=env.integer("LOANFLOW_STEP_MAX_RETRIES", 6),
             min_backoff_ms=env.integer("LOANFLOW_MIN_BACKOFF_MS", 500),
@@ -250,6 +262,7 @@ class Settings:
         if self.processed_retention_days <= self.outbox_retention_days:
             raise ValueError("processed ids must be kept longer than sent outbox rows, or a late "
                              "duplicate could be applied twice")
+        proxy_networks(self.trusted_proxies)  # a malformed entry stops the process here, named
 
     def with_overrides(self, **changes: object) -> Settings:
         """A copy with some fields changed (tests and the embedded runner use it)."""

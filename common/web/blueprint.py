@@ -50,6 +50,10 @@ ERROR_MEANINGS = {
     415: "The body is not JSON (Content-Type must be application/json).",
     422: "Validation failed; ``errors`` names each field.",
 }
+#: The ``Retry-After`` header of a refusal that asks the client to come back (429, 503), as
+#: documented in an OpenAPI response.
+RETRY_AFTER_HEADER = {"Retry-After": {"description": "Seconds to wait before trying again.",
+                                      "schema": {"type": "integer", "minimum": 1}}}
 #: What a 401 means on a view that also takes the token as ``?token=``.
 UNAUTHENTICATED_WITH_QUERY = "No or invalid token (Authorization: Bearer, or the token query parameter)."
 

@@ -3,9 +3,10 @@
 All five services are built by :func:`create_service_app`, so they share one error format
 (flask-smorest's ``{code, status, message, errors}``), the same body-size limit (413), the same
 input guards (:mod:`common.web.input_guards`), the same operational endpoints
-(:mod:`common.operations`: probes, dead letters, tasks, parked outbox rows) and Swagger UI served
-from local files (no CDN: it must work on a machine without internet). This module is where the
-web layer and the operations endpoints meet; neither imports it.
+(:mod:`common.operations`: probes, dead letters, tasks, parked outbox rows), the same security
+headers (:mod:`common.web.security_headers`) and Swagger UI served from local files
+(:mod:`common.web.swagger`; no CDN: it must work on a machine without internet). This module is
+where the web layer and the operations endpoints meet; neither imports it.
 """
 
 from __future__ import annotations
@@ -13,8 +14,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import swagger_ui_bundle
-from flask import Flask, jsonify, send_from_directory
+from flask import Flask, jsonify
 from flask_smorest import Api
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError, MethodNotAllowed, ServiceUnavailable
@@ -27,6 +27,8 @@ from common.web.blueprint import SECURITY_SCHEMES
 from common.web.context import RUNTIME_KEY
 from common.web.input_guards import MAX_PAGE, refuse_unusable_input
 from common.web.openapi import ContractFixes, decimal_strings, numeric_bounds
+from common.web.security_headers import install_security_headers
+from common.web.swagger import install_swagger_ui
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +46,6 @@ def create_service_app(rt: Runtime, *, title: str, description: str) -> Flask:
         OPENAPI_VERSION="3.0.3",
         OPENAPI_URL_PREFIX=f"/{name}",
         OPENAPI_JSON_PATH="openapi.json",
-        OPENAPI_SWAGGER_UI_PATH="docs",
-        OPENAPI_SWAGGER_UI_URL=f"/{name}/docs/assets/",
         API_SPEC_OPTIONS={
             "info": {"description": description},
             "components": {"securitySchemes": SECURITY_SCHEMES},
@@ -62,17 +62,13 @@ def create_service_app(rt: Runtime, *, title: str, description: str) -> Flask:
     register_operations(api, name)
     if rt.definition.setup_app is not None:
         rt.definition.setup_app(app, rt)
-    app.add_url_rule(f"/{name}/docs/assets/<path:filename>", "swagger_assets", swagger_assets)
+    install_swagger_ui(app, name, title)
     install_probes(app, rt)
     _add_error_handlers(app, api)
     app.before_request(refuse_unusable_input)
     install_http_metrics(app, name)
+    install_security_headers(app)
     return app
-
-
-def swagger_assets(filename: str) -> Any:
-    """Swagger UI's files, from the installed bundle."""
-    return send_from_directory(swagger_ui_bundle.swagger_ui_path, filename, max_age=3600)
 
 
 def _add_error_handlers(app: Flask, api: Api) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import select
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -20,6 +20,7 @@ from flask import Request
 
 from common.service.runtime import Runtime
 from common.web.auth import Caller, identify_request
+from common.web.client import client_address
 from notify_app.adapters.orm import Recipient
 
 
@@ -56,24 +57,10 @@ def origin_allowed(request: Request, allowed: frozenset[str]) -> bool:
     return host in {request.host, forwarded}
 
 
-def client_address(request: Request, trusted_proxies: frozenset[str]) -> str:
-    """The address of the client, for its connection cap.
-
-    Direct, the peer. Through a trusted proxy (our gateway), the last ``X-Forwarded-For`` hop:
-    the one that proxy appended, the address it saw. Earlier hops are whatever the client sent
-    and trusting them would let anyone pick the address they are counted under.
-    """
-    peer = request.remote_addr or ""
-    if peer not in trusted_proxies:
-        return peer
-    hops = [hop.strip() for line in request.headers.getlist("X-Forwarded-For") for hop in line.split(",")]
-    return next((hop for hop in reversed(hops) if hop), peer)
-
-
-def cap_keys(request: Request, caller: Caller, trusted_proxies: frozenset[str]) -> dict[str, str | None]:
+def cap_keys(request: Request, caller: Caller, trusted_proxies: Collection[str]) -> dict[str, str | None]:
     """What a stream of ``caller`` counts against: ``token`` (an applicant's token opens exactly one
     application, so its id stands for it; the staff token, shared by every officer, is exempt) and
-    ``address``."""
+    ``address`` (:func:`common.web.client.client_address`: one a client cannot choose)."""
     return {"token": None if caller.staff else caller.application_id,
             "address": client_address(request, trusted_proxies)}
 

@@ -77,7 +77,7 @@ def _stream(rt: Runtime, caller: Caller, application_id: str | None, events_of: 
 def _subscribe(rt: Runtime, hub: Hub, application_id: str | None, caller: Caller) -> Subscriber:
     """A subscriber, or the JSON refusal: 429 for a token's or an address's cap, 503 for the
     process's (or its shutdown), both with ``Retry-After``."""
-    keys = cap_keys(request, caller, frozenset(rt.settings.trusted_proxies))
+    keys = cap_keys(request, caller, rt.settings.trusted_proxies)
     subscriber = hub.subscribe(application_id, "sse", **keys)
     if isinstance(subscriber, Refusal):
         status = 429 if subscriber in (Refusal.TOKEN, Refusal.ADDRESS) else 503

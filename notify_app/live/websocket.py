@@ -108,7 +108,7 @@ def install_websockets(app: Flask, rt: Runtime, hub: Hub, allowed_origins: froze
     app.config["SOCK_SERVER_OPTIONS"] = {"max_message_size": 64 * 1024, "ping_interval": 25,
                                          "thread_class": _ReaderThread}
     sock = Sock(app)
-    trusted = frozenset(rt.settings.trusted_proxies)
+    trusted = rt.settings.trusted_proxies
 
     @app.before_request
     def _refuse_bad_handshakes() -> None:

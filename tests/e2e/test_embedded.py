@@ -44,11 +44,15 @@ def start_embedded(var: Path, port: int, **env_extra: str) -> subprocess.Popen:
     return process
 
 
+#: The embedded mode's metrics port in the module's run (``LOANFLOW_METRICS_PORT``).
+METRICS_PORT = free_port()
+
+
 @pytest.fixture(scope="module")
 def embedded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     var = tmp_path_factory.mktemp("embedded-var")
     port = free_port()
-    process = start_embedded(var, port)
+    process = start_embedded(var, port, LOANFLOW_METRICS_PORT=str(METRICS_PORT))
     try:
         yield f"http://127.0.0.1:{port}", var
     finally:
@@ -94,6 +98,19 @@ def test_an_application_is_decided_in_seconds_and_the_applicant_is_told(embedded
     assert missing.status_code == 404 and missing.json()["message"] == "No service answers this path."
 
 
+def test_metrics_are_served_on_the_metrics_port_only(embedded: tuple[str, Path]) -> None:
+    """As the gateway does, the public port refuses ``/<svc>/metrics``; the metrics port serves
+    them (and nothing else)."""
+    base, _ = embedded
+    metrics = f"http://127.0.0.1:{METRICS_PORT}"
+    for service in ("loan", "credit", "property", "decision", "notify"):
+        assert requests.get(f"{base}/{service}/metrics", timeout=5).status_code == 404
+        scraped = requests.get(f"{metrics}/{service}/metrics", timeout=5)
+        assert scraped.status_code == 200 and "loanflow_http_requests_total" in scraped.text
+    assert requests.get(f"{base}/loan//metrics", timeout=5).status_code == 404
+    assert requests.get(f"{metrics}/loan/applications", timeout=5).status_code == 404
+
+
 def test_gunicorns_own_refusals_are_json(embedded: tuple[str, Path]) -> None:
     base, _ = embedded
     too_long = requests.get(f"{base}/loan/applications", params={"status": "x" * 9000}, timeout=5)
@@ -127,7 +144,7 @@ def test_open_live_streams_never_starve_the_apis(embedded: tuple[str, Path]) -> 
                 stream.close()
 
     def held() -> float:
-        metrics = requests.get(f"{base}/notify/metrics", timeout=10).text
+        metrics = requests.get(f"http://127.0.0.1:{METRICS_PORT}/notify/metrics", timeout=10).text
         return sum(float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines()
                    if line.startswith("loanflow_live_connections{"))
 

@@ -37,7 +37,7 @@ STAFF = {"Authorization": f"Bearer {STAFF_TOKEN}"}
 
 def live_gauge(stack: Stack) -> dict[str, float]:
     """``loanflow_live_connections`` of notify, summed over its processes, per channel."""
-    text = requests.get(f"{stack.gateway}/notify/metrics", timeout=5).text
+    text = requests.get(f"{stack.service('notify')}/notify/metrics", timeout=5).text
     return {sample.labels["channel"]: sample.value for family in text_string_to_metric_families(text)
             if family.name == "loanflow_live_connections" for sample in family.samples}
 

@@ -46,7 +46,7 @@ def decided(client: Client) -> list[dict]:
 
 
 def test_every_process_exposes_metrics(decided: list[dict], stack: Stack) -> None:
-    web = {s: scrape(f"{stack.gateway}/{s}/metrics") for s in SERVICES}
+    web = {s: scrape(f"{stack.service(s)}/{s}/metrics") for s in SERVICES}
     assert total(web["loan"], r'loanflow_http_requests_total\{.*endpoint="/loan/applications".*status="202"') >= 3
     assert total(web["loan"], r'loanflow_applications\{status="APPROVED"\}') >= 3
     assert total(web["loan"], r"loanflow_submission_to_decision_seconds_count") >= 3

@@ -43,15 +43,31 @@ def browser() -> Iterator[Browser]:
         chromium.close()
 
 
+#: Records every Content-Security-Policy violation of a document, in the page itself (an init
+#: script comes from the browser's DevTools side: the CSP it watches does not apply to it).
+WATCH_CSP = """
+window.__cspViolations = [];
+document.addEventListener("securitypolicyviolation", (e) =>
+  window.__cspViolations.push(`${e.violatedDirective} ${e.blockedURI || "inline"} ${e.sourceFile}:${e.lineNumber}`));
+"""
+
+
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
-    """A fresh tab (own sessionStorage); any uncaught script error fails the test."""
+    """A fresh tab (own sessionStorage); any uncaught script error fails the test, and so does
+    anything the pages' Content-Security-Policy blocked (an inline script, style or handler, a
+    foreign source): the console says ``Refused to …``, the document fires a violation event."""
     context = browser.new_context(viewport=VIEWPORT)
+    context.add_init_script(WATCH_CSP)
     tab = context.new_page()
     errors: list[str] = []
     tab.on("pageerror", lambda error: errors.append(str(error)))
+    tab.on("console", lambda message: errors.append(message.text)
+           if "Content Security Policy" in message.text else None)
     tab.set_default_timeout(10_000)
     yield tab
+    if not tab.is_closed() and tab.url.startswith("http"):
+        errors.extend(tab.evaluate("window.__cspViolations || []"))
     context.close()
     assert not errors, errors
 
@@ -273,3 +289,24 @@ def test_applicant_page_refuses_a_wrong_token_then_accepts_the_right_one(page: P
     page.get_by_test_id("token-submit").click()
     expect(page.get_by_test_id("current-status")).to_have_text("APPROVED", timeout=SAGA)
     expect(page.get_by_test_id("reasons")).to_be_hidden()
+
+
+# ------------------------------------------------------------------------------- security headers
+
+
+@pytest.mark.parametrize("path", ["/loan/docs", "/notify/docs", "/tasks", "/notify/dashboard"])
+def test_pages_work_under_their_content_security_policy(page: Page, stack: Stack, path: str) -> None:
+    """Swagger UI (its start script moved out of the page), the task dashboard (its styles moved
+    out) and the dashboard run with no inline script or style allowed; the fixture fails the test
+    on any violation the browser reports."""
+    answer = page.goto(f"{stack.gateway}{path}")
+    assert answer is not None and "script-src 'self'" in answer.headers["content-security-policy"]
+    assert answer.headers["x-content-type-options"] == "nosniff"
+    if path.endswith("/docs"):
+        expect(page.locator(".opblock").first).to_be_visible()  # Swagger UI read the document
+    elif path == "/tasks":
+        expect(page.get_by_test_id("login")).to_be_visible()
+        assert page.locator(".tb-card").first.evaluate("e => getComputedStyle(e).borderRadius") == "10px"
+    else:
+        expect(page.get_by_test_id("token-input")).to_be_visible()
+    page.wait_for_load_state("networkidle")

@@ -134,7 +134,10 @@ def test_every_service_serves_its_contract(stack: Stack) -> None:
         assert requests.get(f"{stack.gateway}/{service}/ready", timeout=5).json()["checks"]["broker"] is True
         assert requests.get(f"{stack.gateway}/{service}/openapi.json", timeout=5).json()["paths"]
         assert requests.get(f"{stack.gateway}/{service}/docs", timeout=5).status_code == 200
-        assert "loanflow_http_requests_total" in requests.get(f"{stack.gateway}/{service}/metrics", timeout=5).text
+        # Metrics are scraped on the service's own port; the gateway does not serve them.
+        assert requests.get(f"{stack.gateway}/{service}/metrics", timeout=5).status_code == 404
+        assert "loanflow_http_requests_total" in requests.get(f"{stack.service(service)}/{service}/metrics",
+                                                              timeout=5).text
 
 
 @pytest.mark.parametrize("odd", ["%0A", "a%0Db", "%00", "%2F", "%C0%AF"])

@@ -2,7 +2,8 @@
 
 The companion of ``test_hostile_inputs.py`` (application bodies). Whatever the request, each of
 the five services must answer a clear 4xx in the common JSON error format, never a 500, and a
-refused request must change nothing. Endpoints are taken from each service's OpenAPI document
+refused request must change nothing — not even the metrics' set of series, which a made-up
+method or path would otherwise grow without bound. Endpoints are taken from each service's OpenAPI document
 where the point is "every endpoint" (methods, pagination), so new endpoints are covered as they
 come.
 """
@@ -16,8 +17,10 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from prometheus_client.parser import text_string_to_metric_families
 from werkzeug.test import TestResponse
 
+from common.kernel.metrics import METHODS, OTHER_METHOD, UNMATCHED
 from common.web.auth import issue_applicant_token
 from common.web.input_guards import MAX_PAGE
 from loan_app import queries
@@ -183,6 +186,40 @@ def test_unknown_routes_get_json_404(apps: dict[str, Flask], service: str) -> No
     client = apps[service].test_client()
     for path in (f"/{service}/nope", f"/{service}/nope/{UNKNOWN}", "/nope", f"/{service}/applications/{UNKNOWN}/x"):
         refused(client.get(path, headers=STAFF), 404)
+
+
+def _http_series(client: FlaskClient, service: str) -> set[tuple[str, ...]]:
+    """The label sets of ``loanflow_http_requests_total`` that ``service``'s ``/metrics`` reports."""
+    text = client.get(f"/{service}/metrics").get_data(as_text=True)
+    return {tuple(sorted(sample.labels.items())) for family in text_string_to_metric_families(text)
+            if family.name == "loanflow_http_requests" for sample in family.samples
+            if sample.name == "loanflow_http_requests_total" and sample.labels["service"] == service}
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_clients_cannot_add_metric_series(apps: dict[str, Flask], service: str) -> None:
+    """Methods and paths a client makes up are counted under fixed labels (``other``,
+    ``<unmatched>``): the first made-up request may add a series, the next hundred add none."""
+    client = apps[service].test_client()
+    documented = next(iter(spec_paths(apps[service])))
+
+    def made_up(n: int) -> None:
+        for method in (f"FOO{n}", f"head{n}", "PROPFIND", "head", "options"):
+            client.open(documented, method=method, headers=STAFF)
+        client.get(f"/{service}/random-{n}/{UNKNOWN}", headers=STAFF)
+        client.open(f"/nowhere-{n}", method=f"X{n}")
+
+    _http_series(client, service)  # the scrape is a request too: its own series exists from here
+    made_up(0)
+    first = _http_series(client, service)
+    for n in range(1, 50):
+        made_up(n)
+    assert _http_series(client, service) == first
+    methods = {dict(labels)["method"] for labels in first}
+    endpoints = {dict(labels)["endpoint"] for labels in first}
+    assert methods <= METHODS | {OTHER_METHOD} and OTHER_METHOD in methods
+    rules = {rule.rule for rule in apps[service].url_map.iter_rules()}
+    assert endpoints <= rules | {UNMATCHED} and UNMATCHED in endpoints
 
 
 def test_nul_in_query_strings_and_headers(loan: FlaskClient) -> None:

@@ -18,9 +18,12 @@ SERVER_SETTINGS = ("BROKER_URL", "SMTP_HOST", "SMTP_PORT")
 
 def embedded_env(var_dir: Path, staff_token: str, **extra: str) -> dict[str, str]:
     """This process's environment without the session's servers; free ports for the bureau
-    simulator and the mail catcher the embedded mode starts; its data in ``var_dir``."""
+    simulator, the mail catcher and the metrics listener the embedded mode starts; its data in
+    ``var_dir``."""
     env = {key: value for key, value in os.environ.items()
            if not key.endswith("_DATABASE_URL") and key not in SERVER_SETTINGS}
     env.update(LOANFLOW_VAR_DIR=str(var_dir), BUREAU_URL=f"http://127.0.0.1:{free_port()}",
-               LOANFLOW_MAIL_PORT=str(free_port()), LOANFLOW_STAFF_TOKEN=staff_token, **extra)
+               LOANFLOW_MAIL_PORT=str(free_port()), LOANFLOW_METRICS_PORT=str(free_port()),
+               LOANFLOW_STAFF_TOKEN=staff_token)
+    env.update(extra)
     return env

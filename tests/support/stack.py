@@ -73,6 +73,11 @@ class Stack:
     def gateway(self) -> str:
         return f"http://127.0.0.1:{8000 + self.offset}"
 
+    def service(self, name: str) -> str:
+        """The base URL of service ``name``'s own port, where its ``/<name>/metrics`` is scraped
+        (the gateway refuses them)."""
+        return self.env[f"LOANFLOW_UPSTREAM_{name.upper()}"]
+
     @property
     def maildir(self) -> Path:
         """Where the stack's mail catcher keeps the e-mails it received."""
@@ -165,6 +170,9 @@ def launched(prefix: str, vhost: str, offset: int, log_dir: Path, *, broker_link
         SMTP_PORT=str(8025 + offset),
         LOANFLOW_MAIL_DIR=str(log_dir / "mail"),
         RABBITMQ_MANAGEMENT_URL=servers.current.rabbitmq.management_url,
+        # The tests and benchmarks submit everything from one address: no submission limit,
+        # unless a caller sets one (tests/e2e/test_abuse_limits.py restarts loan_web with one).
+        LOANFLOW_SUBMIT_RATE_LIMIT="0",
     )
     running = Stack({**base, **env}, log_dir, offset=offset)
     running.urls = urls

@@ -12,6 +12,7 @@ from common.kernel.jsonable import jsonable
 from common.web.auth import issue_applicant_token
 from common.web.blueprint import Blueprint, or_404
 from common.web.context import runtime
+from common.web.ratelimit import rate_limited
 from loan_app import admission, commands, queries
 from loan_app.domain.status import InvalidTransition
 from loan_app.resources.applications.schemas import (
@@ -42,6 +43,7 @@ def _language() -> str:
 @blp.route("")
 class Applications(MethodView):
     @admission.bounded(blp)
+    @rate_limited(blp, "submit_rate_limit", scope="submit")
     @blp.arguments(CREATE)
     @blp.response(202, AcceptedSchema, headers={"Location": {"description": "URL of the application",
                                                              "schema": {"type": "string"}}})
@@ -50,7 +52,8 @@ class Applications(MethodView):
         """Submit an application
 
         Validates and stores it, then answers at once; the evaluation runs in the background.
-        Keep ``access_token``: it is the only key to this application.
+        Keep ``access_token``: it is the only key to this application. Each client address may
+        submit ``LOANFLOW_SUBMIT_RATE_LIMIT`` applications per window (default 20 a minute).
         """
         data = jsonable(data)  # the aggregate stores and sends JSON-simple values
         data["applicant"].setdefault("language", _language())
