@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
+from common.messaging.erasure import PersonalData, erasure_handlers
 from common.service.runtime import Bindings, Runtime, TwoPhase
 from credit_app import handlers
 from credit_app.adapters.bureau import BureauClient
@@ -35,6 +36,8 @@ def bootstrap(runtime: Runtime, *, bureau: BureauClient | None = None) -> Bindin
                                     handlers.apply_check),
             "CancelCreditInquiry": partial(handlers.cancel, bureau=deps.bureau),
             "CancelBureauInquiry": partial(handlers.cancel_at_bureau, bureau=deps.bureau),
+            # Its inquiries hold no personal data: only the shared tables' copies are erased.
+            **erasure_handlers(runtime, PersonalData()),
         },
         on_give_up={"CheckCredit": handlers.check_failed},
     )

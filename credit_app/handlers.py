@@ -67,12 +67,15 @@ def _completed_row(envelope: Envelope, report: BureauReport, assessment: CreditA
 
 def prepare_check(envelope: Envelope, *, open_uow: Callable[[], CreditUnitOfWork],
                   bureau: BureauClient) -> BureauReport | None:
-    """``CheckCredit``, first phase, no lock held: ask the bureau, unless the application has a row."""
+    """``CheckCredit``, first phase, no lock held: ask the bureau, unless the application has a row
+    or its personal data was erased (it has ended: nobody is left to check, nor anything to send)."""
+    application_id, applicant = envelope.application_id or "", envelope.data["applicant"]
+    if applicant.get("full_name") is None:
+        return None  # erased from loan's outbox before this copy was published
     with open_uow() as uow:
-        if uow.inquiries.get(envelope.application_id or "") is not None:
-            return None  # already checked, cancelled before it ran, or given up: do not ask the bureau
-    applicant = envelope.data["applicant"]
-    return bureau.inquire(envelope.application_id or "", applicant["full_name"], applicant["birth_date"])
+        if uow.erased(application_id) or uow.inquiries.get(application_id) is not None:
+            return None  # already checked, cancelled before it ran, given up, or erased: no inquiry
+    return bureau.inquire(application_id, applicant["full_name"], applicant["birth_date"])
 
 
 def apply_check(envelope: Envelope, uow: CreditUnitOfWork, report: BureauReport | None) -> None:

@@ -17,6 +17,7 @@ def _actor_options(settings: Settings) -> dict[str, dict[str, Any]]:
         "CheckCredit": step_options(settings, throws=(BureauRejected,)),
         "CancelCreditInquiry": compensation_options(settings),
         "CancelBureauInquiry": compensation_options(settings),
+        "PersonalDataErasureRequested": compensation_options(settings),
     }
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import partial
 
+from common.messaging.erasure import PersonalData, erasure_handlers
 from common.service.runtime import Bindings, Runtime
 from decision_app import handlers
 from decision_app.domain.policy import PolicyConfig
@@ -28,6 +29,8 @@ def bootstrap(runtime: Runtime, *, policy: PolicyConfig | None = None) -> Bindin
     deps = Dependencies(policy=policy or PolicyConfig())
     return Bindings(
         dependencies=deps,
-        handlers={"MakeDecision": partial(handlers.make_decision, policy=deps.policy)},
+        handlers={"MakeDecision": partial(handlers.make_decision, policy=deps.policy),
+                  # Decisions keep no identifier: only the shared tables' copies are erased.
+                  **erasure_handlers(runtime, PersonalData())},
         on_give_up={"MakeDecision": handlers.decision_failed},
     )

@@ -10,9 +10,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
+from common.messaging.erasure import PersonalData
 from common.service.runtime import Bindings, Runtime
 from loan_app import commands, handlers
-from loan_app.adapters.repository import LoanUnitOfWork
+from loan_app.adapters.repository import LoanUnitOfWork, ended_before
 from loan_app.domain.model import Deadlines
 
 #: Seconds between two searches for applications whose wait passed its deadline.
@@ -40,6 +41,10 @@ def bootstrap(runtime: Runtime) -> Bindings[Dependencies]:
             "DecisionMade": partial(handlers.on_decision_made, deadlines=deps.deadlines),
             "DecisionFailed": handlers.on_decision_failed,
             "CreditInquiryCancelled": handlers.on_inquiry_cancelled,
+            "PersonalDataErased": handlers.on_personal_data_erased,
         },
         periodic=[(EXPIRY_INTERVAL_SECONDS, partial(handlers.expire_overdue, deps.uow))],
+        # loan_app knows when an application ended: its retention erases it, and the event the
+        # aggregate records tells the services that cannot know.
+        personal_data=PersonalData(erase=handlers.erase, ended_before=ended_before),
     )

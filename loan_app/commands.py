@@ -3,8 +3,8 @@
 Each command takes the service's runtime, opens one unit of work, loads the application with its
 row locked (a saga message cannot slip in between), asks the aggregate to change and saves it
 with the messages it recorded, then commits. Refusals are exceptions the views turn into
-answers: :class:`NotFound` (404), :class:`NotWaiting` and the state machine's
-``InvalidTransition`` (409), :class:`InvalidAnswers` (422).
+answers: :class:`NotFound` (404), :class:`NotWaiting`, the state machine's
+``InvalidTransition`` and ``NotEnded`` (409), :class:`InvalidAnswers` (422).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Any, cast
 
 from common.kernel.clock import utcnow
 from common.kernel.settings import Settings
+from common.messaging.erasure import REQUEST, ErasureRequest, erase_application, lock_application
 from common.messaging.outbox import new_id
 from common.service.runtime import Runtime
 from loan_app.adapters.repository import LoanUnitOfWork
@@ -98,6 +99,25 @@ def withdraw(rt: Runtime, application_id: str) -> Application:
         application.withdraw(utcnow())
         uow.commit()
     return application
+
+
+def request_erasure(rt: Runtime, application_id: str, operator: str) -> None:
+    """An admin asks to erase an ended application's personal data: loan's copy now, in one
+    transaction with the audit record and ``PersonalDataErasureRequested`` for the others.
+
+    Asked again, it erases again (nothing left here) and publishes the event again: a service
+    restored from a backup older than the erasure erases its copy once more.
+    Raises :class:`NotFound`, or ``NotEnded`` while the evaluation runs.
+    """
+    with _uow(rt) as uow:
+        lock_application(uow.session, application_id, exclusive=True)  # before the row lock
+        if uow.applications.get(application_id, for_update=True) is None:
+            raise NotFound(application_id)
+        request = ErasureRequest(REQUEST, utcnow(), operator)
+        erase_application(uow, rt.definition.tables, application_id, request, rt.bindings.personal_data)
+        uow.session.add(rt.definition.tables.audit(operator=operator, action="erasure", target=application_id,
+                                                   detail={"reason": REQUEST}))
+        uow.commit()
 
 
 def _uow(rt: Runtime) -> LoanUnitOfWork:

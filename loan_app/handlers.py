@@ -8,10 +8,12 @@ recorded. Views and actors only translate their input and call these.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 
 from common.kernel.clock import utcnow
 from common.messaging.envelope import Envelope
-from loan_app.adapters.repository import LoanUnitOfWork
+from common.messaging.erasure import ErasureRequest
+from loan_app.adapters.repository import LoanUnitOfWork, confirm_erasure
 from loan_app.domain.model import Application, Deadlines
 
 # --- message handlers ------------------------------------------------------------------------
@@ -61,6 +63,20 @@ def on_inquiry_cancelled(envelope: Envelope, uow: LoanUnitOfWork) -> None:
     if application is not None:
         detail = {"inquiry_id": envelope.data["inquiry_id"], "reason": envelope.data["reason"]}
         application.record_compensation("credit", detail, utcnow())
+
+
+def on_personal_data_erased(envelope: Envelope, uow: LoanUnitOfWork) -> None:
+    """``PersonalDataErased``: one more service erased the application (shown by ``GET …/erasure``)."""
+    confirm_erasure(uow.session, envelope.application_id or "", envelope.data["service"],
+                    datetime.fromisoformat(envelope.data["erased_at"]))
+
+
+def erase(uow: LoanUnitOfWork, application_id: str, request: ErasureRequest) -> None:
+    """loan_app's anonymiser (``PersonalData.erase``), in the erasure's unit of work: the
+    aggregate forgets the applicant's identity and address and announces it to the others."""
+    application = uow.applications.get(application_id, for_update=True)
+    if application is not None:
+        application.erase_personal_data(request.payload())
 
 
 def expire_overdue(open_uow: Callable[[], LoanUnitOfWork]) -> int:

@@ -11,10 +11,11 @@ from dataclasses import dataclass
 from functools import partial
 
 from common.kernel.settings import Settings
+from common.messaging.erasure import PersonalData, erasure_handlers
 from common.service.runtime import Bindings, Runtime, TwoPhase
 from notify_app import documents, handlers
 from notify_app.adapters.mailer import Mailer
-from notify_app.adapters.repository import NotifyUnitOfWork
+from notify_app.adapters.repository import NotifyUnitOfWork, ended_before
 from notify_app.documents import StatusLinks
 
 
@@ -44,6 +45,8 @@ def dependencies(runtime: Runtime) -> Dependencies:
 def bootstrap(runtime: Runtime) -> Bindings[Dependencies]:
     """notify_app's handlers, give-up handlers and replay preparation, bound to its dependencies."""
     deps = dependencies(runtime)
+    # notify_app knows from its log when an application ended: its retention does not wait for loan's.
+    personal = PersonalData(erase=handlers.erase, ended_before=ended_before)
     return Bindings(
         dependencies=deps,
         handlers={
@@ -53,7 +56,9 @@ def bootstrap(runtime: Runtime) -> Bindings[Dependencies]:
                                           documents.store_documents),
             "SendEmail": TwoPhase(partial(documents.send_email, open_uow=deps.uow, mailer=deps.mailer,
                                           links=deps.links), documents.mark_sent),
+            **erasure_handlers(runtime, personal),
         },
         on_give_up={"GenerateDocuments": documents.documents_failed, "SendEmail": documents.email_failed},
         on_replay={"SendEmail": documents.email_owed_again},
+        personal_data=personal,
     )

@@ -109,14 +109,18 @@ def build_documents(envelope: Envelope, *, open_uow: Callable[[], NotifyUnitOfWo
     """``GenerateDocuments``, first phase, outside the transaction: the schedule of the logged offer."""
     application_id = envelope.application_id or ""
     with open_uow() as uow:
+        erased = uow.erased(application_id)
         recipient = uow.recipients.get(application_id)
         notification = uow.notifications.at(application_id, envelope.data["seq"])
         existing = uow.documents.exists(application_id)
-    return None if existing else schedule_documents(application_id, notification, recipient)
+    return None if existing or erased else schedule_documents(application_id, notification, recipient)
 
 
 def store_documents(envelope: Envelope, uow: NotifyUnitOfWork, built: Built | None) -> None:
-    """``GenerateDocuments``, second phase: store each document once, then the e-mail if still owed."""
+    """``GenerateDocuments``, second phase: store each document once, then the e-mail if still owed
+    (neither once the application's personal data is erased)."""
+    if uow.erased(envelope.application_id):
+        return
     _store(uow, envelope.application_id or "", built)
     _send_next(envelope, uow)
 
@@ -137,6 +141,8 @@ def send_email(envelope: Envelope, *, open_uow: Callable[[], NotifyUnitOfWork], 
     with its schedule (built now unless stored already); None when there is nothing to send."""
     application_id, seq = envelope.application_id or "", envelope.data["seq"]
     with open_uow() as uow:
+        if uow.erased(application_id):
+            return None  # nobody to write to (the erasure marked the e-mail SKIPPED)
         record = uow.emails.get(application_id, seq)
         recipient = uow.recipients.get(application_id)
         notification = uow.notifications.at(application_id, seq)
@@ -165,9 +171,9 @@ def send_email(envelope: Envelope, *, open_uow: Callable[[], NotifyUnitOfWork], 
 
 def mark_sent(envelope: Envelope, uow: NotifyUnitOfWork, sent: Sent | None) -> None:
     """``SendEmail``, second phase: the documents stored once, the e-mail SENT (or SKIPPED) once."""
-    if sent is None:
-        return
     application_id = envelope.application_id or ""
+    if sent is None or uow.erased(application_id):
+        return  # erased while it was sent: no documents stored (the erasure settled the e-mail)
     _store(uow, application_id, sent.built)
     record = uow.emails.get(application_id, envelope.data["seq"], for_update=True)
     if record is None or record.status != "PENDING":
@@ -225,6 +231,8 @@ def email_owed_again(envelope: Envelope, uow: NotifyUnitOfWork) -> None:
     """Prepare an operator's replay of ``SendEmail``: the give-up marked the e-mail FAILED, and
     :func:`send_email` only sends a PENDING one, so the replay makes it owed again (in the replay's
     own transaction). A SENT e-mail stays SENT: a replay never sends it a second time."""
+    if uow.erased(envelope.application_id):
+        return  # nobody to write to any more
     record = uow.emails.get(envelope.application_id or "", envelope.data["seq"], for_update=True)
     if record is not None and record.status == "FAILED":
         record.status = "PENDING"

@@ -14,8 +14,10 @@ from dramatiq import Retry
 from common.kernel.clock import utcnow
 from common.kernel.settings import Settings
 from common.messaging.envelope import Envelope
+from common.messaging.erasure import ErasureRequest
 from notify_app.adapters.repository import NotifyUnitOfWork
 from notify_app.documents import owe_email
+from notify_app.domain.emails import EMAIL_STATUSES
 
 #: The first wait of a status change that overtook its predecessor (see PredecessorMissing).
 ORDERING_MIN_DELAY_MS = 25
@@ -65,10 +67,22 @@ def ordering_retry_when(settings: Settings) -> Callable[[int, BaseException], bo
 
 
 def on_submitted(envelope: Envelope, uow: NotifyUnitOfWork) -> None:
-    """``ApplicationSubmitted``: who to tell, and in which language."""
-    contact = envelope.data["contact"]
-    uow.recipients.submitted(envelope.application_id or "", full_name=contact["full_name"], email=contact["email"],
-                             language=contact.get("language", "en"), summary=envelope.data["summary"])
+    """``ApplicationSubmitted``: who to tell, and in which language (nobody, once erased: the
+    erasure may have overtaken this message)."""
+    application_id, contact = envelope.application_id or "", envelope.data["contact"]
+    erased = uow.erased(application_id)
+    uow.recipients.submitted(application_id, full_name=None if erased else contact["full_name"],
+                             email=None if erased else contact["email"], language=contact.get("language", "en"),
+                             summary=envelope.data["summary"])
+
+
+def erase(uow: NotifyUnitOfWork, application_id: str, request: ErasureRequest) -> None:
+    """notify_app's anonymiser (``PersonalData.erase``): the contact's name and address, the
+    documents (the schedule names the applicant), what the e-mails' errors quote; an e-mail
+    still owed is not sent. The log of status changes holds no personal data and stays."""
+    uow.recipients.forget_contact(application_id)
+    uow.documents.delete(application_id)
+    uow.emails.forget(application_id)
 
 
 def on_status_changed(envelope: Envelope, uow: NotifyUnitOfWork, *, settings: Settings) -> None:
@@ -79,6 +93,9 @@ def on_status_changed(envelope: Envelope, uow: NotifyUnitOfWork, *, settings: Se
     """
     data: dict[str, Any] = envelope.data
     application_id, seq = envelope.application_id or "", data["seq"]
+    # Asked first, before the recipient's row is locked (common.messaging.erasure), and only for
+    # a change that warrants an e-mail: nobody is left to write to once the data is erased.
+    owes_email = data["status"] in EMAIL_STATUSES and not uow.erased(application_id)
     changes: dict[str, Any] = {"status": data["status"], "reasons": list(data.get("reasons") or [])}
     if data.get("summary"):
         changes["summary"] = data["summary"]
@@ -98,4 +115,5 @@ def on_status_changed(envelope: Envelope, uow: NotifyUnitOfWork, *, settings: Se
         payload={key: value for key, value in data.items() if key != "occurred_at"},
         at=datetime.fromisoformat(data["at"]),
     )
-    owe_email(uow, application_id, seq, data["status"], envelope.correlation_id)
+    if owes_email:
+        owe_email(uow, application_id, seq, data["status"], envelope.correlation_id)

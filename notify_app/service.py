@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from common.kernel.settings import Settings
-from common.messaging.broker import step_options
+from common.messaging.broker import compensation_options, step_options
 from common.service.runtime import Runtime, ServiceDefinition
 
 
@@ -20,6 +20,7 @@ def _actor_options(settings: Settings) -> dict[str, dict[str, Any]]:
                                      "max_backoff": 2000},
         "GenerateDocuments": step_options(settings),
         "SendEmail": step_options(settings, throws=(MailerRejected,)),
+        "PersonalDataErasureRequested": compensation_options(settings),
     }
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import partial
 
+from common.messaging.erasure import PersonalData, erasure_handlers
 from common.service.runtime import Bindings, Runtime, TwoPhase
 from property_app import handlers
 
@@ -27,6 +28,8 @@ def bootstrap(runtime: Runtime) -> Bindings[Dependencies]:
     return Bindings(
         dependencies=deps,
         handlers={"ValueProperty": TwoPhase(partial(handlers.prepare_valuation, delay_seconds=deps.delay_seconds),
-                                            handlers.apply_valuation)},
+                                            handlers.apply_valuation),
+                  # Valuations keep no address: only the shared tables' copies are erased.
+                  **erasure_handlers(runtime, PersonalData())},
         on_give_up={"ValueProperty": handlers.valuation_failed},
     )

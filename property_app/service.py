@@ -6,12 +6,12 @@ from pathlib import Path
 from typing import Any
 
 from common.kernel.settings import Settings
-from common.messaging.broker import step_options
+from common.messaging.broker import compensation_options, step_options
 from common.service.runtime import ServiceDefinition
 
 
 def _actor_options(settings: Settings) -> dict[str, dict[str, Any]]:
-    return {"ValueProperty": step_options(settings)}
+    return {"ValueProperty": step_options(settings), "PersonalDataErasureRequested": compensation_options(settings)}
 
 
 def _blueprints() -> list[Any]:

@@ -6,16 +6,27 @@
   forgotten only long after the last copy of its message could have been published.
 - Rate-limit windows that have ended (:mod:`common.database.ratelimits`): a new request of the
   same client opens a new window anyway.
+
+And personal data (:func:`anonymise_ended`): applications that ended more than
+``personal_data_retention_days`` ago are anonymised, not deleted, so that statistics and the
+audit keep their status, amounts, decision, reasons and times.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+import logging
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete
 
 from common.kernel.clock import utcnow
+from common.messaging.erasure import RETENTION, ErasureRequest, erase_application
+
+log = logging.getLogger(__name__)
+
+#: Applications anonymised per round of :func:`anonymise_ended` (one transaction each).
+ANONYMISE_BATCH = 200
 
 
 def purge_expired(runtime: Any) -> int:
@@ -38,3 +49,29 @@ def purge_expired(runtime: Any) -> int:
         for statement in statements:
             removed += session.execute(statement).rowcount or 0
     return removed
+
+
+def anonymise_ended(runtime: Any, now: datetime | None = None) -> int:
+    """Anonymise the applications this service knows ended more than the retention period ago.
+
+    A service that can tell from its own rows (loan_app: the application's terminal status;
+    notify_app: the last status it logged) lists them (``PersonalData.ended_before``) and erases
+    each in a transaction of its own, as an erasure request would; loan_app's erasure also
+    publishes ``PersonalDataErasureRequested`` for the services that cannot tell. ``now`` moves
+    the clock (tests). Returns how many applications were anonymised.
+    """
+    days = runtime.settings.personal_data_retention_days
+    personal = runtime.bindings.personal_data
+    if not days or personal.ended_before is None:
+        return 0
+    now = now or utcnow()
+    with runtime.session_factory() as session:
+        ended = personal.ended_before(session, now - timedelta(days=days), ANONYMISE_BATCH)
+    request = ErasureRequest(RETENTION, now)
+    for application_id in ended:
+        with runtime.uow() as uow:
+            erase_application(uow, runtime.definition.tables, application_id, request, personal)
+            uow.commit()
+    if ended:
+        log.info("personal data of ended applications anonymised", extra={"count": len(ended)})
+    return len(ended)

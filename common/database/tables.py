@@ -1,7 +1,7 @@
 """The tables every service database has, beside its own: outbox, processed ids, task attempts,
-dead letters, the operator audit trail and the rate limiter's windows. :func:`define_common_tables`
-maps them on a service's declarative base, so a service declares them in one line and they
-migrate with its schema.
+dead letters, the operator audit trail, the rate limiter's windows and the tombstones of erased
+personal data. :func:`define_common_tables` maps them on a service's declarative base, so a
+service declares them in one line and they migrate with its schema.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from sqlalchemy.orm import DeclarativeBase
 
 from common.database.ratelimits import RateLimitWindowMixin
 from common.messaging.deadletters import DeadLetterMixin, OperatorActionMixin
+from common.messaging.erasure import ErasureMixin
 from common.messaging.outbox import OutboxMixin, ProcessedMessageMixin
 from common.messaging.tasks import TaskAttemptMixin
 
@@ -28,6 +29,7 @@ class CommonTables:
     #: Request counts of :mod:`common.web.ratelimit` (a table in every service, so the limiter
     #: can be put on any service's view).
     rate_limits: type
+    erasures: type
 
 
 def define_common_tables(base: type[DeclarativeBase]) -> CommonTables:
@@ -44,4 +46,5 @@ def define_common_tables(base: type[DeclarativeBase]) -> CommonTables:
         dead_letters=mapped(DeadLetterMixin, "DeadLetter"),
         audit=mapped(OperatorActionMixin, "OperatorAction"),
         rate_limits=mapped(RateLimitWindowMixin, "RateLimitWindow"),
+        erasures=mapped(ErasureMixin, "PersonalDataErasure"),
     )

@@ -38,3 +38,34 @@ def hide_statement_values(text: str) -> str:
 def _hidden(match: re.Match[str]) -> str:
     label = "DETAIL: [hidden" if match.group(2) == "DETAIL:" else "[parameters hidden"
     return f"{match.group(1)}{label}: may contain personal data]"
+
+
+#: What an erased error text or traceback says instead (``common.messaging.erasure``).
+ERASED_TEXT = "[erased with the application's personal data]"
+
+
+def erase(value: Any) -> Any:
+    """A copy of ``value`` with every personal field set to ``None``, at any depth.
+
+    Unlike :func:`mask` (what an operator is shown) this is what is *stored* once an
+    application's personal data is erased: ``None`` is what every consumer already treats as
+    "not known", where ``"***"`` would pass for a name or an address.
+    """
+    if isinstance(value, dict):
+        return {key: None if key in PERSONAL_KEYS else erase(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [erase(item) for item in value]
+    return value
+
+
+def erase_error(text: str | None) -> str | None:
+    """An error text reduced to its kind (``MailerRejected: …`` → ``MailerRejected: [erased …]``).
+
+    Why not keep the message: errors quote what they failed on (a refused recipient's address, a
+    bureau's answer about a name), and no rule can tell which words are personal. The kind is
+    what statistics of failures need.
+    """
+    if text is None:
+        return None
+    kind, separator, _ = text.partition(":")
+    return f"{kind}: {ERASED_TEXT}" if separator and kind.isidentifier() else ERASED_TEXT

@@ -187,6 +187,10 @@ class Settings:
     #: age of any dead letter an operator may replay) is enough.
     outbox_retention_days: int = 7
     processed_retention_days: int = 30
+    #: Days after an application ended (its terminal status) before every service anonymises
+    #: its personal data (``common.database.retention.anonymise_ended``); 0: never by itself
+    #: (an erasure request still works).
+    personal_data_retention_days: int = 365
     #: PostgreSQL connections kept per process, and the extra ones a burst may open
     #: (``common.database.db.make_engine`` says why 8).
     db_pool_size: int = 8
@@ -247,6 +251,7 @@ class Settings:
             trusted_proxies=env.items("LOANFLOW_TRUSTED_PROXIES", "127.0.0.1,::1"),
             outbox_retention_days=env.integer("LOANFLOW_OUTBOX_RETENTION_DAYS", 7),
             processed_retention_days=env.integer("LOANFLOW_PROCESSED_RETENTION_DAYS", 30),
+            personal_data_retention_days=env.integer("LOANFLOW_PERSONAL_DATA_RETENTION_DAYS", 365),
             db_pool_size=env.integer("LOANFLOW_DB_POOL_SIZE", 8),
             db_max_overflow=env.integer("LOANFLOW_DB_MAX_OVERFLOW", 4),
             log_level=env.log_level(),
@@ -263,6 +268,8 @@ class Settings:
             raise ValueError("processed ids must be kept longer than sent outbox rows, or a late "
                              "duplicate could be applied twice")
         proxy_networks(self.trusted_proxies)  # a malformed entry stops the process here, named
+        if self.personal_data_retention_days < 0:
+            raise ValueError("LOANFLOW_PERSONAL_DATA_RETENTION_DAYS must be 0 (off) or a number of days")
 
     def with_overrides(self, **changes: object) -> Settings:
         """A copy with some fields changed (tests and the embedded runner use it)."""

@@ -80,6 +80,11 @@ CATALOGUE: dict[str, MessageSpec] = {
         # and stores an approval's documents itself; GenerateDocuments only when it could not.
         MessageSpec("GenerateDocuments", "command", ("notify",), ("seq",), lane="documents"),
         MessageSpec("SendEmail", "command", ("notify",), ("seq",), lane="documents"),
+        # loan_app (an admin's erasure request, or its retention job) → every other service:
+        # erase what you hold about this ended application; each answers once it has.
+        _event("PersonalDataErasureRequested", ("credit", "property", "decision", "notify"),
+               "reason", "requested_at"),
+        _event("PersonalDataErased", ("loan",), "service", "erased_at"),
     )
 }
 

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from common.kernel.clock import UTCDateTime, utcnow
 from common.messaging.envelope import Envelope
+from common.messaging.erasure import scrub_shared_tables
 from common.messaging.outbox import new_id
 from common.messaging.uow import UnitOfWork
 
@@ -162,8 +163,18 @@ def drain_dead_letter_queue(runtime: Any) -> int:
         with contextlib.closing(dead_letter_source(runtime, queue)) as source:
             for message, acknowledge in source.fetch(limit=100):
                 with runtime.uow() as uow:
-                    park(uow, runtime.definition.tables.dead_letters, message, "dead-lettered by the broker", None)
+                    _park_drained(uow, runtime.definition.tables, message)
                     uow.commit()
                 acknowledge()
                 moved += 1
     return moved
+
+
+def _park_drained(uow: UnitOfWork, tables: Any, message: dramatiq.Message) -> None:
+    """Park a message drained from ``.XQ``; scrubbed at once if its application was erased."""
+    wire = message.args[0] if message.args and isinstance(message.args[0], dict) else {}
+    application_id = wire.get("application_id") or message.options.get("application_id")
+    erased = uow.erased(application_id)  # first, before the dead letter's row lock
+    park(uow, tables.dead_letters, message, "dead-lettered by the broker", None)
+    if erased:
+        scrub_shared_tables(uow.session, tables, application_id)

@@ -91,11 +91,15 @@ class Supervision(Middleware):
 
     def _record(self, runtime: Any, message: Any, error: str, trace: str, duration: int | None) -> None:
         from common.messaging.deadletters import park
+        from common.messaging.erasure import scrub_shared_tables
 
         tables = runtime.definition.tables
         wire = message.args[0] if message.args and isinstance(message.args[0], dict) else {}
         attempt = int(message.options.get("retries", 1))
         with runtime.uow() as uow:
+            # First, before any row lock: a message of an erased application (late, or replayed)
+            # is recorded without its personal data (common.messaging.erasure).
+            erased = uow.erased(wire.get("application_id"))
             uow.session.add(tables.attempts(
                 message_id=message.message_id, actor=message.actor_name,
                 application_id=wire.get("application_id"), attempt=attempt,
@@ -105,6 +109,8 @@ class Supervision(Middleware):
             if message.failed:
                 parked = park(uow, tables.dead_letters, message, error, trace)
                 self._give_up(runtime, uow, message, wire, error, parked)
+            if erased:
+                scrub_shared_tables(uow.session, tables, wire["application_id"])
             uow.commit()
 
     def _give_up(self, runtime: Any, uow: Any, message: Any, wire: dict[str, Any], error: str,

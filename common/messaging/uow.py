@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from common.kernel.clock import isoformat, utcnow
 from common.messaging.contracts import spec_for, validate_payload
+from common.messaging.erasure import is_erased
 from common.messaging.outbox import new_id
 from common.messaging.recorder import Outgoing, collect
 from common.messaging.wakeup import CHANNEL as OUTBOX_CHANNEL
@@ -46,6 +47,8 @@ class UnitOfWork:
       processed_model: the service's mapped ``ProcessedMessageMixin`` class.
       on_commit: called after a commit that wrote outbox rows (wakes the relay at once
         instead of waiting for its next poll).
+      erasure_model: the service's mapped ``ErasureMixin`` class (the tombstones :meth:`erased`
+        reads); without it nothing counts as erased.
     """
 
     def __init__(
@@ -54,11 +57,13 @@ class UnitOfWork:
         outbox_model: type,
         processed_model: type,
         on_commit: Callable[[], None] | None = None,
+        erasure_model: type | None = None,
     ) -> None:
         self._session_factory = session_factory
         self.outbox_model = outbox_model
         self.processed_model = processed_model
         self._on_commit = on_commit
+        self.erasure_model = erasure_model
         self.session: Session
         #: Outbox rows added in this transaction (the relay is woken after a commit that has some).
         self.staged_rows = 0
@@ -113,6 +118,18 @@ class UnitOfWork:
         yield from self.session.new
         yield from self.session.identity_map.values()
         yield from self._tracked.values()
+
+    def erased(self, application_id: str | None) -> bool:
+        """True when this service erased the application's personal data (its tombstone exists).
+
+        Asked by every code path that would write personal data, *before* it locks any row of
+        the application: it takes the application's erasure lock in shared mode, so an erasure
+        committing meanwhile is either waited for and seen, or waits for this transaction and
+        erases what it wrote (``common.messaging.erasure``).
+        """
+        if self.erasure_model is None or not application_id:
+            return False
+        return is_erased(self.session, self.erasure_model, application_id)
 
     def claim(
         self, message_id: str, actor: str, application_id: str | None, correlation_id: str | None,

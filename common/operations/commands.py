@@ -31,6 +31,10 @@ def settle_dead_letter(rt: Runtime, letter_id: str, action: str, operator: str) 
     it is not parked any more."""
     tables = rt.definition.tables
     with rt.uow() as uow:
+        # The application's erasure lock before the letter's row lock (common.messaging.erasure):
+        # a replay's preparation may ask whether the application was erased.
+        uow.erased(uow.session.scalar(select(tables.dead_letters.application_id)
+                                      .where(tables.dead_letters.id == letter_id)))
         letter = uow.session.get(tables.dead_letters, letter_id, with_for_update=True)
         if letter is None:
             raise NotFound(letter_id)

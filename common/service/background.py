@@ -23,7 +23,7 @@ import dramatiq
 from dramatiq import Broker
 
 from common.database.db import is_sqlite
-from common.database.retention import purge_expired
+from common.database.retention import anonymise_ended, purge_expired
 from common.messaging.deadletters import drain_dead_letter_queue
 from common.messaging.relay import OutboxRelay
 from common.service.runtime import Runtime
@@ -31,7 +31,9 @@ from common.service.runtime import Runtime
 log = logging.getLogger(__name__)
 
 #: Maintenance every service runs beside its relay: (interval in seconds, job).
-COMMON_PERIODIC: list[tuple[float, Any]] = [(5.0, drain_dead_letter_queue), (300.0, purge_expired)]
+COMMON_PERIODIC: list[tuple[float, Any]] = [
+    (5.0, drain_dead_letter_queue), (300.0, purge_expired), (300.0, anonymise_ended),
+]
 
 
 def start_background(rt: Runtime, broker: Broker, stop: threading.Event) -> list[threading.Thread]:

@@ -23,6 +23,7 @@ from common.database.db import make_engine, make_session_factory
 from common.database.tables import CommonTables
 from common.kernel.settings import Settings
 from common.messaging.envelope import Envelope
+from common.messaging.erasure import PersonalData
 from common.messaging.uow import UnitOfWork
 from common.messaging.wakeup import Wakeup
 
@@ -59,6 +60,9 @@ class Bindings(Generic[D]):
         give-up recorded so that the replayed message does its work (notify: a FAILED e-mail
         owed again).
       periodic: ``(interval in seconds, job)``: maintenance run by the relay process.
+      personal_data: how the service erases an application's personal data from its own
+        tables, and whether it can tell by itself when an application ended
+        (``common.messaging.erasure``; the retention job and the erasure handler use it).
     """
 
     dependencies: D
@@ -66,6 +70,7 @@ class Bindings(Generic[D]):
     on_give_up: Mapping[str, Handler] = field(default_factory=dict)
     on_replay: Mapping[str, Handler] = field(default_factory=dict)
     periodic: Sequence[tuple[float, Callable[[], object]]] = ()
+    personal_data: PersonalData = field(default_factory=PersonalData)
 
 
 @dataclass
@@ -135,6 +140,7 @@ class Runtime:
             self.definition.outbox_model,
             self.definition.processed_model,
             on_commit=self.wakeup.set,
+            erasure_model=self.definition.tables.erasures,
         )
 
     def dispose(self) -> None:

@@ -60,6 +60,16 @@ history = Table(
     Column("detail", JSON, nullable=False, default=dict),
 )
 
+#: Which services confirmed the erasure of an application's personal data (``PersonalDataErased``);
+#: loan's own erasure is its tombstone (``personal_data_erasures``).
+erasure_confirmations = Table(
+    "erasure_confirmations",
+    Base.metadata,
+    Column("application_id", String(36), primary_key=True),
+    Column("service", String(16), primary_key=True),
+    Column("erased_at", UTCDateTime, nullable=False),
+)
+
 # The history is not a relationship: a saga step appends to it and never reads it, so loading it
 # with every application cost a query per message. loan_app.adapters.repository reads it when it
 # is shown and inserts new transitions with Core (``Transition`` stays a plain dataclass).

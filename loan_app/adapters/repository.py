@@ -15,13 +15,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import exists, func, insert, select
 from sqlalchemy.orm import Session
 
+from common.database.upsert import insert_new
 from common.messaging.uow import Repository, UnitOfWork
-from loan_app.adapters.orm import applications, history
+from loan_app.adapters.orm import TABLES, applications, erasure_confirmations, history
 from loan_app.domain.model import Application, Transition
+from loan_app.domain.status import TERMINAL
 
 #: The columns of ``applications`` that an Application's attributes of the same name fill.
 _COLUMNS = tuple(column.name for column in applications.columns)
@@ -129,3 +132,35 @@ def overdue_ids(session: Session, now: datetime, limit: int = 100) -> list[str]:
         .limit(limit)
     )
     return list(session.scalars(query))
+
+
+def ended_before(session: Session, limit: datetime, batch: int) -> list[str]:
+    """Applications that reached their terminal status before ``limit`` and are not erased yet.
+
+    ``updated_at`` is the time of the last transition, which for an ended application is the end.
+    """
+    tombstones = TABLES.erasures
+    query = (
+        select(applications.c.id)
+        .where(applications.c.status.in_([str(status) for status in TERMINAL]), applications.c.updated_at < limit,
+               ~exists().where(tombstones.application_id == applications.c.id))
+        .order_by(applications.c.updated_at)
+        .limit(batch)
+    )
+    return list(session.scalars(query))
+
+
+def confirm_erasure(session: Session, application_id: str, service: str, erased_at: datetime) -> None:
+    """Record that ``service`` erased the application (its first confirmation is kept)."""
+    insert_new(session, erasure_confirmations, ("application_id", "service"),
+               {"application_id": application_id, "service": service, "erased_at": erased_at})
+
+
+def erasure(session: Session, application_id: str) -> tuple[Any, dict[str, datetime]] | None:
+    """loan's tombstone of the application and ``{service: erased_at}`` of the confirmations, or None."""
+    tombstone = session.get(TABLES.erasures, application_id)
+    if tombstone is None:
+        return None
+    rows = session.execute(select(erasure_confirmations.c.service, erasure_confirmations.c.erased_at)
+                           .where(erasure_confirmations.c.application_id == application_id))
+    return tombstone, {service: erased_at for service, erased_at in rows}

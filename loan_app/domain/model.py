@@ -13,8 +13,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from common.kernel.privacy import erase
 from common.messaging.recorder import RecordsMessages
-from loan_app.domain.status import TERMINAL, InvalidTransition, Status, can_move
+from loan_app.domain.status import TERMINAL, InvalidTransition, NotEnded, Status, can_move
 from loan_app.domain.timeline import Deadlines, Transition
 
 __all__ = ["Application", "Deadlines", "Transition"]
@@ -203,6 +204,18 @@ class Application(RecordsMessages):
         if step == "credit" and self.credit is not None:
             self.credit = {**self.credit, "cancelled": True}
         self.compensations = [*self.compensations, {"step": step, "done_at": now.isoformat(), **detail}]
+
+    def erase_personal_data(self, request: dict[str, Any]) -> None:
+        """Forget who applied and the property's address; keep what statistics and the audit need
+        (status, amounts, decision, reasons, history). Announced to the services holding copies.
+
+        Raises:
+          NotEnded: the evaluation still runs (its messages would carry the data again).
+        """
+        if not self.terminal:
+            raise NotEnded(self.state)
+        self.applicant, self.property = erase(self.applicant), erase(self.property)
+        self.record("PersonalDataErasureRequested", request)
 
     # --- internals ---------------------------------------------------------------------------
 

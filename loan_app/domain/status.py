@@ -50,6 +50,14 @@ class InvalidTransition(Exception):
         self.target = target
 
 
+class NotEnded(Exception):
+    """An action that needs an ended application (erasing its personal data) on one still running."""
+
+    def __init__(self, current: Status) -> None:
+        super().__init__(f"the application is still {current}")
+        self.current = current
+
+
 def can_move(current: Status, target: Status) -> bool:
     """True when ``current → target`` is in the table."""
     return target in ALLOWED[current]

@@ -19,15 +19,18 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, bindparam, cast, func, insert, select, update
+from sqlalchemy import String, bindparam, cast, delete, exists, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
 
 from common.database.upsert import insert_or_lock
 from common.kernel.clock import utcnow
 from common.messaging.uow import Repository, UnitOfWork
-from notify_app.adapters.orm import Document, EmailRecord, Notification, Recipient
+from notify_app.adapters.orm import TABLES, Document, EmailRecord, Notification, Recipient
+from notify_app.domain.lifecycle import FINAL_STATUSES
 
 #: The PostgreSQL channel on which a committed log row's id is announced.
 LOG_CHANNEL = "loanflow_notifications"
@@ -125,6 +128,22 @@ class Recipients(Repository):
             self.session.expire(row)
         return last_seq
 
+    def forget_contact(self, application_id: str) -> None:
+        """Erase the applicant's name and e-mail address (the row, its status and summary stay)."""
+        self.session.execute(update(Recipient).where(Recipient.application_id == application_id)
+                             .values(full_name=None, email=None))
+
+
+def ended_before(session: Session, limit: datetime, batch: int) -> list[str]:
+    """Applications whose final status was logged before ``limit`` and that are not erased yet
+    (``updated_at`` is the time of the last change applied)."""
+    tombstones = TABLES.erasures
+    query = (select(Recipient.application_id)
+             .where(Recipient.status.in_(FINAL_STATUSES), Recipient.updated_at < limit,
+                    ~exists().where(tombstones.application_id == Recipient.application_id))
+             .order_by(Recipient.updated_at).limit(batch))
+    return list(session.scalars(query))
+
 
 class Notifications(Repository):
     """The ordered log of status changes."""
@@ -156,11 +175,26 @@ class Emails(Repository):
         return self.track(self.session.scalar(query.with_for_update() if for_update else query))
 
 
+    def forget(self, application_id: str) -> None:
+        """Erase what an application's e-mails could say about the applicant: errors quote the
+        recipient's address; an e-mail still owed will not be sent (nobody to send it to)."""
+        emails = EmailRecord.__table__
+        self.session.execute(update(emails).where(emails.c.application_id == application_id)
+                             .values(last_error=None))
+        self.session.execute(update(emails).where(emails.c.application_id == application_id,
+                                                  emails.c.status == "PENDING")
+                             .values(status="SKIPPED", last_error="personal data erased before it was sent"))
+
+
 class Documents(Repository):
     """The documents generated for an application."""
 
     def of(self, application_id: str) -> Sequence[Document]:
         return self.session.scalars(select(Document).where(Document.application_id == application_id)).all()
+
+    def delete(self, application_id: str) -> None:
+        """Delete the application's documents (the schedule names the applicant)."""
+        self.session.execute(delete(Document).where(Document.application_id == application_id))
 
     def exists(self, application_id: str, kind: str | None = None) -> bool:
         """True if the application has a document (of ``kind``, if given)."""

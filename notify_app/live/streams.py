@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
 from notify_app.adapters.orm import Notification, Recipient
+from notify_app.domain.lifecycle import FINAL_STATUSES
 from notify_app.live.hub import WAKE, Subscriber, event_of
 
 #: Seconds between heartbeats on an idle stream (keeps proxies from closing it).
@@ -25,8 +26,6 @@ HEARTBEAT = 15.0
 PROBE = 1.0
 #: A ``None`` in a stream means "send a heartbeat now".
 Heartbeat = None
-#: Statuses no change ever follows (loan_app's ``TERMINAL``; a unit test holds them equal).
-FINAL_STATUSES: frozenset[str] = frozenset({"APPROVED", "REJECTED", "WITHDRAWN", "FAILED", "EXPIRED"})
 
 
 def history(session_factory: sessionmaker, application_id: str, after_seq: int) -> list[dict[str, Any]]:

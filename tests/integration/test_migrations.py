@@ -43,9 +43,9 @@ BEFORE_FOLD = "4927046"
 #: The heads databases were stamped with at :data:`BEFORE_FOLD`.
 OLD_HEADS = {"loan": "d1a9c0b7e101", "credit": "d1a9c0b7e102", "property": "d1a9c0b7e103",
              "decision": "d1a9c0b7e104", "notify": "d1a9c0b7e105"}
-#: Tables the shared branch created after the fold: what an upgrade of a database migrated before
-#: it adds, and nothing else.
-ADDED_SINCE_FOLD = {"rate_limit_windows"}
+#: Tables created after the fold (by the shared branch or a service's): what an upgrade of a
+#: database migrated before it adds, and nothing else.
+ADDED_SINCE_FOLD = {"rate_limit_windows", "personal_data_erasures", "erasure_confirmations"}
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -85,19 +85,18 @@ def differences(definition: ServiceDefinition, url: str) -> list[Any]:
         return compare_metadata(context, definition.base.metadata)
 
 
-def shared_head(definition: ServiceDefinition, url: str) -> str:
-    """The last revision of the ``shared`` branch (a head of its own once a revision follows the
-    branch's base, which the service branches depend on)."""
-    script = ScriptDirectory.from_config(alembic_config(definition, url))
-    return script.get_revision(f"{SHARED}@head").revision
-
-
 def current_and_heads(definition: ServiceDefinition, url: str) -> tuple[set[str], set[str]]:
     """The database's revisions, and the heads ``upgrade`` aims at (a dependency is no head)."""
     script = ScriptDirectory.from_config(alembic_config(definition, url))
     heads = {rev.revision for rev in script.get_revisions("heads")}
     with _connect(url) as connection:
         return set(MigrationContext.configure(connection).get_current_heads()), heads
+
+
+def branch_head(definition: ServiceDefinition, branch: str) -> str:
+    """The latest revision of ``branch`` (``shared`` or the service's own)."""
+    script = ScriptDirectory.from_config(alembic_config(definition, "sqlite://"))
+    return script.get_revision(f"{branch}@head").revision
 
 
 def schema(url: str) -> dict[str, Any]:
@@ -128,7 +127,7 @@ def test_a_fresh_database_gets_exactly_the_models_schema(service: str, empty_dat
     upgrade(definition, url)
     assert differences(definition, url) == []
     current, heads = current_and_heads(definition, url)
-    assert current == heads == {OLD_HEADS[service], shared_head(definition, url)}
+    assert current == heads == {branch_head(definition, service), branch_head(definition, SHARED)}
     assert migrations.shared_tables(definition) <= set(schema(url))
     upgrade(definition, url)  # again: nothing to do
     assert differences(definition, url) == []
@@ -203,7 +202,7 @@ def test_revision_writes_into_its_branch_and_sees_only_its_tables(
         connection.execute(text(f"DROP INDEX {other}"))
         connection.commit()
 
-    parent = shared_head(definition, url) if branch == SHARED else OLD_HEADS["loan"]
+    parent = branch_head(definition, branch)
     revision(definition, url, "restore an index", branch)
 
     folder = here / "versions" if branch == SHARED else service_dir / "migrations" / "versions"
@@ -232,7 +231,7 @@ def test_the_command_line_migrates_and_writes_a_shared_revision(
 
     main(["migrate", "loan"])
     assert differences(load_definition("loan"), url) == []
-    parent = shared_head(load_definition("loan"), url)
+    parent = branch_head(load_definition("loan"), SHARED)
     main(["revision", "shared", "-m", "from the command line"])
     (written,) = (here / "versions").glob("*_from_the_command_line.py")
     assert f"down_revision: str | None = '{parent}'" in written.read_text()

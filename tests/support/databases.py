@@ -78,3 +78,31 @@ def sql_value(url: str, statement: str, **params: object) -> Any:
     """The first column of the first row of :func:`sql` (None when there is no row)."""
     rows = sql(url, statement, **params)
     return rows[0][0] if rows else None
+
+
+#: The column types whose values can hold a person's text (``bytea``: stored files).
+TEXT_TYPES = ("text", "character varying", "character", "json", "jsonb", "bytea")
+
+
+def where_text_appears(url: str, needles: list[str]) -> dict[str, list[str]]:
+    """``{needle: ["table.column", …]}``: every column of every table of the database (schema
+    ``public``) whose text holds ``needle`` (case-insensitive; JSON as PostgreSQL prints it, so
+    search ASCII values: json.dumps writes ``é`` as ``\\u00e9``)."""
+    engine = create_engine(url)
+    found: dict[str, list[str]] = {needle: [] for needle in needles}
+    try:
+        with engine.connect() as connection:
+            columns = connection.execute(text(
+                "SELECT table_name, column_name, data_type FROM information_schema.columns "
+                "WHERE table_schema = 'public' AND data_type = ANY(:types) ORDER BY table_name, column_name"),
+                {"types": list(TEXT_TYPES)}).all()
+            for table, column, data_type in columns:
+                value = f"encode(\"{column}\", 'escape')" if data_type == "bytea" else f"\"{column}\"::text"
+                for needle in needles:
+                    # Names from the database's own catalogue; the needle is a bound parameter.
+                    statement = text(f'SELECT EXISTS (SELECT 1 FROM "{table}" WHERE {value} ILIKE :needle)')  # noqa: S608
+                    if connection.scalar(statement, {"needle": f"%{needle}%"}):
+                        found[needle].append(f"{table}.{column}")
+    finally:
+        engine.dispose()
+    return found

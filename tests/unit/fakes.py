@@ -30,6 +30,8 @@ class FakeUnitOfWork:
     def __init__(self, **repositories: type[FakeRepository]) -> None:
         self.outbox: list[Outgoing] = []
         self.commits = 0
+        #: Applications whose personal data is erased here (the tombstones :meth:`erased` reads).
+        self.erased_ids: set[str] = set()
         self.repositories: list[FakeRepository] = []
         self._tracked: dict[int, object] = {}
         for name, repository in repositories.items():
@@ -45,6 +47,9 @@ class FakeUnitOfWork:
         if entity is not None:
             self._tracked[id(entity)] = entity
         return entity
+
+    def erased(self, application_id: str | None) -> bool:
+        return application_id in self.erased_ids
 
     def commit(self) -> None:
         # The real one collects from its session's rows: here, every row of every repository.

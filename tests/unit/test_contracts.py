@@ -25,9 +25,11 @@ def test_commands_are_imperative_with_one_consumer_events_past_tense() -> None:
 
 def test_actor_names_and_consumers() -> None:
     assert spec_for("CheckCredit").actor_name("credit") == "credit.check_credit"
-    assert {s.name for s in consumed_by("credit")} == {"CheckCredit", "CancelCreditInquiry", "CancelBureauInquiry"}
+    assert {s.name for s in consumed_by("credit")} == {"CheckCredit", "CancelCreditInquiry", "CancelBureauInquiry",
+                                                      "PersonalDataErasureRequested"}
     assert {s.name for s in consumed_by("notify")} == {"ApplicationSubmitted", "ApplicationStatusChanged",
-                                                      "GenerateDocuments", "SendEmail"}
+                                                      "GenerateDocuments", "SendEmail", "PersonalDataErasureRequested"}
+    assert {s.name for s in consumed_by("decision")} == {"MakeDecision", "PersonalDataErasureRequested"}
     with pytest.raises(UnknownMessage):
         spec_for("Nope")
 
@@ -81,6 +83,6 @@ def test_loan_documents_the_information_items_the_policy_asks_for() -> None:
 
 def test_notify_knows_the_same_final_statuses_as_loan() -> None:
     from loan_app.domain.status import TERMINAL
-    from notify_app.live.streams import FINAL_STATUSES
+    from notify_app.domain.lifecycle import FINAL_STATUSES
 
     assert {str(status) for status in TERMINAL} == FINAL_STATUSES

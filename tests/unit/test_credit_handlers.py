@@ -113,6 +113,17 @@ def test_a_cancellation_before_the_check_leaves_a_marker_and_the_check_then_asks
     assert bureau.asked == []
 
 
+def test_no_inquiry_is_made_for_an_erased_application(uow: FakeUnitOfWork, bureau: FakeBureau) -> None:
+    uow.erased_ids.add("app-1")  # the erasure overtook the check
+    assert handlers.prepare_check(CHECK, open_uow=lambda: uow, bureau=bureau) is None  # type: ignore[arg-type]
+    scrubbed = envelope("CheckCredit", {"applicant": {**APPLICANT, "full_name": None, "birth_date": None}, "round": 1},
+                        application_id="app-2")  # a copy erased in loan's outbox before it was sent
+    assert handlers.prepare_check(scrubbed, open_uow=lambda: uow, bureau=bureau) is None  # type: ignore[arg-type]
+    assert bureau.asked == []
+    applied(partial(handlers.cancel, bureau=bureau), CANCEL, uow)  # the compensation still runs
+    assert uow.inquiries.rows[0].status == "CANCELLED"
+
+
 @pytest.mark.parametrize(("error", "code"), [("BureauRejected: 422", "CREDIT_CHECK_REJECTED"),
                                              ("BureauUnavailable: timeout", "CREDIT_CHECK_UNAVAILABLE")])
 def test_a_check_given_up_is_recorded_failed_and_told(uow: FakeUnitOfWork, error: str, code: str) -> None:

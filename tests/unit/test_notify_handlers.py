@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from common.messaging.contracts import consumed_by
+from common.messaging.erasure import ErasureRequest
 from common.service.runtime import Runtime
 from notify_app import documents, handlers
 from notify_app.adapters.orm import Document, EmailRecord, Notification, Recipient
@@ -49,6 +50,11 @@ class FakeRecipients(FakeRepository):
                 setattr(recipient, name, value)
         return last_seq
 
+    def forget_contact(self, application_id: str) -> None:
+        for row in self.rows:
+            if row.application_id == application_id:
+                row.full_name = row.email = None
+
 
 class FakeNotifications(FakeRepository):
     def at(self, application_id: str, seq: int) -> Notification | None:
@@ -63,6 +69,13 @@ class FakeEmails(FakeRepository):
     def get(self, application_id: str, seq: int, *, for_update: bool = False) -> EmailRecord | None:
         return self.find(application_id=application_id, seq=seq)
 
+    def forget(self, application_id: str) -> None:
+        for row in self.rows:
+            if row.application_id == application_id:
+                row.last_error = None
+                if row.status == "PENDING":
+                    row.status, row.last_error = "SKIPPED", "personal data erased before it was sent"
+
 
 class FakeDocuments(FakeRepository):
     def of(self, application_id: str) -> Sequence[Document]:
@@ -70,6 +83,9 @@ class FakeDocuments(FakeRepository):
 
     def exists(self, application_id: str, kind: str | None = None) -> bool:
         return any(kind in (None, row.kind) for row in self.of(application_id))
+
+    def delete(self, application_id: str) -> None:
+        self.rows = [row for row in self.rows if row.application_id != application_id]
 
 
 def notify_uow() -> FakeUnitOfWork:
@@ -194,6 +210,34 @@ def test_give_ups_still_email_or_record_the_failure_and_a_replay_owes_it_again(u
     assert uow.sent() == ["GenerateDocuments"]  # the approval's documents, downloadable all the same
     applied(documents.email_owed_again, envelope("SendEmail", {"seq": 1}), uow)
     assert uow.emails.rows[0].status == "PENDING"
+
+
+def test_the_anonymiser_forgets_the_contact_and_documents_and_owes_no_email(uow: FakeUnitOfWork) -> None:
+    change(uow, 1, "APPROVED", offer=OFFER)
+    send(uow, None)  # smtp off: SKIPPED, documents stored
+    change(uow, 2, "WITHDRAWN")  # (not a real path: an e-mail left owed)
+    assert [e.status for e in uow.emails.rows] == ["SKIPPED", "PENDING"] and len(uow.documents.rows) == 2
+    handlers.erase(uow, "app-1", ErasureRequest("request", AT))
+    recipient = uow.recipients.rows[0]
+    assert (recipient.full_name, recipient.email, recipient.language, recipient.status) == (None, None, "fr",
+                                                                                          "WITHDRAWN")
+    assert uow.documents.rows == [] and [e.status for e in uow.emails.rows] == ["SKIPPED", "SKIPPED"]
+    assert [n.seq for n in uow.notifications.rows] == [1, 2]  # the log holds no personal data
+
+
+def test_once_erased_no_contact_no_email_no_documents() -> None:
+    work = notify_uow()
+    work.erased_ids.add("app-1")  # the erasure overtook the application's other messages
+    applied(handlers.on_submitted, envelope("ApplicationSubmitted", {"summary": {}, "contact": CONTACT}), work)
+    change(work, 1, "APPROVED", offer=OFFER)
+    recipient = work.recipients.rows[0]
+    assert (recipient.full_name, recipient.email, recipient.status) == (None, None, "APPROVED")
+    assert work.emails.rows == [] and work.outbox == []
+    message = envelope("GenerateDocuments", {"seq": 1})
+    assert documents.build_documents(message, open_uow=lambda: work) is None  # type: ignore[arg-type]
+    applied(documents.store_documents, message, work, documents.schedule_documents(
+        "app-1", work.notifications.rows[0], recipient))
+    assert work.documents.rows == []
 
 
 def test_the_bootstrap_binds_handlers_give_ups_and_the_replay() -> None:

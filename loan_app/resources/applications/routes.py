@@ -9,17 +9,19 @@ from flask.views import MethodView
 from flask_smorest import abort
 
 from common.kernel.jsonable import jsonable
+from common.operations.routes import operator_name
 from common.web.auth import issue_applicant_token
 from common.web.blueprint import Blueprint, or_404
 from common.web.context import runtime
 from common.web.ratelimit import rate_limited
 from loan_app import admission, commands, queries
-from loan_app.domain.status import InvalidTransition
+from loan_app.domain.status import InvalidTransition, NotEnded
 from loan_app.resources.applications.schemas import (
     AcceptedSchema,
     ApplicationCreateSchema,
     ApplicationSchema,
     ApplicationSummarySchema,
+    ErasureSchema,
     InformationSchema,
     ListQuerySchema,
 )
@@ -131,3 +133,38 @@ class ApplicationWithdrawal(MethodView):
             abort(404, message="Application not found.")
         except InvalidTransition as error:
             abort(409, message=f"This application has already ended ({error.current}).")
+
+
+@blp.route("/<uuid:application_id>/erasure")
+class ApplicationErasure(MethodView):
+    @blp.response(202, ErasureSchema, headers={"Location": {"description": "Where to follow the erasure",
+                                                            "schema": {"type": "string"}}})
+    @blp.errors(404, 409, e409="The application is still in evaluation: withdraw it first.")
+    @blp.staff_only
+    def post(self, application_id: Any) -> Any:
+        """Erase an application's personal data (admin)
+
+        Erases loan's copy now (name, e-mail, birth date, address) and asks every other service
+        to erase theirs (documents included); status, amounts, decision and history are kept.
+        Audited. Only for an ended application; asked again, it erases and asks again.
+        """
+        rt, key = runtime(), str(application_id)
+        try:
+            commands.request_erasure(rt, key, operator_name())
+        except commands.NotFound:
+            abort(404, message="Application not found.")
+        except NotEnded as running:
+            abort(409, message=f"This application is still in evaluation ({running.current}): withdraw it "
+                               "first, then ask for the erasure.")
+        location = url_for("applications.ApplicationErasure", application_id=key)
+        return queries.erasure(rt, key), 202, {"Location": location}
+
+    @blp.response(200, ErasureSchema)
+    @blp.errors(404, e404="No erasure was asked for this application (or it does not exist).")
+    @blp.staff_only
+    def get(self, application_id: Any) -> Any:
+        """Follow an erasure (admin)
+
+        When and why it was asked, and when each service erased its copy.
+        """
+        return or_404(queries.erasure(runtime(), str(application_id)), "No erasure for this application.")

@@ -155,6 +155,41 @@ class ApplicationSummarySchema(ma.Schema):
         return reasons + ([application.failure] if application.failure else [])
 
 
+class ServiceErasureSchema(ma.Schema):
+    service = fields.String()
+    erased_at = fields.DateTime(allow_none=True, metadata={"description": "Null until the service confirmed."})
+
+
+class ErasureSchema(ma.Schema):
+    application_id = fields.String()
+    reason = fields.String(metadata={"description": "`request` (an admin's) or `retention` (the period ended)."})
+    requested_at = fields.DateTime()
+    requested_by = fields.String(allow_none=True)
+    complete = fields.Boolean(metadata={"description": "Every service erased its copy."})
+    services = fields.List(fields.Nested(ServiceErasureSchema))
+    erased = fields.Method("_erased", metadata={"description": "What is erased in every service."})
+    kept = fields.Method("_kept", metadata={"description": "What is kept, for statistics and the audit."})
+
+    def _erased(self, _progress: Any) -> list[str]:
+        return list(ERASED)
+
+    def _kept(self, _progress: Any) -> list[str]:
+        return list(KEPT)
+
+
+#: What an erasure removes and what it keeps (docs/privacy.md has the table per service).
+ERASED = (
+    "the applicant's name, e-mail address and birth date, and the property's address",
+    "the repayment schedule documents (PDF, CSV)",
+    "these fields in the copies of messages kept by each service (outbox, dead letters) and the "
+    "text of recorded errors and tracebacks",
+)
+KEPT = (
+    "status, history and timestamps", "amounts, duration, postcode, city, kind and surface",
+    "incomes, debts, credit score, valuation, decision, offer and reasons",
+)
+
+
 class ListQuerySchema(ma.Schema):
     status = fields.String(validate=validate.OneOf((
         "SUBMITTED", "EVALUATING", "DECIDING", "INFO_REQUESTED", "APPROVED", "REJECTED", "WITHDRAWN",
