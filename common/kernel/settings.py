@@ -181,6 +181,18 @@ class Settings:
     #: The URL applicants reach loanflow at (links in e-mails).
     public_url: str = "http://127.0.0.1:8000"
     max_live_connections: int = 48
+    #: Applicant tokens (common/web/applicant_access.py): a token lasts at most
+    #: ``applicant_token_max_days`` from its issue, and no longer than
+    #: ``applicant_token_days_after_end`` after its application's final status (fractions of a
+    #: day allowed). A re-issue to the applicant's address is sent at most once per
+    #: ``applicant_token_reissue_seconds`` (later requests get the same 202 and send nothing).
+    applicant_token_max_days: float = 90.0
+    applicant_token_days_after_end: float = 45.0
+    applicant_token_reissue_seconds: int = 60
+    #: Lifetimes of the short-lived credentials put in URLs instead of tokens: a live ticket
+    #: (single use, opens one WebSocket or SSE stream) and a signed document link.
+    live_ticket_seconds: int = 30
+    document_link_seconds: int = 300
     #: Retention: sent outbox rows, and processed-message ids. Deduplication stays safe as long
     #: as an id outlives every copy of its message: the relay no longer re-publishes a row once
     #: it is marked sent, so keeping processed ids well beyond the outbox window (and beyond the
@@ -246,6 +258,11 @@ class Settings:
             allowed_origins=env.items("LOANFLOW_ALLOWED_ORIGINS"),
             public_url=env.text("LOANFLOW_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/"),
             max_live_connections=env.integer("LOANFLOW_MAX_LIVE_CONNECTIONS", 48),
+            applicant_token_max_days=env.number("LOANFLOW_APPLICANT_TOKEN_MAX_DAYS", 90.0),
+            applicant_token_days_after_end=env.number("LOANFLOW_APPLICANT_TOKEN_DAYS_AFTER_END", 45.0),
+            applicant_token_reissue_seconds=env.integer("LOANFLOW_APPLICANT_TOKEN_REISSUE_SECONDS", 60),
+            live_ticket_seconds=env.integer("LOANFLOW_LIVE_TICKET_SECONDS", 30),
+            document_link_seconds=env.integer("LOANFLOW_DOCUMENT_LINK_SECONDS", 300),
             max_live_per_token=env.integer("LOANFLOW_MAX_LIVE_PER_TOKEN", 8),
             max_live_per_address=env.integer("LOANFLOW_MAX_LIVE_PER_ADDRESS", 16),
             trusted_proxies=env.items("LOANFLOW_TRUSTED_PROXIES", "127.0.0.1,::1"),
