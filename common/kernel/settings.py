@@ -28,6 +28,10 @@ SERVICES: tuple[str, ...] = ("loan", "credit", "property", "decision", "notify")
 #: flooding the pipeline from one address is stopped after 20 a minute (docs/operations.md).
 DEFAULT_SUBMIT_RATE_LIMIT = "20/minute"
 SUBMIT_RATE_LIMIT = parse_rate_limit("LOANFLOW_SUBMIT_RATE_LIMIT", DEFAULT_SUBMIT_RATE_LIMIT)
+#: ``LOANFLOW_REISSUE_RATE_LIMIT`` when unset: an applicant asks for a new token a few
+#: times at most; an address probing applications and addresses is stopped after 10 an hour.
+DEFAULT_REISSUE_RATE_LIMIT = "10/hour"
+REISSUE_RATE_LIMIT = parse_rate_limit("LOANFLOW_REISSUE_RATE_LIMIT", DEFAULT_REISSUE_RATE_LIMIT)
 #: How a boolean variable says yes.
 TRUE_WORDS = frozenset({"1", "true", "yes"})
 
@@ -181,16 +185,14 @@ class Settings:
     #: The URL applicants reach loanflow at (links in e-mails).
     public_url: str = "http://127.0.0.1:8000"
     max_live_connections: int = 48
-    #: Applicant tokens (common/web/applicant_access.py): a token lasts at most
-    #: ``applicant_token_max_days`` from its issue, and no longer than
-    #: ``applicant_token_days_after_end`` after its application's final status (fractions of a
-    #: day allowed). A re-issue to the applicant's address is sent at most once per
-    #: ``applicant_token_reissue_seconds`` (later requests get the same 202 and send nothing).
+    #: Applicant tokens (common/web/applicant_access.py): they last at most ``…_max_days`` from
+    #: issue and ``…_days_after_end`` after the final status (fractions allowed); one re-issue
+    #: e-mail per application per ``…_reissue_seconds``, asked for ``reissue_rate_limit`` times
+    #: per address (``None``: no limit). Then the lives of a live ticket and a document link.
     applicant_token_max_days: float = 90.0
     applicant_token_days_after_end: float = 45.0
     applicant_token_reissue_seconds: int = 60
-    #: Lifetimes of the short-lived credentials put in URLs instead of tokens: a live ticket
-    #: (single use, opens one WebSocket or SSE stream) and a signed document link.
+    reissue_rate_limit: RateLimit | None = REISSUE_RATE_LIMIT
     live_ticket_seconds: int = 30
     document_link_seconds: int = 300
     #: Retention: sent outbox rows, and processed-message ids. Deduplication stays safe as long
@@ -261,6 +263,8 @@ class Settings:
             applicant_token_max_days=env.number("LOANFLOW_APPLICANT_TOKEN_MAX_DAYS", 90.0),
             applicant_token_days_after_end=env.number("LOANFLOW_APPLICANT_TOKEN_DAYS_AFTER_END", 45.0),
             applicant_token_reissue_seconds=env.integer("LOANFLOW_APPLICANT_TOKEN_REISSUE_SECONDS", 60),
+            reissue_rate_limit=parse_rate_limit("LOANFLOW_REISSUE_RATE_LIMIT",
+                                                env.text("LOANFLOW_REISSUE_RATE_LIMIT") or DEFAULT_REISSUE_RATE_LIMIT),
             live_ticket_seconds=env.integer("LOANFLOW_LIVE_TICKET_SECONDS", 30),
             document_link_seconds=env.integer("LOANFLOW_DOCUMENT_LINK_SECONDS", 300),
             max_live_per_token=env.integer("LOANFLOW_MAX_LIVE_PER_TOKEN", 8),

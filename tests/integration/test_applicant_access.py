@@ -18,6 +18,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from common.kernel.clock import isoformat, utcnow
+from common.kernel.rates import parse_rate_limit
 from common.messaging.outbox import new_id
 from common.service.entrypoints import web_app
 from common.service.runtime import Runtime
@@ -118,6 +119,21 @@ def test_a_new_token_goes_only_to_the_applicants_address(apps: dict[str, Flask],
 
     ask_for_token(loan, accepted["id"], "alice.propre@example.org")  # again at once: the same answer, no e-mail
     assert len(access_messages(apps, accepted["id"])) == 2
+
+
+def test_one_address_asks_for_tokens_a_few_times_only(pg_urls: dict[str, str], loan: FlaskClient) -> None:
+    accepted = submit(loan)
+    limited = web_app("loan", make_settings("loan", pg_urls["loan"], reissue_rate_limit=parse_rate_limit(
+        "LOANFLOW_REISSUE_RATE_LIMIT", "2/minute")))
+    try:
+        client = limited.test_client()
+        for _ in range(2):
+            ask_for_token(client, accepted["id"], "mallory@example.org")
+        refused = client.post(f"/loan/applications/{accepted['id']}/access-token", json={"email": "a@b.org"})
+        assert refused.status_code == 429 and refused.json["errors"] == {"reason": "RATE_LIMITED"}
+        assert refused.headers["Retry-After"].isdigit()
+    finally:
+        runtime(limited).dispose()
 
 
 def test_a_request_for_a_token_is_validated_like_any_body(loan: FlaskClient) -> None:

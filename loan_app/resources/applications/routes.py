@@ -181,6 +181,7 @@ class ApplicationErasure(MethodView):
 
 @blp.route("/<uuid:application_id>/access-token")
 class AccessToken(MethodView):
+    @rate_limited(blp, "reissue_rate_limit", scope="reissue")
     @blp.arguments(TokenRequestSchema)
     @blp.response(202, TokenRequestAnswerSchema)
     @blp.errors(400, 413, 415)
@@ -191,7 +192,8 @@ class AccessToken(MethodView):
         the address the application was made with, a new token is e-mailed to it (a link to the
         tracking page) and every earlier token stops working. The answer is the same ``202``
         whether the application exists and the address matches or not, and at most one e-mail
-        is sent per ``LOANFLOW_APPLICANT_TOKEN_REISSUE_SECONDS``.
+        is sent per ``LOANFLOW_APPLICANT_TOKEN_REISSUE_SECONDS``. One client address may ask
+        ``LOANFLOW_REISSUE_RATE_LIMIT`` times per window (``429`` beyond).
         """
         commands.reissue_access(runtime(), str(application_id), request_body["email"])
         return TOKEN_REQUESTED
