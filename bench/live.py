@@ -23,7 +23,7 @@ from typing import Any
 import aiohttp
 
 from bench.load import OpenLoop, summary
-from bench.sse import epoch, events
+from bench.sse import epoch, events, with_ticket
 
 
 @dataclass
@@ -34,9 +34,9 @@ class Connection:
 
 
 async def _hold(session: aiohttp.ClientSession, url: str, token: str, conn: Connection) -> None:
-    headers = {"Authorization": f"Bearer {token}", "Accept": "text/event-stream"}
+    headers = {"Accept": "text/event-stream"}
     try:
-        async with session.get(url, headers=headers) as response:
+        async with session.get(await with_ticket(session, url, token), headers=headers) as response:
             if response.status != 200:
                 conn.refused = response.status
                 conn.opened.set()

@@ -26,7 +26,7 @@ from typing import Any
 
 import aiohttp
 
-from bench.sse import epoch, events
+from bench.sse import epoch, events, with_ticket
 from tests.support.polling import TERMINAL
 
 
@@ -132,11 +132,12 @@ class OpenLoop:
     async def _follow(self) -> None:
         """The staff stream, reconnected with ``Last-Event-ID`` if it ends (it never should)."""
         while True:
-            headers = {"Authorization": f"Bearer {self.staff_token}", "Accept": "text/event-stream"}
+            headers = {"Accept": "text/event-stream"}
             if self._last_event_id:
                 headers["Last-Event-ID"] = self._last_event_id
             try:
-                async with self.sse_http.get(f"{self.sse_base}/notify/events", headers=headers) as response:
+                url = await with_ticket(self.sse_http, f"{self.sse_base}/notify/events", self.staff_token)
+                async with self.sse_http.get(url, headers=headers) as response:
                     response.raise_for_status()
                     self._connected.set()
                     async for event in events(response):

@@ -1,4 +1,8 @@
-"""A small Server-Sent Events client on aiohttp: every event of a stream, timestamped on arrival."""
+"""A small Server-Sent Events client on aiohttp: every event of a stream, timestamped on arrival.
+
+Streams are opened as browsers open them: with a single-use live ticket in the URL
+(:func:`with_ticket`), asked for with the bearer token just before.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 import aiohttp
+from yarl import URL
 
 
 @dataclass
@@ -18,6 +23,16 @@ class Event:
     event: str
     data: dict[str, Any]
     arrived: float  # time.time() when the blank line closing the event was read
+
+
+async def with_ticket(session: aiohttp.ClientSession, url: str, token: str) -> str:
+    """``url`` (a notify stream) with a fresh live ticket: ``POST /notify/live/tickets`` on the same
+    origin with ``token`` as the bearer, then ``?ticket=`` (a ticket opens one stream, once)."""
+    origin = url.split("/notify/", 1)[0]
+    async with session.post(f"{origin}/notify/live/tickets", headers={"Authorization": f"Bearer {token}"}) as answer:
+        answer.raise_for_status()
+        ticket = (await answer.json())["ticket"]
+    return str(URL(url).update_query(ticket=ticket))
 
 
 async def events(response: aiohttp.ClientResponse) -> AsyncIterator[Event]:

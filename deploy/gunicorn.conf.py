@@ -19,7 +19,7 @@ import signal
 
 from prometheus_client import multiprocess
 
-accesslog = None  # access lines would carry ?token= of live endpoints; app logs say what matters
+accesslog = None  # access lines would carry ?ticket= and ?link= credentials; app logs say what matters
 graceful_timeout = 20
 # gunicorn's control socket has one default path per user ($HOME/.gunicorn/gunicorn.ctl): with
 # several gunicorn masters on one host (our Procfile runs six) each would replace and then unlink

@@ -19,6 +19,7 @@ from common.messaging.erasure import REQUEST, ErasureRequest, erase_application,
 from common.messaging.outbox import new_id
 from common.service.runtime import Runtime
 from loan_app.adapters.repository import LoanUnitOfWork
+from loan_app.domain.access import ReissuePolicy
 from loan_app.domain.information import check_answers
 from loan_app.domain.model import Application, Deadlines
 
@@ -117,6 +118,32 @@ def request_erasure(rt: Runtime, application_id: str, operator: str) -> None:
         erase_application(uow, rt.definition.tables, application_id, request, rt.bindings.personal_data)
         uow.session.add(rt.definition.tables.audit(operator=operator, action="erasure", target=application_id,
                                                    detail={"reason": REQUEST}))
+        uow.commit()
+
+
+def reissue_access(rt: Runtime, application_id: str, email: str) -> None:
+    """Someone asks for a new access token to be sent to ``email``: sent only if it is the
+    applicant's address (:meth:`~loan_app.domain.access.ApplicantAccess.reissue_access`).
+
+    Returns nothing whatever happened, on purpose: the answer must not tell whether the
+    application exists or the address matched.
+    """
+    settings = rt.settings
+    policy = ReissuePolicy(interval=timedelta(seconds=settings.applicant_token_reissue_seconds),
+                           after_end=timedelta(days=settings.applicant_token_days_after_end))
+    with _uow(rt) as uow:
+        application = uow.applications.get(application_id, for_update=True)
+        if application is not None and application.reissue_access(email, utcnow(), policy):
+            uow.commit()
+
+
+def revoke_access(rt: Runtime, application_id: str, by: str) -> None:
+    """Retire every applicant token of the application issued so far (raises :class:`NotFound`)."""
+    with _uow(rt) as uow:
+        application = uow.applications.get(application_id, for_update=True)
+        if application is None:
+            raise NotFound(application_id)
+        application.revoke_access(by)
         uow.commit()
 
 

@@ -5,10 +5,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from sqlalchemy import select
+
 from common.messaging.contracts import spec_for
 from common.service.runtime import Runtime
+from common.web.applicant_access import AccessFacts
 from loan_app.adapters import repository
+from loan_app.adapters.orm import applications as _applications
 from loan_app.domain.model import Application
+
+_FACTS = select(_applications.c.access_generation, _applications.c.access_valid_from, _applications.c.ended_at)
 
 
 def application(rt: Runtime, application_id: str) -> Application | None:
@@ -37,3 +43,11 @@ def erasure(rt: Runtime, application_id: str) -> dict[str, Any] | None:
     return {"application_id": application_id, "reason": tombstone.reason, "requested_at": tombstone.requested_at,
             "requested_by": tombstone.requested_by, "services": services,
             "complete": all(entry["erased_at"] is not None for entry in services)}
+
+
+def access_facts(rt: Runtime, application_id: str) -> AccessFacts | None:
+    """What the application's row says of its applicant tokens (``ServiceDefinition.access_facts``):
+    three columns, read by primary key, before every applicant request."""
+    with rt.engine.connect() as connection:
+        row = connection.execute(_FACTS.where(_applications.c.id == application_id)).first()
+    return AccessFacts(generation=row[0], valid_from=row[1], ended_at=row[2]) if row is not None else None

@@ -21,6 +21,7 @@ def definition() -> ServiceDefinition:
     from loan_app.adapters.repository import LoanUnitOfWork
     from loan_app.bootstrap import bootstrap
     from loan_app.metrics import business_state
+    from loan_app.queries import access_facts
 
     return ServiceDefinition(
         name="loan",
@@ -31,4 +32,5 @@ def definition() -> ServiceDefinition:
         bootstrap=bootstrap,
         unit_of_work=LoanUnitOfWork,
         state_metrics=business_state,
+        access_facts=access_facts,
     )

@@ -13,10 +13,11 @@ from functools import partial
 from common.kernel.settings import Settings
 from common.messaging.erasure import PersonalData, erasure_handlers
 from common.service.runtime import Bindings, Runtime, TwoPhase
-from notify_app import documents, handlers
+from notify_app import access_emails, documents, handlers
 from notify_app.adapters.mailer import Mailer
 from notify_app.adapters.repository import NotifyUnitOfWork, ended_before
 from notify_app.documents import StatusLinks
+from notify_app.live import tickets
 
 
 @dataclass(frozen=True)
@@ -57,8 +58,13 @@ def bootstrap(runtime: Runtime) -> Bindings[Dependencies]:
             "SendEmail": TwoPhase(partial(documents.send_email, open_uow=deps.uow, mailer=deps.mailer,
                                           links=deps.links), documents.mark_sent),
             **erasure_handlers(runtime, personal),
+            "ApplicantAccessChanged": handlers.on_access_changed,
+            "SendAccessToken": TwoPhase(partial(access_emails.send_access_token, open_uow=deps.uow,
+                                                mailer=deps.mailer, links=deps.links),
+                                        access_emails.access_token_sent),
         },
         on_give_up={"GenerateDocuments": documents.documents_failed, "SendEmail": documents.email_failed},
         on_replay={"SendEmail": documents.email_owed_again},
         personal_data=personal,
+        periodic=[(tickets.CLEANUP_INTERVAL_SECONDS, partial(tickets.forget_expired, runtime.session_factory))],
     )

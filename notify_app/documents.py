@@ -30,7 +30,7 @@ from dramatiq import Retry
 
 from common.kernel.clock import utcnow
 from common.messaging.envelope import Envelope
-from common.web.auth import issue_applicant_token
+from common.web.applicant_access import issue_applicant_token
 from lending.amortization import add_months
 from notify_app.adapters.csv_file import schedule_csv
 from notify_app.adapters.mailer import Attachment, Mailer
@@ -55,14 +55,31 @@ class Built:
 
 @dataclass(frozen=True)
 class StatusLinks:
-    """Where an e-mail sends its reader: the application's tracking page, with its applicant token."""
+    """Where an e-mail sends its reader: the application's tracking page, with an applicant token.
+
+    The token goes in the URL's fragment (``#token=``), which browsers never send to a server:
+    it reaches no proxy's or server's log, and the page's script reads it (notify_app/static/track.js).
+    """
 
     public_url: str
     secret_key: str
 
-    def status_url(self, application_id: str) -> str:
-        token = issue_applicant_token(self.secret_key, application_id)
-        return f"{self.public_url}/notify/track/{application_id}#token={token}"
+    def token(self, application_id: str, generation: int) -> str:
+        """A fresh token of ``generation`` (the applicant's address is the one it is sent to)."""
+        return issue_applicant_token(self.secret_key, application_id, generation)
+
+    def status_url(self, application_id: str, generation: int | None) -> str:
+        """The page, opened by a token of ``generation``; ``None`` (the tokens were revoked): the
+        page alone, which offers to send a new token to the applicant's address."""
+        page = f"{self.public_url}/notify/track/{application_id}"
+        return page if generation is None else f"{page}#token={self.token(application_id, generation)}"
+
+
+def valid_generation(recipient: Recipient) -> int | None:
+    """The token generation an e-mail to ``recipient`` may carry, ``None`` when notify knows every
+    token to be revoked (an e-mail must not undo a revocation)."""
+    generation, valid_from = recipient.access_generation or 1, recipient.access_valid_from or 1  # 1 until told
+    return generation if valid_from <= generation else None
 
 
 def first_due_date(approved_on: date) -> date:
@@ -160,7 +177,7 @@ def send_email(envelope: Envelope, *, open_uow: Callable[[], NotifyUnitOfWork], 
     payload = notification.payload or {}
     email = compose(record.status_reported, recipient.language or "en", {
         "full_name": recipient.full_name or "", "application_id": application_id,
-        "status_url": links.status_url(application_id),
+        "status_url": links.status_url(application_id, valid_generation(recipient)),
         "offer": payload.get("offer"), "reasons": payload.get("reasons") or [],
         "requested_information": payload.get("requested_information") or [],
         "deadline": payload.get("deadline"),

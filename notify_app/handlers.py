@@ -18,6 +18,7 @@ from common.messaging.erasure import ErasureRequest
 from notify_app.adapters.repository import NotifyUnitOfWork
 from notify_app.documents import owe_email
 from notify_app.domain.emails import EMAIL_STATUSES
+from notify_app.domain.lifecycle import FINAL_STATUSES
 
 #: The first wait of a status change that overtook its predecessor (see PredecessorMissing).
 ORDERING_MIN_DELAY_MS = 25
@@ -99,6 +100,8 @@ def on_status_changed(envelope: Envelope, uow: NotifyUnitOfWork, *, settings: Se
     changes: dict[str, Any] = {"status": data["status"], "reasons": list(data.get("reasons") or [])}
     if data.get("summary"):
         changes["summary"] = data["summary"]
+    if data["status"] in FINAL_STATUSES:  # the applicant's tokens expire some time after this
+        changes["ended_at"] = datetime.fromisoformat(data["at"])
     last_seq = uow.recipients.advance(application_id, seq, changes)
     if seq <= last_seq:
         return  # already logged (the log is written in order, so every lower seq is there)
@@ -117,3 +120,10 @@ def on_status_changed(envelope: Envelope, uow: NotifyUnitOfWork, *, settings: Se
     )
     if owes_email:
         owe_email(uow, application_id, seq, data["status"], envelope.correlation_id)
+
+
+def on_access_changed(envelope: Envelope, uow: NotifyUnitOfWork) -> None:
+    """``ApplicantAccessChanged``: tokens re-issued or revoked at loan_app; notify refuses the
+    retired ones from now on (merged in any order, once or twice: see ``Recipients.access_changed``)."""
+    data = envelope.data
+    uow.recipients.access_changed(envelope.application_id or "", int(data["generation"]), int(data["valid_from"]))

@@ -11,7 +11,10 @@ from collections.abc import Sequence
 from sqlalchemy import func, select
 
 from common.service.runtime import Runtime
+from common.web.applicant_access import AccessFacts
 from notify_app.adapters.orm import Document, Notification, Recipient
+
+_FACTS = select(Recipient.access_generation, Recipient.access_valid_from, Recipient.ended_at)
 
 
 def notifications(rt: Runtime, application_id: str) -> Sequence[Notification]:
@@ -44,3 +47,11 @@ def recipients(rt: Runtime, status: str | None, offset: int, limit: int) -> tupl
         total = session.scalar(select(func.count()).select_from(query.subquery()))
         rows = session.scalars(query.order_by(Recipient.updated_at.desc()).offset(offset).limit(limit)).all()
     return rows, int(total or 0)
+
+
+def access_facts(rt: Runtime, application_id: str) -> AccessFacts | None:
+    """What notify knows of the application's applicant tokens (``ServiceDefinition.access_facts``),
+    or ``None`` before any message about it arrived (a token of the first generation then passes)."""
+    with rt.engine.connect() as connection:
+        row = connection.execute(_FACTS.where(Recipient.application_id == application_id)).first()
+    return AccessFacts(generation=row[0], valid_from=row[1], ended_at=row[2]) if row is not None else None

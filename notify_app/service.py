@@ -21,6 +21,7 @@ def _actor_options(settings: Settings) -> dict[str, dict[str, Any]]:
         "GenerateDocuments": step_options(settings),
         "SendEmail": step_options(settings, throws=(MailerRejected,)),
         "PersonalDataErasureRequested": compensation_options(settings),
+        "SendAccessToken": step_options(settings, throws=(MailerRejected,)),
     }
 
 
@@ -54,6 +55,7 @@ def definition() -> ServiceDefinition:
     from notify_app.adapters.orm import TABLES, Base
     from notify_app.adapters.repository import NotifyUnitOfWork
     from notify_app.bootstrap import bootstrap
+    from notify_app.queries import access_facts
 
     return ServiceDefinition(
         name="notify",
@@ -65,4 +67,5 @@ def definition() -> ServiceDefinition:
         unit_of_work=NotifyUnitOfWork,
         actor_options=_actor_options,
         setup_app=_setup_app,
+        access_facts=access_facts,
     )

@@ -59,8 +59,9 @@ def make_settings(service: str, database_url: str, **overrides: object) -> Setti
         min_backoff_ms=50,
         max_backoff_ms=200,
         # Every test client is one address (127.0.0.1): no submission limit unless a test sets
-        # one (tests/integration/test_rate_limit.py).
+        # one (tests/integration/test_rate_limit.py), nor on requests for a new applicant token.
         submit_rate_limit=None,
+        reissue_rate_limit=None,
     )
     return base.with_overrides(**overrides)
 

@@ -4,8 +4,10 @@ Two leaks are closed here rather than at every call site:
 
 - Dramatiq logs a failing message with its arguments (``actor(args…)``), and our messages carry
   applicant data. :class:`RedactMessages` rewrites those records to the message id and actor.
-- Access tokens travel in URLs of WebSocket/SSE endpoints (browsers cannot set headers there).
-  :func:`scrub` removes ``token=…`` from any logged text, access logs included.
+- No long-lived token travels in a URL any more (live channels take single-use tickets,
+  documents signed links, pages read the token from the fragment), but a client may still put
+  one there, and a ticket or link is a credential for its few seconds or minutes:
+  :func:`scrub` removes ``token=…``, ``ticket=…`` and ``link=…`` from any logged text.
 - A database error quotes the row it refused (``DETAIL: Failing row contains (…)``): the
   formatter hides those values in every logged traceback (:class:`JsonLines`).
 """
@@ -24,7 +26,7 @@ from pythonjsonlogger.json import JsonFormatter
 
 from common.kernel.privacy import hide_statement_values
 
-_TOKEN = re.compile(r"(token=)[^&\s\"']+", re.IGNORECASE)
+_TOKEN = re.compile(r"((?:token|ticket|link)=)[^&\s\"']+", re.IGNORECASE)
 _BEARER = re.compile(r"(Bearer\s+)[A-Za-z0-9._\-]+")
 _configured = False
 
@@ -75,7 +77,7 @@ def _describe(arg: Any) -> Any:
         return f"{arg.actor_name}({arg.message_id})"
     if isinstance(arg, BaseException):  # "… %s", error: a database error quotes its row
         return scrub(hide_statement_values(str(arg)))
-    if isinstance(arg, str) and ("token=" in arg.lower() or "bearer " in arg.lower()):
+    if isinstance(arg, str) and any(word in arg.lower() for word in ("token=", "ticket=", "link=", "bearer ")):
         arg = scrub(arg)
     if isinstance(arg, str) and ("DETAIL:" in arg or "[parameters:" in arg):
         arg = hide_statement_values(arg)

@@ -28,6 +28,10 @@ SERVICES: tuple[str, ...] = ("loan", "credit", "property", "decision", "notify")
 #: flooding the pipeline from one address is stopped after 20 a minute (docs/operations.md).
 DEFAULT_SUBMIT_RATE_LIMIT = "20/minute"
 SUBMIT_RATE_LIMIT = parse_rate_limit("LOANFLOW_SUBMIT_RATE_LIMIT", DEFAULT_SUBMIT_RATE_LIMIT)
+#: ``LOANFLOW_REISSUE_RATE_LIMIT`` when unset: an applicant asks for a new token a few
+#: times at most; an address probing applications and addresses is stopped after 10 an hour.
+DEFAULT_REISSUE_RATE_LIMIT = "10/hour"
+REISSUE_RATE_LIMIT = parse_rate_limit("LOANFLOW_REISSUE_RATE_LIMIT", DEFAULT_REISSUE_RATE_LIMIT)
 #: How a boolean variable says yes.
 TRUE_WORDS = frozenset({"1", "true", "yes"})
 
@@ -181,6 +185,16 @@ class Settings:
     #: The URL applicants reach loanflow at (links in e-mails).
     public_url: str = "http://127.0.0.1:8000"
     max_live_connections: int = 48
+    #: Applicant tokens (common/web/applicant_access.py): they last at most ``…_max_days`` from
+    #: issue and ``…_days_after_end`` after the final status (fractions allowed); one re-issue
+    #: e-mail per application per ``…_reissue_seconds``, asked for ``reissue_rate_limit`` times
+    #: per address (``None``: no limit). Then the lives of a live ticket and a document link.
+    applicant_token_max_days: float = 90.0
+    applicant_token_days_after_end: float = 45.0
+    applicant_token_reissue_seconds: int = 60
+    reissue_rate_limit: RateLimit | None = REISSUE_RATE_LIMIT
+    live_ticket_seconds: int = 30
+    document_link_seconds: int = 300
     #: Retention: sent outbox rows, and processed-message ids. Deduplication stays safe as long
     #: as an id outlives every copy of its message: the relay no longer re-publishes a row once
     #: it is marked sent, so keeping processed ids well beyond the outbox window (and beyond the
@@ -246,6 +260,13 @@ class Settings:
             allowed_origins=env.items("LOANFLOW_ALLOWED_ORIGINS"),
             public_url=env.text("LOANFLOW_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/"),
             max_live_connections=env.integer("LOANFLOW_MAX_LIVE_CONNECTIONS", 48),
+            applicant_token_max_days=env.number("LOANFLOW_APPLICANT_TOKEN_MAX_DAYS", 90.0),
+            applicant_token_days_after_end=env.number("LOANFLOW_APPLICANT_TOKEN_DAYS_AFTER_END", 45.0),
+            applicant_token_reissue_seconds=env.integer("LOANFLOW_APPLICANT_TOKEN_REISSUE_SECONDS", 60),
+            reissue_rate_limit=parse_rate_limit("LOANFLOW_REISSUE_RATE_LIMIT",
+                                                env.text("LOANFLOW_REISSUE_RATE_LIMIT") or DEFAULT_REISSUE_RATE_LIMIT),
+            live_ticket_seconds=env.integer("LOANFLOW_LIVE_TICKET_SECONDS", 30),
+            document_link_seconds=env.integer("LOANFLOW_DOCUMENT_LINK_SECONDS", 300),
             max_live_per_token=env.integer("LOANFLOW_MAX_LIVE_PER_TOKEN", 8),
             max_live_per_address=env.integer("LOANFLOW_MAX_LIVE_PER_ADDRESS", 16),
             trusted_proxies=env.items("LOANFLOW_TRUSTED_PROXIES", "127.0.0.1,::1"),

@@ -76,6 +76,10 @@ CATALOGUE: dict[str, MessageSpec] = {
             ("notify",),
             "seq", "status", "previous_status", "cause", "at", "reasons", "offer", "requested_information",
         ),
+        # loan_app → notify: the applicant tokens of an application were re-issued or revoked
+        # (notify checks tokens with these facts), and a re-issued token to e-mail.
+        _event("ApplicantAccessChanged", ("notify",), "generation", "valid_from", "cause"),
+        MessageSpec("SendAccessToken", "command", ("notify",), ("generation",), lane="documents"),
         # notify → itself: background work that follows a logged status change. SendEmail builds
         # and stores an approval's documents itself; GenerateDocuments only when it could not.
         MessageSpec("GenerateDocuments", "command", ("notify",), ("seq",), lane="documents"),

@@ -104,6 +104,10 @@ class ServiceDefinition:
     state_metrics: Callable[[Runtime], Any] | None = None
     #: Extra set-up of the Flask app (WebSocket routes, pages) beyond the smorest blueprints.
     setup_app: Callable[[Any, Runtime], None] | None = None
+    #: ``access_facts(runtime, application_id)``: what the service's own database says of an
+    #: application's applicant tokens (:class:`common.web.applicant_access.AccessFacts`, or
+    #: ``None`` when it knows nothing yet). Only services that admit applicants have one.
+    access_facts: Callable[[Runtime, str], Any] | None = None
 
     @property
     def outbox_model(self) -> type:

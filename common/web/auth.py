@@ -4,22 +4,22 @@ Applicant tokens are signed (itsdangerous) rather than stored, so every service 
 ``LOANFLOW_SECRET_KEY`` can check one without asking loan_app: notify_app's WebSocket and SSE
 endpoints verify the same token the applicant got at submission. The token names the one
 application it opens; it cannot be turned into another application's token without the key.
+Whether a genuine token has expired or was revoked is decided with the application's facts,
+after identification: :mod:`common.web.applicant_access`.
 """
 
 from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from itsdangerous import BadSignature, URLSafeSerializer
-
 from common.kernel.settings import Settings
+from common.web.applicant_access import ApplicantToken, read_applicant_token
 
 if TYPE_CHECKING:  # only a type here: notify's worker issues tokens (e-mail links) without Flask
     from flask import Request
-
-_SALT = "loanflow.applicant-access"
 
 
 @dataclass(frozen=True)
@@ -28,26 +28,21 @@ class Caller:
 
     staff: bool
     application_id: str | None = None
+    #: An applicant's token: its generation and issue time (epoch seconds), for the expiry and
+    #: revocation checks (:func:`applicant_token`). JSON-simple, like every field: a live ticket
+    #: or a document link carries the caller as it is.
+    generation: int = 0
+    issued_at: int = 0
 
     def may_read(self, application_id: str) -> bool:
         """Staff read everything; an applicant only their own application."""
         return self.staff or self.application_id == application_id
 
-
-def issue_applicant_token(secret_key: str, application_id: str) -> str:
-    """The access token handed to the applicant in the ``202`` answer."""
-    return URLSafeSerializer(secret_key, salt=_SALT).dumps(application_id)
-
-
-def verify_applicant_token(secret_key: str, token: str) -> str | None:
-    """The application id a genuine token opens, or ``None``."""
-    if not secret_key or not token or len(token) > 512:
-        return None
-    try:
-        value = URLSafeSerializer(secret_key, salt=_SALT).loads(token)
-    except BadSignature:
-        return None
-    return value if isinstance(value, str) else None
+    def applicant_token(self) -> ApplicantToken | None:
+        """What the applicant's token said (``None`` for staff)."""
+        if self.staff or self.application_id is None:
+            return None
+        return ApplicantToken(self.application_id, self.generation, datetime.fromtimestamp(self.issued_at, UTC))
 
 
 def is_staff_token(staff_token: str, token: str) -> bool:
@@ -62,26 +57,25 @@ def bearer_token(request: Request) -> str:
     return token.strip() if scheme.lower() == "bearer" else ""
 
 
-def request_token(request: Request, *, query: bool = False) -> str:
-    """The token a request carries: ``Authorization: Bearer …``, else (with ``query``) ``?token=``.
-
-    Browsers cannot set headers on an EventSource, a WebSocket or a plain link, so the endpoints
-    they open also take the token in the query string; every other endpoint takes the header only.
-    """
-    return bearer_token(request) or (request.args.get("token", "") if query else "")
-
-
 def identify(token: str, *, staff_token: str, secret_key: str) -> Caller | None:
     """Resolve a token to a caller, or ``None`` when it is not a valid token at all."""
     if not token:
         return None
     if is_staff_token(staff_token, token):
         return Caller(staff=True)
-    application_id = verify_applicant_token(secret_key, token)
-    return Caller(staff=False, application_id=application_id) if application_id else None
+    applicant = read_applicant_token(secret_key, token)
+    if applicant is None:
+        return None
+    return Caller(staff=False, application_id=applicant.application_id, generation=applicant.generation,
+                  issued_at=int(applicant.issued_at.timestamp()))
 
 
-def identify_request(request: Request, settings: Settings, *, query: bool = False) -> Caller | None:
-    """The caller of ``request`` (its token from :func:`request_token`), or ``None``."""
-    return identify(request_token(request, query=query), staff_token=settings.staff_token,
+def identify_request(request: Request, settings: Settings) -> Caller | None:
+    """The caller of ``request`` (its ``Authorization: Bearer`` token), or ``None``.
+
+    Never a token from the query string: URLs end up in proxies' logs and browsers' histories.
+    The endpoints browsers open without headers (EventSource, WebSocket, links) take short-lived
+    credentials instead (live tickets, signed document links: notify_app).
+    """
+    return identify(bearer_token(request), staff_token=settings.staff_token,
                     secret_key=settings.secret_key)

@@ -7,6 +7,11 @@ application, so that an id's existence is not revealed), documents those answers
 error schema, and adds the OpenAPI security requirement. The scheme itself is declared once here
 (:data:`SECURITY_SCHEMES`, read by the app factory).
 
+An applicant's genuine token that expired or was revoked is a ``401`` with ``errors.reason``
+(``TOKEN_EXPIRED``, ``TOKEN_REVOKED``; :mod:`common.web.applicant_access`), never a ``404``.
+Tokens come from the ``Authorization`` header only; the endpoints a browser opens without
+headers name another way in (``credential=``: notify's live tickets and signed document links).
+
 A guard is the innermost decorator, so it runs after flask-smorest has parsed the arguments (a
 malformed request is a 422 whoever sends it) and the view reads the admitted caller with
 :func:`common.web.context.current_caller`. ``blp.errors(...)`` documents a view's other error
@@ -17,6 +22,7 @@ the 404 of the common error format.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import wraps
 from typing import Any, TypeVar
 
@@ -25,6 +31,7 @@ from flask import request
 from flask_smorest import abort
 from flask_smorest.error_handler import ErrorSchema
 
+from common.web.applicant_access import AccessRefused, check_with_facts, refusal_body
 from common.web.auth import Caller, identify_request
 from common.web.context import admit, runtime
 
@@ -42,7 +49,8 @@ SECURITY = [{"bearer": []}]
 #: What each error status means in every service (docs/api.md), for the OpenAPI documents.
 ERROR_MEANINGS = {
     400: "The body is not valid JSON (syntax, encoding, or nested too deeply).",
-    401: "No or invalid bearer token.",
+    401: "No or invalid bearer token; an expired or revoked applicant token (errors.reason TOKEN_EXPIRED or "
+         "TOKEN_REVOKED).",
     403: "An applicant's token on a staff endpoint.",
     404: "Unknown or malformed id, or another applicant's application (its existence is not revealed).",
     409: "The action does not fit the current state.",
@@ -54,13 +62,27 @@ ERROR_MEANINGS = {
 #: documented in an OpenAPI response.
 RETRY_AFTER_HEADER = {"Retry-After": {"description": "Seconds to wait before trying again.",
                                       "schema": {"type": "integer", "minimum": 1}}}
-#: What a 401 means on a view that also takes the token as ``?token=``.
-UNAUTHENTICATED_WITH_QUERY = "No or invalid token (Authorization: Bearer, or the token query parameter)."
+#: What a 401 means on a view that also takes another credential (a live ticket, a signed link).
+UNAUTHENTICATED_WITH_CREDENTIAL = ("No or invalid bearer token nor {name}; an expired or revoked token or {name} "
+                                   "(errors.reason says which).")
 
 _View = TypeVar("_View", bound=Callable[..., Any])
 _Found = TypeVar("_Found")
 #: ``rule(caller, view_kwargs)``: aborts when the admitted caller may not go on.
 _Rule = Callable[[Caller, dict[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class Credential:
+    """A view's other way in, for requests without a bearer token (browsers' EventSource and links).
+
+    ``read(view_kwargs)`` gives the caller the credential stands for, ``None`` when the request
+    carries none, or raises :class:`AccessRefused` (expired, used, tampered with); ``name`` says
+    what it is in the OpenAPI document (``"a live ticket (?ticket=)"``).
+    """
+
+    name: str
+    read: Callable[[dict[str, Any]], Caller | None]
 
 
 def _staff(caller: Caller, view_kwargs: dict[str, Any]) -> None:
@@ -69,24 +91,35 @@ def _staff(caller: Caller, view_kwargs: dict[str, Any]) -> None:
 
 
 def _applicant_or_staff(caller: Caller, view_kwargs: dict[str, Any]) -> None:
+    if not caller.staff and runtime().definition.access_facts is None:
+        # Fail closed: without facts a revoked token would pass. A programming error, not a 401.
+        raise RuntimeError(f"{runtime().name} admits applicants but keeps no access facts")
     if not caller.may_read(str(view_kwargs["application_id"])):
         abort(404, message="Not found.")
+
+
+def _signed_in(caller: Caller, view_kwargs: dict[str, Any]) -> None:
+    """Anyone with a valid token: what they may then do is the next request's business."""
 
 
 class Blueprint(flask_smorest.Blueprint):
     """A flask-smorest Blueprint whose views declare their access rule once (see the module doc)."""
 
-    def staff_only(self, view: _View | None = None, *, query_token: bool = False) -> Any:
+    def staff_only(self, view: _View | None = None, *, credential: Credential | None = None) -> Any:
         """Staff only: 401 without a valid token, 403 for an applicant's token.
 
-        ``query_token``: the token may come as ``?token=`` (EventSource, plain links).
+        ``credential``: another way in than the bearer token (see :class:`Credential`).
         """
-        return self._guard(view, _staff, (401, 403), query_token)
+        return self._guard(view, _staff, (401, 403), credential)
 
-    def applicant_or_staff(self, view: _View | None = None, *, query_token: bool = False) -> Any:
-        """Staff, or the applicant of the view's ``application_id``: 401 without a valid token,
-        404 for another application (its existence is not revealed)."""
-        return self._guard(view, _applicant_or_staff, (401, 404), query_token)
+    def applicant_or_staff(self, view: _View | None = None, *, credential: Credential | None = None) -> Any:
+        """Staff, or the applicant of the view's ``application_id``: 401 without a valid token (or
+        an expired or revoked one), 404 for another application (its existence is not revealed)."""
+        return self._guard(view, _applicant_or_staff, (401, 404), credential)
+
+    def signed_in(self, view: _View | None = None) -> Any:
+        """Anyone with a valid token, staff or applicant: 401 otherwise."""
+        return self._guard(view, _signed_in, (401,), None)
 
     def errors(self, *codes: int, **meanings: str) -> Callable[[_View], _View]:
         """Document the error answers of a view (in the common error schema), so that clients and
@@ -101,16 +134,16 @@ class Blueprint(flask_smorest.Blueprint):
 
         return decorate
 
-    def _guard(self, view: _View | None, rule: _Rule, codes: tuple[int, ...], query_token: bool) -> Any:
+    def _guard(self, view: _View | None, rule: _Rule, codes: tuple[int, ...], credential: Credential | None) -> Any:
         def decorate(function: _View) -> _View:
             @wraps(function)
             def guarded(*args: Any, **kwargs: Any) -> Any:
-                caller = _authenticate(query_token)
+                caller = _authenticate(credential, kwargs)
                 rule(caller, kwargs)
                 admit(caller)
                 return function(*args, **kwargs)
 
-            meanings = {"e401": UNAUTHENTICATED_WITH_QUERY} if query_token else {}
+            meanings = {"e401": UNAUTHENTICATED_WITH_CREDENTIAL.format(name=credential.name)} if credential else {}
             documented = self.errors(*codes, **meanings)(guarded)
             return self.doc(security=SECURITY)(documented)
 
@@ -124,10 +157,19 @@ def or_404(found: _Found | None, message: str = "Not found.") -> _Found:
     return found
 
 
-def _authenticate(query_token: bool) -> Caller:
-    """The caller of the request, or 401 (with ``WWW-Authenticate``) when its token opens nothing."""
-    caller = identify_request(request, runtime().settings, query=query_token)
-    if caller is None:
-        message = "A valid token is required." if query_token else "A valid bearer token is required."
-        abort(401, message=message, headers={"WWW-Authenticate": "Bearer"})
+def _authenticate(credential: Credential | None, view_kwargs: dict[str, Any]) -> Caller:
+    """The caller of the request, or 401 (with ``WWW-Authenticate``) when its token opens nothing:
+    none or a forged one, or (with ``errors.reason``) an expired or revoked one."""
+    rt = runtime()
+    try:
+        caller = identify_request(request, rt.settings)
+        if caller is None and credential is not None:
+            caller = credential.read(view_kwargs)
+        if caller is None:
+            message = f"A valid bearer token or {credential.name} is required." if credential \
+                else "A valid bearer token is required."
+            abort(401, message=message, headers={"WWW-Authenticate": "Bearer"})
+        check_with_facts(rt, caller.applicant_token())
+    except AccessRefused as refused:
+        abort(401, **refusal_body(refused))
     return caller

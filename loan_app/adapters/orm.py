@@ -46,6 +46,11 @@ applications = Table(
     Column("deadline", UTCDateTime, index=True),
     Column("created_at", UTCDateTime, nullable=False, index=True),
     Column("updated_at", UTCDateTime, nullable=False),
+    # Applicant access (loan_app.domain.access): token generations, the re-issue throttle, the end.
+    Column("access_generation", Integer, nullable=False, default=1, server_default="1"),
+    Column("access_valid_from", Integer, nullable=False, default=1, server_default="1"),
+    Column("access_sent_at", UTCDateTime),
+    Column("ended_at", UTCDateTime),
 )
 
 history = Table(

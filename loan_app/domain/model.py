@@ -15,17 +15,19 @@ from typing import Any
 
 from common.kernel.privacy import erase
 from common.messaging.recorder import RecordsMessages
+from loan_app.domain.access import ApplicantAccess
 from loan_app.domain.status import TERMINAL, InvalidTransition, NotEnded, Status, can_move
 from loan_app.domain.timeline import Deadlines, Transition
 
 __all__ = ["Application", "Deadlines", "Transition"]
 
 
-class Application(RecordsMessages):
+class Application(RecordsMessages, ApplicantAccess):
     """A home-loan application and the progress of its evaluation.
 
     Attributes hold JSON-simple values (strings for money) so that they can be stored and sent
     as they are; the amounts are parsed to ``Decimal`` where maths needs them (decision_app).
+    Which applicant tokens open it: :class:`~loan_app.domain.access.ApplicantAccess`.
     """
 
     def __init__(
@@ -63,6 +65,7 @@ class Application(RecordsMessages):
         #: else only those made since it was loaded; ``seq`` numbers the last one either way.
         self.history: list[Transition] = []
         self.seq = 0
+        self.open_access()
         self._record(None, Status.SUBMITTED, now, "application submitted")
         self.record("ApplicationSubmitted", {
             "summary": self.summary(),
@@ -257,6 +260,8 @@ class Application(RecordsMessages):
         previous = self.state
         self.status = target.value
         self.deadline = deadline
+        if target in TERMINAL:
+            self.ended_at = now  # applicant tokens expire a while after it (common.web.applicant_access)
         self._record(previous, target, now, cause)
 
     def _record(self, previous: Status | None, target: Status, now: datetime, cause: str) -> None:

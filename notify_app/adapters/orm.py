@@ -38,6 +38,12 @@ class Recipient(Base):
     #: Highest ``seq`` applied: status changes can arrive out of order; the latest wins.
     last_seq: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    #: What notify knows of the applicant's tokens (common.web.applicant_access.AccessFacts): the
+    #: newest generation and the lowest still valid (``ApplicantAccessChanged``), and when the
+    #: application reached its final status (its ``ApplicationStatusChanged``).
+    access_generation: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    access_valid_from: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Notification(Base):
@@ -105,3 +111,17 @@ class EmailRecord(RecordsMessages, Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class UsedTicket(Base):
+    """A live ticket that opened a stream: a ticket opens one, once, whichever process it reaches.
+
+    The primary key is the single-use check (an ``INSERT`` that finds the id taken is a second
+    use); rows are deleted once the ticket has expired (``expires_at``), when they can no longer
+    be presented anyway (notify_app/live/tickets.py).
+    """
+
+    __tablename__ = "used_live_tickets"
+
+    ticket_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

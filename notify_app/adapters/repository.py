@@ -45,9 +45,11 @@ def _params(table: Any, *names: str) -> dict[str, Any]:
 # Built once, with bound parameters: a statement built per call with its values inline costs a
 # cache key computed over those values (the payload's whole dictionary) at every execution.
 _ADVANCED = ("status", "reasons", "last_seq", "updated_at")
-_SET = {with_summary: update(_RECIPIENTS).where(_RECIPIENTS.c.application_id == bindparam("key"))
-        .values(_params(_RECIPIENTS, *_ADVANCED, *(("summary",) if with_summary else ())))
-        for with_summary in (False, True)}
+#: Columns a status change sets only sometimes: the summary, and the end (a final status).
+_OPTIONAL = ("summary", "ended_at")
+_SET = {optional: update(_RECIPIENTS).where(_RECIPIENTS.c.application_id == bindparam("key"))
+        .values(_params(_RECIPIENTS, *_ADVANCED, *optional))
+        for optional in ((), ("summary",), ("ended_at",), ("summary", "ended_at"))}
 _CONTACT = ("full_name", "email", "language", "summary", "updated_at")
 
 
@@ -117,14 +119,15 @@ class Recipients(Repository):
         DO NOTHING`` lets both go on) and locked, to read where it stands.
         """
         values = {**changes, "last_seq": seq, "updated_at": utcnow(), "key": application_id}
-        if self.session.execute(_ADVANCE["summary" in changes], {**values, "expected": seq - 1}).rowcount:
+        optional = tuple(name for name in _OPTIONAL if name in changes)
+        if self.session.execute(_ADVANCE[optional], {**values, "expected": seq - 1}).rowcount:
             return seq - 1
         row, _ = insert_or_lock(self.session, Recipient, ("application_id",), {
             "application_id": application_id, "summary": {}, "last_seq": 0, "language": "en",
             "updated_at": utcnow()})
         last_seq = int(row.last_seq)
         if last_seq == seq - 1:
-            self.session.execute(_SET["summary" in changes], values)
+            self.session.execute(_SET[optional], values)
             self.session.expire(row)
         return last_seq
 
@@ -132,6 +135,18 @@ class Recipients(Repository):
         """Erase the applicant's name and e-mail address (the row, its status and summary stay)."""
         self.session.execute(update(Recipient).where(Recipient.application_id == application_id)
                              .values(full_name=None, email=None))
+
+    def access_changed(self, application_id: str, generation: int, valid_from: int) -> None:
+        """What loan_app says of the applicant's tokens, merged into the row (created if missing).
+
+        Both numbers only ever grow at loan_app, so the greater of the stored and the received
+        one is right whatever order the changes arrive in, and applying one twice changes nothing.
+        """
+        row, _ = insert_or_lock(self.session, Recipient, ("application_id",), {
+            "application_id": application_id, "summary": {}, "last_seq": 0, "language": "en",
+            "updated_at": utcnow(), "access_generation": generation, "access_valid_from": valid_from})
+        row.access_generation = max(row.access_generation, generation)
+        row.access_valid_from = max(row.access_valid_from, valid_from)
 
 
 def ended_before(session: Session, limit: datetime, batch: int) -> list[str]:

@@ -63,6 +63,7 @@ def render(content: EmailContent) -> ComposedEmail:
         "status_url": content.status_url, "offer": content.offer, "deadline": content.deadline,
         "reasons": [worded(item, content.language) for item in content.reasons],
         "requested_information": [worded(item, content.language) for item in content.requested_information],
+        "access_token": content.access_token,
     }
     stem = f"{content.language}/{content.status.lower()}"
     text_template = _ENV.get_template(f"{stem}.txt")

@@ -23,6 +23,9 @@ from notify_app.domain.formatting import format_deadline, format_duration, forma
 
 EMAIL_STATUSES: frozenset[str] = frozenset({"APPROVED", "REJECTED", "INFO_REQUESTED", "FAILED", "EXPIRED",
                                             "WITHDRAWN"})
+#: Not a status: the e-mail carrying a re-issued access token (``SendAccessToken``), worded by
+#: its own pair of templates like a status's.
+NEW_ACCESS = "NEW_ACCESS"
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,8 @@ class EmailContent:
     reasons: tuple[Reason, ...]
     requested_information: tuple[Reason, ...]
     deadline: str | None
+    #: The re-issued token the ``NEW_ACCESS`` e-mail carries ("" in the others).
+    access_token: str = ""
 
 
 def email_content(status: str, language: str, context: dict[str, Any]) -> EmailContent:
@@ -59,12 +64,12 @@ def email_content(status: str, language: str, context: dict[str, Any]) -> EmailC
 
     ``context``: ``full_name``, ``application_id``, ``status_url``, ``offer`` (the published dict
     or None), ``reasons`` ([{code, message, params}]), ``requested_information`` ([{name,
-    description, type}]), ``deadline`` (ISO string or None).
+    description, type}]), ``deadline`` (ISO string or None), ``access_token`` (:data:`NEW_ACCESS`).
 
     Raises:
       ValueError: no e-mail for this status, or an approval without an offer.
     """
-    if status not in EMAIL_STATUSES:
+    if status not in EMAIL_STATUSES and status != NEW_ACCESS:
         raise ValueError(f"no e-mail template for status {status!r}")
     offer = context.get("offer")
     if status == "APPROVED" and not offer:
@@ -82,6 +87,7 @@ def email_content(status: str, language: str, context: dict[str, Any]) -> EmailC
         requested_information=tuple(as_reason(item.get("name"), None, item.get("description"))
                                     for item in context.get("requested_information") or []),
         deadline=format_deadline(context.get("deadline"), language),
+        access_token=str(context.get("access_token") or ""),
     )
 
 

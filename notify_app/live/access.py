@@ -1,11 +1,14 @@
 """Who may open a live channel, checked before anything is streamed.
 
-Browsers cannot set headers on a WebSocket or an EventSource, so live endpoints also accept the
-token as ``?token=``. Tokens never reach a log: access logs are off in our servers and
-``common.kernel.logs`` scrubs ``token=`` from any line. A WebSocket from a foreign ``Origin`` is
-refused at the handshake (cross-site WebSocket hijacking), as is one beyond the connection cap.
-An application's stream (SSE or WebSocket) is opened under one rule, :func:`may_follow`, and
-counts against the caps of its token and of its client address (:func:`cap_keys`).
+Browsers cannot set headers on a WebSocket or an EventSource, so live endpoints take a live
+ticket as ``?ticket=`` (short-lived, single use: :mod:`notify_app.live.tickets`), or the bearer
+token from the ``Authorization`` header for clients that can send one; never the long-lived token
+in the URL. An applicant's token, or the one behind their ticket, that expired or was revoked is
+refused with its reason (:mod:`common.web.applicant_access`). A WebSocket from a foreign
+``Origin`` is refused at the handshake (cross-site WebSocket hijacking), as is one beyond the
+connection cap. An application's stream (SSE or WebSocket) is opened under one rule,
+:func:`may_follow`, and counts against the caps of its token and of its client address
+(:func:`cap_keys`).
 """
 
 from __future__ import annotations
@@ -13,20 +16,43 @@ from __future__ import annotations
 import select
 import socket
 from collections.abc import Callable, Collection
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Request
 
 from common.service.runtime import Runtime
+from common.web.applicant_access import check_with_facts
 from common.web.auth import Caller, identify_request
 from common.web.client import client_address
 from notify_app.adapters.orm import Recipient
+from notify_app.live import tickets
+
+
+def ticket_caller(request: Request, rt: Runtime) -> Caller | None:
+    """The caller of the request's ``?ticket=`` (spending it), ``None`` without one.
+
+    Raises:
+      AccessRefused: the ticket is forged, expired or used.
+    """
+    ticket = request.args.get("ticket", "")
+    if not ticket:
+        return None
+    return tickets.redeem(rt.settings.secret_key, ticket, timedelta(seconds=rt.settings.live_ticket_seconds),
+                          rt.session_factory)
 
 
 def caller_of(request: Request, rt: Runtime) -> Caller | None:
-    """The caller of a live request: ``Authorization: Bearer`` or ``?token=``."""
-    return identify_request(request, rt.settings, query=True)
+    """The caller of a live request (``Authorization: Bearer``, else ``?ticket=``), or ``None``.
+
+    Raises:
+      AccessRefused: a ticket forged, expired or used, or an applicant token expired or revoked.
+    """
+    caller = identify_request(request, rt.settings) or ticket_caller(request, rt)
+    if caller is not None:
+        check_with_facts(rt, caller.applicant_token())
+    return caller
 
 
 def last_event_id(request: Request) -> int:

@@ -1,12 +1,16 @@
 """WebSocket endpoints (flask-sock): an applicant's application, or every application for staff.
 
-``/notify/ws/applications/<id>?token=<access token>`` and ``/notify/ws?token=<staff token>``.
+``/notify/ws/applications/<id>?ticket=<live ticket>`` and ``/notify/ws?ticket=<live ticket>`` (a
+ticket from ``POST /notify/live/tickets``, single use; or ``Authorization: Bearer`` from clients
+that can set headers).
 On connect the client gets the current state (the application's history; for staff, the latest
 state of recent applications), then every change, as JSON text frames in the same shape as the
 SSE events; ``{"type": "heartbeat"}`` every 15 s when idle. An application's socket ends after
 its final status, as its SSE stream does (close 1000); one opened with ``?last_event_id=`` (or
 ``Last-Event-ID``) resumes after that ``seq``, and is closed at once (1000) when nothing is left.
-Close codes: 1000 (the application has ended), 4401 (no valid token), 4404 (not your application;
+Close codes: 1000 (the application has ended), 4401 (no valid ticket or token; the close reason
+starts with the reason code when a genuine one expired, was revoked or used: ``TOKEN_EXPIRED``,
+``TOKEN_REVOKED``, ``TICKET_EXPIRED``, ``TICKET_USED``), 4404 (not your application;
 for staff, an application notify has not heard of), 4408 (too slow: reconnect and resume), 4429
 (this token or this client address holds its maximum of live connections), 1001 (server
 shutting down: reconnect and resume), 1009 (frame too large), 1013 (this process's cap).
@@ -28,6 +32,8 @@ from flask_sock import Sock
 from simple_websocket import ConnectionClosed
 
 from common.service.runtime import Runtime
+from common.web.applicant_access import AccessRefused
+from common.web.auth import Caller
 from notify_app.live.access import caller_of, cap_keys, last_event_id, may_follow, origin_allowed
 from notify_app.live.hub import Hub, Refusal, Subscriber, as_json
 from notify_app.live.streams import application_events, ended, recipient_of, staff_events, staff_snapshot
@@ -64,6 +70,24 @@ def _close(ws: Any, code: int, reason: str) -> None:
     except ConnectionClosed:
         return
     ws.thread.join(timeout=CLOSE_WAIT)
+
+
+#: Longest close reason (RFC 6455: 123 bytes of UTF-8).
+MAX_CLOSE_REASON = 123
+
+
+def _admit(ws: Any, rt: Runtime, *, staff: bool) -> Caller | None:
+    """The caller of the socket's handshake (staff only if ``staff``), or ``None`` once the
+    socket is closed with 4401 and why."""
+    try:
+        caller = caller_of(request, rt)
+    except AccessRefused as refused:
+        _close(ws, CLOSE_UNAUTHORIZED, f"{refused.reason}: {refused.message}"[:MAX_CLOSE_REASON])
+        return None
+    if caller is None or (staff and not caller.staff):
+        _close(ws, CLOSE_UNAUTHORIZED, "a staff ticket is required" if staff else "a valid ticket is required")
+        return None
+    return caller
 
 
 def _send_all(ws: Any, events: Any, subscriber: Subscriber) -> None:
@@ -121,9 +145,8 @@ def install_websockets(app: Flask, rt: Runtime, hub: Hub, allowed_origins: froze
 
     @sock.route("/notify/ws/applications/<application_id>")
     def application_socket(ws: Any, application_id: str) -> None:
-        caller = caller_of(request, rt)
+        caller = _admit(ws, rt, staff=False)
         if caller is None:
-            _close(ws, CLOSE_UNAUTHORIZED, "a valid token is required")
             return
         recipient, after = recipient_of(rt.session_factory, application_id), last_event_id(request)
         if not may_follow(caller, application_id, recipient):
@@ -137,9 +160,8 @@ def install_websockets(app: Flask, rt: Runtime, hub: Hub, allowed_origins: froze
 
     @sock.route("/notify/ws")
     def staff_socket(ws: Any) -> None:
-        caller = caller_of(request, rt)
-        if caller is None or not caller.staff:
-            _close(ws, CLOSE_UNAUTHORIZED, "the staff token is required")
+        caller = _admit(ws, rt, staff=True)
+        if caller is None:
             return
         _follow(ws, hub, None, cap_keys(request, caller, trusted),
                 lambda subscriber: staff_events(rt.session_factory, subscriber, 0),

@@ -1,7 +1,8 @@
 /* The loan officers' live dashboard.
  *
  * Data: the staff list GET /notify/applications (first page of 100, newest first), then the staff
- * WebSocket /notify/ws?token=… ({"type": "snapshot"} per recent application on connect, then
+ * WebSocket /notify/ws?ticket=… (a single-use ticket fetched with the staff token for every
+ * connection: ui.js liveTicket) ({"type": "snapshot"} per recent application on connect, then
  * {"type": "status"} per change, {"type": "heartbeat"} when idle). A row is only ever moved
  * forward: an update whose seq is older than what the row shows is ignored, so the list, the
  * snapshot and live changes can arrive in any order. The timeline panel reads
@@ -28,6 +29,7 @@
   var socket = null;
   var reconnectTimer = null;
   var attempts = 0;
+  var liveRound = 0;            // bumped by every connect and stop: a late ticket opens nothing
   var selected = null;          // the application shown in the panel
   var timeline = new Map();     // seq -> event of the selected application
   var timelineLoaded = false;
@@ -316,8 +318,26 @@
     clearTimeout(reconnectTimer);
     if (!token) { return; }
     setConnection(attempts ? "reconnecting" : "connecting", attempts ? "Reconnecting…" : "Connecting…");
+    var round = ++liveRound;
+    ui.liveTicket(token).then(function (ticket) {
+      if (round === liveRound) { openSocket(ticket); }
+    }, function (error) {
+      if (round !== liveRound) { return; } // stopped or replaced meanwhile
+      if (error.status === 401 || error.status === 403) { logout("The staff token is no longer accepted."); return; }
+      retryLater();
+    });
+  }
+
+  function retryLater() {
+    attempts += 1;
+    var delay = Math.min(30000, 1000 * Math.pow(2, Math.min(attempts - 1, 5))) * (0.75 + Math.random() * 0.5);
+    setConnection("reconnecting", "Reconnecting…");
+    reconnectTimer = setTimeout(connect, delay);
+  }
+
+  function openSocket(ticket) {
     var scheme = location.protocol === "https:" ? "wss:" : "ws:";
-    var ws = new WebSocket(scheme + "//" + location.host + "/notify/ws?token=" + encodeURIComponent(token));
+    var ws = new WebSocket(scheme + "//" + location.host + "/notify/ws?ticket=" + encodeURIComponent(ticket));
     socket = ws;
     var opened = 0;
     ws.onopen = function () {
@@ -339,17 +359,16 @@
     ws.onclose = function (event) {
       if (socket !== ws) { return; } // replaced or stopped on purpose
       socket = null;
-      if (event.code === 4401) { logout("The staff token is no longer accepted."); return; }
+      // 4401: the ticket was refused (expired on the way, say); the next one is asked for with
+      // the staff token, which is what decides whether to sign out.
       if (opened && Date.now() - opened > 10000) { attempts = 0; }
-      attempts += 1;
-      var delay = Math.min(30000, 1000 * Math.pow(2, Math.min(attempts - 1, 5))) * (0.75 + Math.random() * 0.5);
-      setConnection("reconnecting", "Reconnecting…");
-      reconnectTimer = setTimeout(connect, delay);
+      retryLater();
     };
   }
 
   function stopSocket() {
     clearTimeout(reconnectTimer);
+    liveRound += 1; // a ticket still on its way opens nothing
     attempts = 0;
     var ws = socket;
     socket = null;

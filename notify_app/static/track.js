@@ -1,10 +1,15 @@
 /* An applicant's own page: /notify/track/<application id>#token=<access token>.
  *
  * The token comes in the URL fragment (never sent to a server, so never in a log) or from the
- * form; it is kept in sessionStorage and the fragment is removed from the address bar. The page
- * checks it with GET /notify/applications/<id>/notifications (the history, shown at once), then
- * follows EventSource('/notify/applications/<id>/events?token=…'): the browser resumes with
- * Last-Event-ID by itself; if the stream is refused for good it is reopened with ?last_event_id=.
+ * form; it is kept in sessionStorage and the fragment is removed from the address bar. It only
+ * ever travels in the Authorization header. The page checks it with
+ * GET /notify/applications/<id>/notifications (the history, shown at once), then follows
+ * EventSource('/notify/applications/<id>/events?ticket=…&last_event_id=…') with a single-use live
+ * ticket fetched for every connection (ui.js liveTicket): when the stream drops, the page opens a
+ * new one with a new ticket, resuming after the last event it has. Documents download through the
+ * signed links of the document list (refreshed before they expire). An expired or revoked token
+ * is said so, and the applicant can have a new one sent to their e-mail address
+ * (POST /loan/applications/<id>/access-token).
  * Actions go to loan_app (information, withdraw); documents come from notify_app once approved.
  *
  * Every value from the server is written with textContent (no HTML is built from data).
@@ -40,6 +45,11 @@
   var attempts = 0;
   var shownInfoSeq = 0;
   var documentsState = { seq: 0, timer: null, tries: 0 };
+  var streamRound = 0;      // bumped by every open and stop: a late ticket opens nothing
+  var REFUSALS = {
+    TOKEN_EXPIRED: "This access token has expired.",
+    TOKEN_REVOKED: "This access token was revoked, or replaced by a newer one sent to your e-mail address."
+  };
 
   // ---------------------------------------------------------------- helpers
 
@@ -85,6 +95,17 @@
 
   // ---------------------------------------------------------------- token
 
+  /** What a 401 says, in words for the applicant (errors.reason: expired, revoked; else not valid). */
+  function refusal(reason, fallback) {
+    return REFUSALS[reason] || fallback || "This access token is not valid.";
+  }
+
+  function refusalOf(response, fallback) {
+    return response.json().catch(function () { return {}; }).then(function (body) {
+      return refusal(body.errors && body.errors.reason, fallback);
+    });
+  }
+
   function askForToken(message) {
     stopStream();
     sessionStorage.removeItem(storageKey);
@@ -101,7 +122,7 @@
     token = candidate;
     var path = "/notify/applications/" + encodeURIComponent(applicationId) + "/notifications";
     return authed(path).then(function (response) {
-      if (response.status === 401) { askForToken("This access token is not valid."); return; }
+      if (response.status === 401) { return refusalOf(response).then(askForToken); }
       if (response.status === 404) { askForToken("No application with this id matches this access token."); return; }
       if (!response.ok) { throw new Error("HTTP " + response.status); }
       return response.json().then(function (items) {
@@ -148,8 +169,26 @@
     var current = latest();
     if (current && TERMINAL.indexOf(current.status) !== -1) { setConnection("final", "Final"); return; }
     setConnection(attempts ? "reconnecting" : "connecting", attempts ? "Reconnecting…" : "Connecting…");
-    var url = "/notify/applications/" + encodeURIComponent(applicationId) + "/events?token=" +
-      encodeURIComponent(token) + (highestSeq() ? "&last_event_id=" + highestSeq() : "");
+    var round = streamRound;
+    ui.liveTicket(token).then(function (ticket) {
+      if (round === streamRound) { follow(ticket); }
+    }, function (error) {
+      if (round !== streamRound) { return; }
+      if (error.status === 401) { askForToken(refusal(error.reason, "This access token is no longer accepted.")); return; }
+      retryLater();
+    });
+  }
+
+  function retryLater() {
+    setConnection("reconnecting", "Reconnecting…");
+    attempts += 1;
+    var delay = attempts === 1 ? 0 : Math.min(30000, 1000 * Math.pow(2, Math.min(attempts - 2, 5)));
+    retryTimer = setTimeout(openStream, delay);
+  }
+
+  function follow(ticket) {
+    var url = "/notify/applications/" + encodeURIComponent(applicationId) + "/events?ticket=" +
+      encodeURIComponent(ticket) + (highestSeq() ? "&last_event_id=" + highestSeq() : "");
     var es = new EventSource(url);
     source = es;
     es.onopen = function () { attempts = 0; setConnection("live", "Live"); };
@@ -165,22 +204,16 @@
     });
     es.onerror = function () {
       if (source !== es) { return; }
-      if (es.readyState === EventSource.CONNECTING) { setConnection("reconnecting", "Reconnecting…"); return; }
-      // Closed for good (a refusal or an error status): find out why, then retry with backoff.
+      // The stream dropped or was refused. The browser's own reconnection would present the spent
+      // ticket again: close it, and open a new stream with a new ticket (the ticket request says
+      // whether the token is still accepted), at once the first time, then with backoff.
       stopStream();
-      setConnection("reconnecting", "Reconnecting…");
-      attempts += 1;
-      var delay = Math.min(30000, 1000 * Math.pow(2, Math.min(attempts - 1, 5)));
-      retryTimer = setTimeout(function () {
-        authed("/notify/applications/" + encodeURIComponent(applicationId) + "/notifications").then(function (r) {
-          if (r.status === 401 || r.status === 404) { askForToken("This access token is no longer accepted."); return; }
-          openStream();
-        }, openStream);
-      }, delay);
+      retryLater();
     };
   }
 
   function stopStream() {
+    streamRound += 1;
     var es = source;
     source = null;
     if (es) { es.close(); }
@@ -388,7 +421,7 @@
         } else if (response.status === 409) {
           show($("info-message"), "This application is no longer waiting for information.");
         } else if (response.status === 401 || response.status === 404) {
-          askForToken("This access token is no longer accepted.");
+          askForToken(refusal(error.errors && error.errors.reason, "This access token is no longer accepted."));
         } else {
           show($("info-message"), error.message || "Something went wrong (" + response.status + "); please try again.");
         }
@@ -412,7 +445,7 @@
         } else if (response.status === 409) {
           show($("action-message"), "This application has already ended.");
         } else if (response.status === 401 || response.status === 404) {
-          askForToken("This access token is no longer accepted.");
+          refusalOf(response, "This access token is no longer accepted.").then(askForToken);
         } else {
           show($("action-message"), "Something went wrong (" + response.status + "); please try again.");
         }
@@ -435,6 +468,7 @@
 
   function loadDocuments() {
     clearTimeout(documentsState.timer);
+    if (!token) { return; }
     authed("/notify/applications/" + encodeURIComponent(applicationId) + "/documents").then(function (response) {
       if (response.status === 404 || response.status === 405) { $("documents-box").hidden = true; return null; }
       if (!response.ok) { throw new Error(String(response.status)); }
@@ -455,15 +489,23 @@
       }).forEach(function (doc, index) {
         var type = String(doc.content_type || "").split(";")[0];
         var ext = type === "application/pdf" ? "pdf" : type === "text/csv" ? "csv" : "file";
-        var href = doc.url + (doc.url.indexOf("?") === -1 ? "?" : "&") + "token=" + encodeURIComponent(token);
-        list.appendChild(h("li", {}, [h("a", { href: href, download: doc.name || "", "data-testid": "document-" + index,
+        list.appendChild(h("li", {}, [h("a", { href: doc.url, download: doc.name || "", "data-testid": "document-" + index,
           rel: "noreferrer" }, [
           h("span", { class: "ext " + ext, text: ext.toUpperCase() }),
           h("span", {}, [h("b", { text: doc.name || "document" }), h("br"),
             h("span", { class: "meta", text: (type || "file") + " · " + size(doc.size) })])
         ])]));
       });
+      refreshLinks(items);
     }).catch(function () { retryDocuments(); });
+  }
+
+  /** The links are signed for a few minutes: fetch fresh ones a little before the first expires. */
+  function refreshLinks(items) {
+    var expiries = items.map(function (doc) { return Date.parse(doc.url_expires_at); }).filter(isFinite);
+    if (!expiries.length) { return; }
+    var wait = Math.max(5000, Math.min.apply(null, expiries) - Date.now() - 30000);
+    documentsState.timer = setTimeout(loadDocuments, wait);
   }
 
   function retryDocuments() {
@@ -471,6 +513,30 @@
     if (documentsState.tries < 30) { documentsState.timer = setTimeout(loadDocuments, 2000); } else {
       $("documents-note").textContent = "Your documents are not ready yet; reload this page later.";
     }
+  }
+
+  // ---------------------------------------------------------------- a new token by e-mail
+
+  function requestToken(event) {
+    event.preventDefault();
+    var email = $("reissue-email").value.trim();
+    if (!email) { show($("reissue-message"), "Enter the e-mail address you applied with."); return; }
+    var button = $("reissue-form").querySelector("button");
+    button.disabled = true;
+    fetch("/loan/applications/" + encodeURIComponent(applicationId) + "/access-token", {
+      method: "POST", cache: "no-store", body: JSON.stringify({ email: email }),
+      headers: { "Content-Type": "application/json", Accept: "application/json" }
+    }).then(function (response) {
+      return response.json().catch(function () { return {}; }).then(function (body) {
+        button.disabled = false;
+        if (response.status === 202) { show($("reissue-message"), body.message, "ok"); return; }
+        show($("reissue-message"), response.status === 422 ? "This is not a valid e-mail address."
+          : body.message || "Something went wrong (" + response.status + "); please try again.");
+      });
+    }, function () {
+      button.disabled = false;
+      show($("reissue-message"), "The server cannot be reached; please try again.");
+    });
   }
 
   // ---------------------------------------------------------------- wiring
@@ -482,16 +548,26 @@
       if (!candidate) { show($("token-error"), "Enter your access token."); return; }
       begin(candidate);
     });
+    $("reissue-form").addEventListener("submit", requestToken);
     $("info-form").addEventListener("submit", submitInfo);
     $("withdraw").addEventListener("click", withdraw);
 
-    var fragment = new URLSearchParams(location.hash.replace(/^#/, ""));
-    var fromLink = fragment.get("token");
+    var saved = fragmentToken() || sessionStorage.getItem(storageKey);
+    if (saved) { begin(saved); } else { askForToken(""); }
+    // A link opened in this tab again (a new token from an e-mail): same page, another fragment.
+    window.addEventListener("hashchange", function () {
+      var fresh = fragmentToken();
+      if (fresh) { begin(fresh); }
+    });
+  });
+
+  /** The token of a link's fragment (#token=…), taken out of the address bar; null without one. */
+  function fragmentToken() {
+    var fromLink = new URLSearchParams(location.hash.replace(/^#/, "")).get("token");
     if (fromLink) {
       // Keep the token out of the address bar, the history and any shared screenshot.
       history.replaceState(null, "", location.pathname + location.search);
     }
-    var saved = fromLink || sessionStorage.getItem(storageKey);
-    if (saved) { begin(saved); } else { askForToken(""); }
-  });
+    return fromLink;
+  }
 })();

@@ -1,7 +1,8 @@
 /* Helpers shared by the notify pages (dashboard.js, track.js), loaded before them.
  *
- * DOM building that never parses HTML (every value from the server is written as text) and the
- * money and rate formats both pages show. Exposed as window.loanflowUi; no build step.
+ * DOM building that never parses HTML (every value from the server is written as text), the
+ * money and rate formats both pages show, and the live ticket every WebSocket and EventSource is
+ * opened with (a long-lived token never goes in a URL). Exposed as window.loanflowUi; no build step.
  */
 (function () {
   "use strict";
@@ -45,5 +46,30 @@
     return isFinite(number) ? (number * 100).toFixed(2).replace(/\.?0+$/, "") + " %" : "—";
   }
 
-  window.loanflowUi = { $: $, h: h, statusLabel: statusLabel, capitalise: capitalise, money: money, percent: percent };
+  /**
+   * A live ticket for the holder of `token`: POST /notify/live/tickets. It opens one WebSocket or
+   * EventSource (?ticket=) within seconds, once: ask for a new one for every connection, reconnections
+   * included. Resolves to the ticket; rejects with an Error whose `status` (401, …; 0 when the server
+   * cannot be reached) and `reason` (errors.reason: TOKEN_EXPIRED, TOKEN_REVOKED) say why.
+   */
+  function liveTicket(token) {
+    return fetch("/notify/live/tickets", {
+      method: "POST", cache: "no-store", headers: { Authorization: "Bearer " + token, Accept: "application/json" }
+    }).then(function (response) {
+      return response.json().catch(function () { return {}; }).then(function (body) {
+        if (response.status === 201 && body.ticket) { return body.ticket; }
+        var error = new Error(body.message || "HTTP " + response.status);
+        error.status = response.status;
+        error.reason = body.errors && body.errors.reason;
+        throw error;
+      });
+    }, function (failure) {
+      var error = new Error(String(failure));
+      error.status = 0;
+      throw error;
+    });
+  }
+
+  window.loanflowUi = { $: $, h: h, statusLabel: statusLabel, capitalise: capitalise, money: money, percent: percent,
+    liveTicket: liveTicket };
 })();

@@ -53,19 +53,22 @@ def test_approval_emails_the_schedule_once_with_documents_that_match_the_offer(c
     assert listed.status_code == 200
     documents = {d["kind"]: d for d in listed.json()}
     assert set(documents) == {"schedule_pdf", "schedule_csv"}
-    download = requests.get(stack.gateway + documents["schedule_csv"]["url"],
-                            params={"token": accepted["access_token"]}, timeout=5)
+    assert all(accepted["access_token"] not in d["url"] and "link=" in d["url"] for d in documents.values())
+    download = requests.get(stack.gateway + documents["schedule_csv"]["url"], timeout=5)  # a plain, signed link
     assert download.status_code == 200 and download.headers["Content-Type"].startswith("text/csv")
     rows = list(csv.reader(io.StringIO(download.content.decode())))
     assert len(rows) == 240 + 2
     assert Decimal(rows[-1][3]) == Decimal(offer["total_interest"])
-    stored_pdf = requests.get(stack.gateway + documents["schedule_pdf"]["url"],
-                              params={"token": accepted["access_token"]}, timeout=5)
+    stored_pdf = requests.get(stack.gateway + documents["schedule_pdf"]["url"], timeout=5)
     assert stored_pdf.content == pdf  # built once (a PDF carries its creation time): stored what was sent
+    plain = stack.gateway + documents["schedule_pdf"]["url"].split("?")[0]
+    assert requests.get(plain, headers=auth, timeout=5).content == pdf  # or with the bearer token
     other = client.submit(application())
-    refused = requests.get(stack.gateway + documents["schedule_pdf"]["url"],
-                           params={"token": other["access_token"]}, timeout=5)
+    refused = requests.get(plain, headers={"Authorization": f"Bearer {other['access_token']}"}, timeout=5)
     assert refused.status_code == 404
+    tampered = requests.get(stack.gateway + documents["schedule_pdf"]["url"][:-2] + "xx", timeout=5)
+    assert tampered.status_code == 401 and tampered.json()["errors"] == {"reason": "LINK_INVALID"}
+    assert requests.get(plain, params={"token": accepted["access_token"]}, timeout=5).status_code == 401
 
 
 def test_rejection_and_information_requests_are_emailed_in_french(client: Client, stack: Stack) -> None:

@@ -20,6 +20,7 @@ import pytest
 import requests
 
 from tests.support.embedded import embedded_env
+from tests.support.live import with_ticket
 from tests.support.payloads import application
 from tests.support.polling import eventually
 from tests.support.servers import free_port
@@ -79,8 +80,8 @@ def test_an_application_is_decided_in_seconds_and_the_applicant_is_told(embedded
             break
         time.sleep(0.2)
     assert len(mails) == 1 and len(list(mails[0].iter_attachments())) == 2
-    stream = requests.get(f"{base}/notify/applications/{accepted['id']}/events",
-                          params={"token": accepted["access_token"]}, stream=True, timeout=10)
+    stream = requests.get(base + with_ticket(base, f"/notify/applications/{accepted['id']}/events",
+                                             accepted["access_token"]), stream=True, timeout=10)
     assert stream.status_code == 200
     seen = b""
     for chunk in stream.iter_content(chunk_size=None):

@@ -22,6 +22,7 @@ import websocket
 
 from tests.conftest import STAFF_TOKEN
 from tests.e2e.conftest import Client
+from tests.support.live import with_ticket
 from tests.support.payloads import application
 from tests.support.stack import Stack
 
@@ -30,12 +31,12 @@ FINAL = ["SUBMITTED", "EVALUATING", "DECIDING", "APPROVED"]
 
 
 def sse(stack: Stack, accepted: dict[str, Any], last_event_id: str | None = None) -> Iterator[Any]:
-    """The events of an application's stream (one generator per connection)."""
-    headers = {"Authorization": f"Bearer {accepted['access_token']}", "Accept": "text/event-stream"}
+    """The events of an application's stream (one generator per connection), opened with a ticket."""
+    headers = {"Accept": "text/event-stream"}
     if last_event_id:
         headers["Last-Event-ID"] = last_event_id
-    response = requests.get(f"{stack.gateway}/notify/applications/{accepted['id']}/events", headers=headers,
-                            stream=True, timeout=30)
+    path = with_ticket(stack.gateway, f"/notify/applications/{accepted['id']}/events", accepted["access_token"])
+    response = requests.get(stack.gateway + path, headers=headers, stream=True, timeout=30)
     assert response.status_code == 200, response.text
     assert response.headers["Content-Type"].startswith("text/event-stream")
     return sseclient.SSEClient(response).events()
@@ -60,8 +61,9 @@ def close_code(ws: websocket.WebSocket) -> int:
             return int.from_bytes(data[:2], "big")
 
 
-def ws_url(stack: Stack, path: str) -> str:
-    return stack.gateway.replace("http", "ws", 1) + path
+def ws_url(stack: Stack, path: str, token: str | None = None) -> str:
+    """The WebSocket URL of ``path``; with ``token``, opened by a fresh ticket of its holder."""
+    return stack.gateway.replace("http", "ws", 1) + (with_ticket(stack.gateway, path, token) if token else path)
 
 
 def test_sse_streams_every_change_in_order_and_resumes(client: Client, stack: Stack) -> None:
@@ -106,8 +108,8 @@ def test_several_connections_on_several_workers_all_get_the_change(client: Clien
 
 def test_websocket_sends_history_then_changes(client: Client, stack: Stack) -> None:
     accepted = client.submit(application())
-    ws = websocket.create_connection(ws_url(stack, f"/notify/ws/applications/{accepted['id']}?token="
-                                            f"{accepted['access_token']}"), timeout=30)
+    ws = websocket.create_connection(ws_url(stack, f"/notify/ws/applications/{accepted['id']}",
+                                            accepted["access_token"]), timeout=30)
     statuses = []
     while "APPROVED" not in statuses:
         message = json.loads(ws.recv())
@@ -123,12 +125,15 @@ def test_websocket_refuses_bad_and_foreign_tokens(client: Client, stack: Stack) 
     reserved code (1006: websocket-client raises on it) or a lost close frame fails the test.
     Repeated, because the close frame used to be lost in a race between the two sockets."""
     mine, theirs = client.submit(application()), client.submit(application())
-    for token, code in [("garbage", 4401), (theirs["access_token"], 4404)] * 10:
-        url = ws_url(stack, f"/notify/ws/applications/{mine['id']}?token={token}")
-        assert close_code(websocket.create_connection(url, timeout=10)) == code
+    path = f"/notify/ws/applications/{mine['id']}"
+    for _ in range(10):
+        for url, code in [(ws_url(stack, f"{path}?ticket=garbage"), 4401),
+                          (ws_url(stack, f"{path}?token={mine['access_token']}"), 4401),  # no token in a URL
+                          (ws_url(stack, path, theirs["access_token"]), 4404)]:  # a fresh ticket each time
+            assert close_code(websocket.create_connection(url, timeout=10)) == code
     with pytest.raises(websocket.WebSocketBadStatusException) as refused:
-        websocket.create_connection(ws_url(stack, f"/notify/ws/applications/{mine['id']}?token="
-                                          f"{mine['access_token']}"), origin="https://evil.example", timeout=10)
+        websocket.create_connection(ws_url(stack, path, mine["access_token"]), origin="https://evil.example",
+                                    timeout=10)
     assert refused.value.status_code == 403
 
 
@@ -144,13 +149,13 @@ def test_sse_refuses_other_applicants(client: Client, stack: Stack) -> None:
                         timeout=5).status_code == 403
     unknown = f"{stack.gateway}/notify/applications/00000000-0000-4000-8000-000000000000/events"
     assert requests.get(unknown, headers=bearer(STAFF_TOKEN), timeout=5).status_code == 404  # not held open
-    ws = websocket.create_connection(ws_url(stack, "/notify/ws/applications/00000000-0000-4000-8000-000000000000"
-                                                   f"?token={STAFF_TOKEN}"), timeout=10)
+    ws = websocket.create_connection(ws_url(stack, "/notify/ws/applications/00000000-0000-4000-8000-000000000000",
+                                            STAFF_TOKEN), timeout=10)
     assert close_code(ws) == 4404
 
 
 def test_staff_websocket_sees_every_application(client: Client, stack: Stack) -> None:
-    ws = websocket.create_connection(ws_url(stack, f"/notify/ws?token={STAFF_TOKEN}"), timeout=30)
+    ws = websocket.create_connection(ws_url(stack, "/notify/ws", STAFF_TOKEN), timeout=30)
     accepted = [client.submit(application()) for _ in range(3)]
     wanted = {a["id"] for a in accepted}
     approved: set[str] = set()
@@ -185,8 +190,8 @@ def _refused(ws: websocket.WebSocket, size: int) -> None:
 
 def test_oversized_websocket_frames_are_refused(client: Client, stack: Stack) -> None:
     accepted = client.submit(application())
-    url = ws_url(stack, f"/notify/ws/applications/{accepted['id']}?token={accepted['access_token']}")
     for size in (128 * 1024, 1024 * 1024):  # above the 64 KiB limit
+        url = ws_url(stack, f"/notify/ws/applications/{accepted['id']}", accepted["access_token"])
         _refused(websocket.create_connection(url, timeout=10), size)
     assert requests.get(f"{stack.gateway}/notify/health", timeout=5).status_code == 200
 
@@ -198,7 +203,7 @@ def test_sigterm_ends_live_streams_promptly_and_clients_resume(client: Client, s
     accepted = client.submit(application(applicant={"employment_status": "self_employed"}))
     stream = sse(stack, accepted)
     seen = read_until(stream, "INFO_REQUESTED")
-    ws = websocket.create_connection(ws_url(stack, f"/notify/ws?token={STAFF_TOKEN}"), timeout=30)
+    ws = websocket.create_connection(ws_url(stack, "/notify/ws", STAFF_TOKEN), timeout=30)
     assert json.loads(ws.recv())["type"] in {"snapshot", "status"}
     process = stack.processes["notify_web"]
     started = time.monotonic()

@@ -24,6 +24,7 @@ from common.kernel.settings import Settings
 from tests.conftest import STAFF_TOKEN
 from tests.e2e.conftest import Client
 from tests.e2e.test_live import read_until, sse, ws_url
+from tests.support.live import with_ticket
 from tests.support.payloads import application
 from tests.support.polling import eventually
 from tests.support.stack import Stack
@@ -75,22 +76,26 @@ def first_frame(ws: websocket.WebSocket) -> int | None:
 def test_head_holds_no_slot_and_a_get_still_streams(client: Client, stack: Stack) -> None:
     """The issue: 94 HEADs with one applicant's token took every slot of notify for good."""
     accepted = waiting(client)
-    url = f"{stack.gateway}/notify/applications/{accepted['id']}/events"
+    path = f"/notify/applications/{accepted['id']}/events"
     with requests.Session() as http:
         for _ in range(WORKERS * PER_PROCESS + 2):
-            head = http.head(url, params={"token": accepted["access_token"]}, timeout=10)
+            head = http.head(stack.gateway + with_ticket(stack.gateway, path, accepted["access_token"]), timeout=10)
             assert head.status_code == 200, head.status_code
             assert head.headers["Content-Type"].startswith("text/event-stream") and not head.content
         assert http.head(f"{stack.gateway}/notify/events", headers=STAFF, timeout=10).status_code == 200
-        assert http.head(url, timeout=10).status_code == 401
+        assert http.head(stack.gateway + path, timeout=10).status_code == 401
+        assert http.head(stack.gateway + path, params={"token": accepted["access_token"]}, timeout=10
+                         ).status_code == 401  # a token in the URL opens nothing
     assert not any(all_released(stack).values())
     assert [e.event for e in read_until(sse(stack, accepted), "INFO_REQUESTED")][-1] == "status"
 
 
 def test_one_token_cannot_take_every_slot(client: Client, stack: Stack) -> None:
     accepted = waiting(client)
-    url = f"{stack.gateway}/notify/applications/{accepted['id']}/events?token={accepted['access_token']}"
-    with opened([(url, {})] * (WORKERS * PER_TOKEN + 1)) as responses:
+    path = f"/notify/applications/{accepted['id']}/events"
+    urls = [stack.gateway + with_ticket(stack.gateway, path, accepted["access_token"])
+            for _ in range(WORKERS * PER_TOKEN + 1)]  # a ticket each: the cap counts the token behind them
+    with opened([(url, {}) for url in urls]) as responses:
         refused = [r for r in responses if r.status_code == 429]
         assert refused and {r.status_code for r in responses} == {200, 429}
         assert refused[0].json()["code"] == 429 and "token" in refused[0].json()["message"]
@@ -110,7 +115,7 @@ def test_one_address_cannot_take_every_slot_whatever_x_forwarded_for_says(client
         assert 429 in {r.status_code for r in responses}
         assert "address" in next(r for r in responses if r.status_code == 429).json()["message"]
     all_released(stack)
-    sockets = [websocket.create_connection(ws_url(stack, f"/notify/ws?token={STAFF_TOKEN}"), timeout=30,
+    sockets = [websocket.create_connection(ws_url(stack, "/notify/ws", STAFF_TOKEN), timeout=30,
                                            header=[f"X-Forwarded-For: {headers['X-Forwarded-For']}"])
                for headers in spoofed]
     try:
@@ -124,8 +129,8 @@ def test_one_address_cannot_take_every_slot_whatever_x_forwarded_for_says(client
 
 def test_applicant_websocket_ends_after_the_final_status(client: Client, stack: Stack) -> None:
     accepted = client.submit(application())
-    path = f"/notify/ws/applications/{accepted['id']}?token={accepted['access_token']}"
-    ws = websocket.create_connection(ws_url(stack, path), timeout=30)
+    path = f"/notify/ws/applications/{accepted['id']}"
+    ws = websocket.create_connection(ws_url(stack, path, accepted["access_token"]), timeout=30)
     statuses: list[str] = []
     while "APPROVED" not in statuses:
         opcode, data = ws.recv_data(control_frame=True)
@@ -133,7 +138,7 @@ def test_applicant_websocket_ends_after_the_final_status(client: Client, stack: 
         if b'"type": "status"' in data:
             statuses.append(json.loads(data)["status"])
     assert first_frame(ws) == 1000  # at once, as the SSE stream: nothing can follow a final status
-    done = websocket.create_connection(ws_url(stack, f"{path}&last_event_id=4"), timeout=30)
+    done = websocket.create_connection(ws_url(stack, f"{path}?last_event_id=4", accepted["access_token"]), timeout=30)
     assert first_frame(done) == 1000  # nothing left: closed at once, no frame before
     assert not any(all_released(stack).values())
 
@@ -150,18 +155,22 @@ def test_an_attack_of_heads_gets_and_abandoned_requests_leaves_every_slot_free(c
     """Whatever the way a client leaves, its slot comes back; released by the probe of the
     client's socket, so within a few seconds, well before a 15 s heartbeat would notice."""
     accepted = waiting(client)
-    path = f"/notify/applications/{accepted['id']}/events?token={accepted['access_token']}"
+    stream = f"/notify/applications/{accepted['id']}/events"
     host = urlsplit(stack.gateway).netloc
+
+    def path() -> str:
+        return with_ticket(stack.gateway, stream, accepted["access_token"])
+
     for _ in range(20):
-        assert requests.head(stack.gateway + path, timeout=10).status_code == 200
-        with requests.get(stack.gateway + path, stream=True, timeout=10) as response:
+        assert requests.head(stack.gateway + path(), timeout=10).status_code == 200
+        with requests.get(stack.gateway + path(), stream=True, timeout=10) as response:
             assert response.status_code in (200, 429)
             if response.status_code == 200:
                 next(response.iter_content(chunk_size=1))  # the first byte, then leave
-        _abandon(stack, f"GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+        _abandon(stack, f"GET {path()} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
         _abandon(stack, f"GET /notify/events HTTP/1.1\r\nHost: {host}\r\n"
                         f"Authorization: Bearer {STAFF_TOKEN}\r\n\r\n".encode())
-        ws = websocket.create_connection(ws_url(stack, f"/notify/ws?token={STAFF_TOKEN}"), timeout=10)
+        ws = websocket.create_connection(ws_url(stack, "/notify/ws", STAFF_TOKEN), timeout=10)
         ws.sock.close()  # gone without a close frame
     assert not any(all_released(stack, timeout=10).values())
     with requests.get(f"{stack.gateway}/notify/events", headers=STAFF, stream=True, timeout=10) as staff:

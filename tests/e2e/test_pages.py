@@ -9,16 +9,20 @@ shows came over its WebSocket (dashboard) or its EventSource (applicant). Each r
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from tests.conftest import ROOT, STAFF_TOKEN
 from tests.e2e.conftest import Client
 from tests.support.payloads import application
+from tests.support.polling import eventually
+from tests.support.smtp import received
 from tests.support.stack import Stack
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
@@ -212,6 +216,8 @@ def test_dashboard_follows_applications_live(page: Page, stack: Stack, client: C
 def test_applicant_answers_the_information_request_and_sees_the_offer(page: Page, stack: Stack,
                                                                       client: Client) -> None:
     accepted = client.submit(application(applicant={"employment_status": "self_employed"}))
+    sent: list[str] = []  # every URL the page asks for (its own address aside)
+    page.on("request", lambda request: sent.append(request.url) if request.resource_type != "document" else None)
     track(page, stack, accepted)
     current = page.get_by_test_id("current-status")
     expect(current).to_have_attribute("data-status", "INFO_REQUESTED", timeout=SAGA)
@@ -244,13 +250,16 @@ def test_applicant_answers_the_information_request_and_sees_the_offer(page: Page
     expect(page.get_by_test_id("event-7")).to_have_attribute("data-status", "APPROVED")
     assert_not_reloaded(page)
 
-    # The repayment schedule, once generated, downloads with the token in the link.
+    # The repayment schedule, once generated, downloads through a short-lived signed link.
     document = page.get_by_test_id("document-0")
     expect(document).to_be_visible(timeout=SAGA)
     href = document.get_attribute("href") or ""
-    assert "token=" in href
+    assert "link=" in href and "token=" not in href and accepted["access_token"] not in href
     download = page.request.get(f"{stack.gateway}{href}")
     assert download.status == 200 and download.body()
+    # The long-lived token never was in a URL: the stream went by single-use tickets.
+    assert [url for url in sent if accepted["access_token"] in url or "token=" in url] == []
+    assert any(f"/notify/applications/{accepted['id']}/events?ticket=" in url for url in sent)
 
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.wait_for_timeout(1700)
@@ -289,6 +298,42 @@ def test_applicant_page_refuses_a_wrong_token_then_accepts_the_right_one(page: P
     page.get_by_test_id("token-submit").click()
     expect(page.get_by_test_id("current-status")).to_have_text("APPROVED", timeout=SAGA)
     expect(page.get_by_test_id("reasons")).to_be_hidden()
+
+
+def test_an_applicant_whose_token_was_revoked_gets_a_new_one_by_email_and_follows_live(
+        page: Page, stack: Stack, client: Client) -> None:
+    address = f"page-{uuid.uuid4().hex[:8]}@example.org"
+    accepted = client.submit(application(applicant={"employment_status": "self_employed", "email": address}))
+    client.wait_for(accepted, {"INFO_REQUESTED"})
+    revoke = requests.post(f"{stack.gateway}/loan/applications/{accepted['id']}/access-token/revoke",
+                           headers={"Authorization": f"Bearer {STAFF_TOKEN}"}, timeout=10)
+    assert revoke.status_code == 204
+    notifications = f"{stack.gateway}/notify/applications/{accepted['id']}/notifications"
+    eventually(lambda: requests.get(notifications, headers={"Authorization": f"Bearer {accepted['access_token']}"},
+                                    timeout=10).status_code, lambda status: status == 401, timeout=15)
+
+    track(page, stack, accepted)  # the old link
+    expect(page.get_by_test_id("token-error")).to_have_text(
+        "This access token was revoked, or replaced by a newer one sent to your e-mail address.")
+    page.get_by_test_id("reissue-email").fill(address)
+    page.get_by_test_id("reissue-submit").click()
+    expect(page.get_by_test_id("reissue-message")).to_contain_text("a new access token has been sent")
+
+    mail = eventually(lambda: [m for m in received(stack.maildir) if m["Message-ID"] ==
+                               f"<{accepted['id']}.access-2@loanflow>"], bool, timeout=30)
+    assert mail, "no e-mail with the new token"
+    link = next(line for line in mail[0].get_body(("plain",)).get_content().splitlines() if "#token=" in line)
+    page.goto(link.replace("http://127.0.0.1:8000", stack.gateway))
+    current = page.get_by_test_id("current-status")
+    expect(current).to_have_attribute("data-status", "INFO_REQUESTED", timeout=SAGA)
+    expect(page.get_by_test_id("connection")).to_have_attribute("data-state", "live")
+    mark_page(page)
+    token = link.split("#token=", 1)[1]
+    answered = requests.post(f"{stack.gateway}/loan/applications/{accepted['id']}/information", json=INCOME,
+                             headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    assert answered.status_code == 200, answered.text
+    expect(current).to_have_text("APPROVED", timeout=SAGA)  # live, over a stream opened with a ticket
+    assert_not_reloaded(page)
 
 
 # ------------------------------------------------------------------------------- security headers

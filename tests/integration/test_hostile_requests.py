@@ -21,7 +21,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from werkzeug.test import TestResponse
 
 from common.kernel.metrics import METHODS, OTHER_METHOD, UNMATCHED
-from common.web.auth import issue_applicant_token
+from common.web.applicant_access import issue_applicant_token
 from common.web.input_guards import MAX_PAGE
 from loan_app import queries
 from tests.conftest import STAFF_TOKEN
@@ -114,10 +114,19 @@ def test_tokens_that_open_nothing_get_401(apps: dict[str, Flask], mine: dict[str
     assert response.headers["WWW-Authenticate"] == "Bearer"
 
 
-@pytest.mark.parametrize("service", SERVICES)
+@pytest.mark.parametrize("service", ["loan", "notify"])
 def test_someone_elses_application_is_not_found(apps: dict[str, Flask], mine: dict[str, str],
                                                 theirs: dict[str, str], service: str) -> None:
     refused(apps[service].test_client().get(READ[service].format(mine["id"]), headers=bearer(theirs["token"])), 404)
+
+
+@pytest.mark.parametrize("service", ["credit", "property", "decision"])
+def test_the_step_services_admit_no_applicant(apps: dict[str, Flask], mine: dict[str, str], service: str) -> None:
+    """Applicant tokens are taken only where their expiry and revocation are known (loan,
+    notify); the applicant reads the steps' results in loan's view of the application."""
+    answer = refused(apps[service].test_client().get(READ[service].format(mine["id"]), headers=bearer(mine["token"])),
+                     403)
+    assert answer["message"] == "Staff only."
 
 
 def test_someone_elses_application_cannot_be_acted_on(loan: FlaskClient, waiting: dict[str, str],

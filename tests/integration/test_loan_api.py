@@ -40,7 +40,7 @@ def test_submit_answers_202_with_token_and_location(client: FlaskClient) -> None
     accepted = submit(client)
     # The evaluation starts in the submission's own commit: the 202 states the status stored.
     assert accepted["status"] == "EVALUATING"
-    assert set(accepted) == {"id", "status", "access_token", "links", "location"}
+    assert set(accepted) == {"id", "status", "access_token", "access_token_expires_at", "links", "location"}
     assert accepted["location"] == f"/loan/applications/{accepted['id']}"
     body = client.get(accepted["location"], headers=bearer(accepted["access_token"])).json
     assert body["status"] == "EVALUATING"

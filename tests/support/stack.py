@@ -173,6 +173,7 @@ def launched(prefix: str, vhost: str, offset: int, log_dir: Path, *, broker_link
         # The tests and benchmarks submit everything from one address: no submission limit,
         # unless a caller sets one (tests/e2e/test_abuse_limits.py restarts loan_web with one).
         LOANFLOW_SUBMIT_RATE_LIMIT="0",
+        LOANFLOW_REISSUE_RATE_LIMIT="0",
     )
     running = Stack({**base, **env}, log_dir, offset=offset)
     running.urls = urls

@@ -28,7 +28,8 @@ def test_actor_names_and_consumers() -> None:
     assert {s.name for s in consumed_by("credit")} == {"CheckCredit", "CancelCreditInquiry", "CancelBureauInquiry",
                                                       "PersonalDataErasureRequested"}
     assert {s.name for s in consumed_by("notify")} == {"ApplicationSubmitted", "ApplicationStatusChanged",
-                                                      "GenerateDocuments", "SendEmail", "PersonalDataErasureRequested"}
+                                                      "GenerateDocuments", "SendEmail", "PersonalDataErasureRequested",
+                                                      "ApplicantAccessChanged", "SendAccessToken"}
     assert {s.name for s in consumed_by("decision")} == {"MakeDecision", "PersonalDataErasureRequested"}
     with pytest.raises(UnknownMessage):
         spec_for("Nope")

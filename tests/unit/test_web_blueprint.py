@@ -1,11 +1,12 @@
 """The Blueprint guards: one declaration per view checks the token, documents and secures the operation.
 
-A tiny Flask app with flask-smorest and a stand-in runtime (only its settings are read): no
-database, no broker, no server.
+A tiny Flask app with flask-smorest and a stand-in runtime (its settings, and access facts from a
+dict instead of a database): no database, no broker, no server.
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
 from types import SimpleNamespace
 from typing import Any
 
@@ -15,15 +16,40 @@ from flask.testing import FlaskClient
 from flask.views import MethodView
 from flask_smorest import Api
 
+from common.kernel.clock import utcnow
 from common.kernel.settings import Settings
-from common.web.auth import issue_applicant_token
-from common.web.blueprint import ERROR_MEANINGS, SECURITY_SCHEMES, UNAUTHENTICATED_WITH_QUERY, Blueprint
+from common.web.applicant_access import AccessFacts, AccessRefused, issue_applicant_token
+from common.web.auth import Caller
+from common.web.blueprint import (
+    ERROR_MEANINGS,
+    SECURITY_SCHEMES,
+    UNAUTHENTICATED_WITH_CREDENTIAL,
+    Blueprint,
+    Credential,
+)
 from common.web.context import RUNTIME_KEY, current_caller
 
 STAFF, SECRET = "staff-token", "secret"
 MINE, OTHER = "11111111-1111-1111-1111-111111111111", "22222222-2222-2222-2222-222222222222"
 
 blp = Blueprint("guarded", __name__, url_prefix="/t")
+#: What the stand-in service knows of each application's tokens (``access_facts``).
+FACTS: dict[str, AccessFacts] = {}
+
+
+def _pass(view_kwargs: dict[str, Any]) -> Caller | None:
+    """A stand-in credential: ``?pass=mine`` is the applicant of MINE (generation 1, issued now),
+    ``?pass=stale`` one whose pass has expired."""
+    from flask import request
+
+    given = request.args.get("pass")
+    if given == "stale":
+        raise AccessRefused("PASS_EXPIRED", "This pass has expired.")
+    return Caller(staff=False, application_id=MINE, generation=1, issued_at=int(utcnow().timestamp())) \
+        if given == "mine" else None
+
+
+PASS = Credential("a pass (?pass=)", _pass)
 
 
 @blp.route("/staff")
@@ -38,7 +64,7 @@ class StaffView(MethodView):
 @blp.route("/applications/<uuid:application_id>")
 class OwnedView(MethodView):
     @blp.response(200)
-    @blp.applicant_or_staff(query_token=True)
+    @blp.applicant_or_staff(credential=PASS)
     def get(self, application_id: Any) -> Any:
         """Owner or staff"""
         return {"application_id": current_caller().application_id}
@@ -51,7 +77,9 @@ def client() -> FlaskClient:
                       OPENAPI_JSON_PATH="openapi.json",
                       API_SPEC_OPTIONS={"components": {"securitySchemes": SECURITY_SCHEMES}})
     app.extensions[RUNTIME_KEY] = SimpleNamespace(
-        settings=Settings(service="t", database_url="sqlite://", staff_token=STAFF, secret_key=SECRET))
+        name="t", settings=Settings(service="t", database_url="sqlite://", staff_token=STAFF, secret_key=SECRET,
+                                    applicant_token_max_days=30, applicant_token_days_after_end=10),
+        definition=SimpleNamespace(access_facts=lambda rt, application_id: FACTS.get(application_id)))
     Api(app).register_blueprint(blp)
     return app.test_client()
 
@@ -82,12 +110,61 @@ def test_another_applicants_application_is_404_never_403(client: FlaskClient) ->
     assert client.get(f"/t/applications/{OTHER}", headers=_bearer(STAFF)).status_code == 200
 
 
-def test_the_query_token_is_taken_only_where_declared(client: FlaskClient) -> None:
-    token = issue_applicant_token(SECRET, MINE)
-    assert client.get(f"/t/applications/{MINE}?token={token}").status_code == 200
+def test_another_credential_is_taken_only_where_declared(client: FlaskClient) -> None:
+    assert client.get(f"/t/applications/{MINE}?pass=mine").json == {"application_id": MINE}
     refused = client.get(f"/t/applications/{MINE}")
-    assert refused.status_code == 401 and refused.json["message"] == "A valid token is required."
+    assert refused.status_code == 401
+    assert refused.json["message"] == "A valid bearer token or a pass (?pass=) is required."
+    stale = client.get(f"/t/applications/{MINE}?pass=stale")
+    assert stale.status_code == 401 and stale.json["errors"] == {"reason": "PASS_EXPIRED"}
+    assert client.get("/t/staff?pass=mine").status_code == 401
+
+
+def test_a_token_in_the_query_string_is_never_taken(client: FlaskClient) -> None:
+    token = issue_applicant_token(SECRET, MINE)
+    assert client.get(f"/t/applications/{MINE}?token={token}").status_code == 401
     assert client.get(f"/t/staff?token={STAFF}").status_code == 401
+
+
+def test_an_expired_token_is_401_with_its_reason_never_404(client: FlaskClient) -> None:
+    long_ago = utcnow() - timedelta(days=31)
+    for path in (f"/t/applications/{MINE}", f"/t/applications/{OTHER}", "/t/staff"):
+        answer = client.get(path, headers=_bearer(issue_applicant_token(SECRET, MINE, 1, long_ago)))
+        assert answer.status_code == 401, path
+        assert answer.json["errors"] == {"reason": "TOKEN_EXPIRED"}
+        assert answer.json["message"].startswith("This access token has expired.")
+        assert answer.headers["WWW-Authenticate"] == 'Bearer error="invalid_token"'
+    recent = issue_applicant_token(SECRET, MINE, 1, utcnow() - timedelta(days=29))
+    assert client.get(f"/t/applications/{MINE}", headers=_bearer(recent)).status_code == 200
+
+
+def test_a_token_expires_some_days_after_its_application_ended(client: FlaskClient) -> None:
+    token = issue_applicant_token(SECRET, MINE)
+    try:
+        FACTS[MINE] = AccessFacts(ended_at=utcnow() - timedelta(days=9))
+        assert client.get(f"/t/applications/{MINE}", headers=_bearer(token)).status_code == 200
+        FACTS[MINE] = AccessFacts(ended_at=utcnow() - timedelta(days=10, seconds=1))
+        answer = client.get(f"/t/applications/{MINE}", headers=_bearer(token))
+        assert answer.status_code == 401 and answer.json["errors"] == {"reason": "TOKEN_EXPIRED"}
+        assert "ended more than 10 days ago" in answer.json["message"]
+    finally:
+        FACTS.clear()
+
+
+def test_a_revoked_or_replaced_generation_is_401_token_revoked(client: FlaskClient) -> None:
+    first, second = issue_applicant_token(SECRET, MINE, 1), issue_applicant_token(SECRET, MINE, 2)
+    try:
+        FACTS[MINE] = AccessFacts(generation=2, valid_from=2)  # re-issued: the first is retired
+        refused = client.get(f"/t/applications/{MINE}", headers=_bearer(first))
+        assert refused.status_code == 401 and refused.json["errors"] == {"reason": "TOKEN_REVOKED"}
+        assert client.get(f"/t/applications/{MINE}", headers=_bearer(second)).status_code == 200
+        FACTS[MINE] = AccessFacts(generation=2, valid_from=3)  # revoked: none is left
+        assert client.get(f"/t/applications/{MINE}", headers=_bearer(second)).json["errors"] == {
+            "reason": "TOKEN_REVOKED"}
+        assert client.get(f"/t/applications/{MINE}?pass=mine").status_code == 401  # the credential's holder too
+        assert client.get(f"/t/applications/{MINE}", headers=_bearer(STAFF)).status_code == 200
+    finally:
+        FACTS.clear()
 
 
 def test_one_declaration_documents_the_answers_and_the_security_requirement(client: FlaskClient) -> None:
@@ -98,6 +175,6 @@ def test_one_declaration_documents_the_answers_and_the_security_requirement(clie
         "401": ERROR_MEANINGS[401], "403": ERROR_MEANINGS[403]}
     owned = paths["/t/applications/{application_id}"]["get"]
     assert owned["security"] == [{"bearer": []}]
-    assert owned["responses"]["401"]["description"] == UNAUTHENTICATED_WITH_QUERY
+    assert owned["responses"]["401"]["description"] == UNAUTHENTICATED_WITH_CREDENTIAL.format(name=PASS.name)
     assert owned["responses"]["404"]["description"] == ERROR_MEANINGS[404]
     assert "403" not in owned["responses"]

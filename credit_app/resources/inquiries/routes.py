@@ -35,10 +35,11 @@ class InquirySchema(ma.Schema):
 @blp.route("/<uuid:application_id>")
 class InquiryByApplication(MethodView):
     @blp.response(200, InquirySchema)
-    @blp.applicant_or_staff
+    @blp.staff_only
     def get(self, application_id: Any) -> Any:
         """Read the credit inquiry of an application
 
-        Staff, or the applicant with their access token.
+        Staff only. The applicant reads it in ``GET /loan/applications/{id}``: applicant tokens
+        are accepted where their expiry and revocation are known (loan and notify).
         """
         return or_404(queries.inquiry(runtime(), str(application_id)))

@@ -29,12 +29,14 @@ class DecisionRecordSchema(ma.Schema):
 @blp.route("/decisions/<uuid:application_id>")
 class DecisionsOfApplication(MethodView):
     @blp.response(200, DecisionRecordSchema(many=True))
-    @blp.applicant_or_staff
+    @blp.staff_only
     def get(self, application_id: Any) -> Any:
         """List the decisions of an application
 
         One per evaluation round, each with the inputs (debt-to-income, loan-to-value, score),
-        every rule's result and the policy version. Staff, or the applicant with their token.
+        every rule's result and the policy version. Staff only. The applicant reads the
+        current one in ``GET /loan/applications/{id}``: applicant tokens
+        are accepted where their expiry and revocation are known (loan and notify).
         """
         return queries.decisions(runtime(), str(application_id))
 

@@ -8,11 +8,12 @@ from flask import request, url_for
 from flask.views import MethodView
 from flask_smorest import abort
 
+from common.kernel.clock import utcnow
 from common.kernel.jsonable import jsonable
 from common.operations.routes import operator_name
-from common.web.auth import issue_applicant_token
+from common.web.applicant_access import Lifetimes, issue_applicant_token
 from common.web.blueprint import Blueprint, or_404
-from common.web.context import runtime
+from common.web.context import current_caller, runtime
 from common.web.ratelimit import rate_limited
 from loan_app import admission, commands, queries
 from loan_app.domain.status import InvalidTransition, NotEnded
@@ -24,11 +25,17 @@ from loan_app.resources.applications.schemas import (
     ErasureSchema,
     InformationSchema,
     ListQuerySchema,
+    TokenRequestAnswerSchema,
+    TokenRequestSchema,
 )
 
 #: Schema instances built once: given a class, webargs builds one per request, deep-copying every
 #: field and nested schema (a tenth of the CPU of a POST). Loading keeps no state on the instance.
 CREATE, INFORMATION, LIST_QUERY = ApplicationCreateSchema(), InformationSchema(), ListQuerySchema()
+
+#: The one answer to a request for a new token, whatever happened (it must reveal nothing).
+TOKEN_REQUESTED = {"message": "If this address is the one the application was made with, a new access token "
+                              "has been sent to it. Earlier tokens no longer work once it is sent."}
 
 blp = Blueprint(
     "applications",
@@ -62,10 +69,12 @@ class Applications(MethodView):
         rt = runtime()
         application = commands.submit(rt, data)
         location = url_for("applications.ApplicationById", application_id=application.id)
+        now = utcnow()
         body = {
             "id": application.id,
             "status": application.status,
-            "access_token": issue_applicant_token(rt.settings.secret_key, application.id),
+            "access_token": issue_applicant_token(rt.settings.secret_key, application.id, 1, now),
+            "access_token_expires_at": Lifetimes.of(rt.settings).expires_at(now, None),
             "links": {"self": location, "events": f"/notify/applications/{application.id}/events"},
         }
         return body, 202, {"Location": location}
@@ -168,3 +177,40 @@ class ApplicationErasure(MethodView):
         When and why it was asked, and when each service erased its copy.
         """
         return or_404(queries.erasure(runtime(), str(application_id)), "No erasure for this application.")
+
+
+@blp.route("/<uuid:application_id>/access-token")
+class AccessToken(MethodView):
+    @rate_limited(blp, "reissue_rate_limit", scope="reissue")
+    @blp.arguments(TokenRequestSchema)
+    @blp.response(202, TokenRequestAnswerSchema)
+    @blp.errors(400, 413, 415)
+    def post(self, request_body: dict[str, Any], application_id: Any) -> Any:
+        """Ask for a new access token by e-mail (no token needed)
+
+        For an applicant who lost their token, or whose token expired or leaked: if ``email`` is
+        the address the application was made with, a new token is e-mailed to it (a link to the
+        tracking page) and every earlier token stops working. The answer is the same ``202``
+        whether the application exists and the address matches or not, and at most one e-mail
+        is sent per ``LOANFLOW_APPLICANT_TOKEN_REISSUE_SECONDS``. One client address may ask
+        ``LOANFLOW_REISSUE_RATE_LIMIT`` times per window (``429`` beyond).
+        """
+        commands.reissue_access(runtime(), str(application_id), request_body["email"])
+        return TOKEN_REQUESTED
+
+
+@blp.route("/<uuid:application_id>/access-token/revoke")
+class AccessTokenRevocation(MethodView):
+    @blp.response(204)
+    @blp.applicant_or_staff
+    def post(self, application_id: Any) -> None:
+        """Revoke the application's access tokens
+
+        Every token issued so far stops working (``401`` with ``errors.reason`` ``TOKEN_REVOKED``), the
+        caller's own included. The applicant, with their token (a token that leaked), or staff.
+        A new token can then be asked for by e-mail.
+        """
+        try:
+            commands.revoke_access(runtime(), str(application_id), "staff" if current_caller().staff else "applicant")
+        except commands.NotFound:
+            abort(404, message="Application not found.")

@@ -72,7 +72,20 @@ class AcceptedSchema(ma.Schema):
     status = fields.String(metadata={"description": "The status stored when the answer is sent: `EVALUATING` (the "
                                                    "evaluation starts in the submission's own transaction)."})
     access_token = fields.String(metadata={"description": "Bearer token for this application only."})
+    access_token_expires_at = fields.DateTime(metadata={
+        "description": "When the token expires at the latest (LOANFLOW_APPLICANT_TOKEN_MAX_DAYS); sooner once the "
+                       "application has ended (LOANFLOW_APPLICANT_TOKEN_DAYS_AFTER_END), or if it is revoked."})
     links = fields.Dict(keys=fields.String(), values=fields.String())
+
+
+class TokenRequestSchema(ma.Schema):
+    """Who asks for a new access token: the applicant's e-mail address, as given in the application."""
+
+    email = fields.Email(required=True, validate=validate.Length(max=254))
+
+
+class TokenRequestAnswerSchema(ma.Schema):
+    message = fields.String(metadata={"description": "The same sentence whatever the id and the address."})
 
 
 class ReasonSchema(ma.Schema):

@@ -1,7 +1,8 @@
 """The documents of an application (the repayment schedule as PDF and CSV): list and download.
 
-Downloads accept the token as ``?token=`` too, so that a link in a page or an e-mail works in a
-browser; our servers keep no access log, and ``common.kernel.logs`` scrubs tokens from any log line.
+The list takes the bearer token; each document in it comes with a signed ``url`` that downloads
+it for a few minutes without one, so that a page can offer it as a plain link
+(:mod:`notify_app.resources.documents.links`). The download takes that link or the bearer token.
 """
 
 from __future__ import annotations
@@ -14,15 +15,16 @@ from flask.views import MethodView
 from marshmallow import fields
 
 from common.web.blueprint import Blueprint, or_404
-from common.web.context import runtime
+from common.web.context import current_caller, runtime
 from notify_app import queries
-from notify_app.adapters.orm import Document
+from notify_app.resources.documents.links import DOCUMENT_LINK, signed
 
 blp = Blueprint("documents", __name__, url_prefix="/notify/applications",
                 description="Documents generated for an application: the repayment schedule (PDF, CSV).")
 
-_TOKEN_PARAM = [{"name": "token", "in": "query", "schema": {"type": "string"},
-                 "description": "The access token, for plain links (instead of the Authorization header)."}]
+_LINK_PARAM = [{"name": "link", "in": "query", "schema": {"type": "string", "maxLength": 1024},
+                "description": "The signature of the document's url in the list (instead of the Authorization "
+                               "header; valid for LOANFLOW_DOCUMENT_LINK_SECONDS)."}]
 
 
 class DocumentSchema(ma.Schema):
@@ -33,31 +35,31 @@ class DocumentSchema(ma.Schema):
     size = fields.Integer()
     sha256 = fields.String()
     created_at = fields.DateTime()
-    url = fields.Method("_url")
-
-    def _url(self, document: Document) -> str:
-        return f"/notify/applications/{document.application_id}/documents/{document.id}"
+    url = fields.String(metadata={"description": "Downloads the document without a token until url_expires_at."})
+    url_expires_at = fields.DateTime()
 
 
 @blp.route("/<uuid:application_id>/documents")
 class Documents(MethodView):
     @blp.response(200, DocumentSchema(many=True))
-    @blp.doc(parameters=_TOKEN_PARAM)
-    @blp.applicant_or_staff(query_token=True)
+    @blp.applicant_or_staff
     def get(self, application_id: Any) -> Any:
         """List an application's documents (its owner or staff)
 
-        Empty until the application is approved and the schedule has been generated.
+        Empty until the application is approved and the schedule has been generated. Each
+        ``url`` is signed for the caller: it downloads the document without a token for
+        ``LOANFLOW_DOCUMENT_LINK_SECONDS`` (300); list again for a fresh one.
         """
-        return queries.documents(runtime(), str(application_id))
+        caller = current_caller()
+        return [signed(document, caller) for document in queries.documents(runtime(), str(application_id))]
 
 
 @blp.route("/<uuid:application_id>/documents/<uuid:document_id>")
 class DocumentFile(MethodView):
-    @blp.doc(parameters=_TOKEN_PARAM, responses={"200": {"description": "The file.", "content": {
+    @blp.doc(parameters=_LINK_PARAM, responses={"200": {"description": "The file.", "content": {
         "application/pdf": {"schema": {"type": "string", "format": "binary"}},
         "text/csv": {"schema": {"type": "string"}}}}})
-    @blp.applicant_or_staff(query_token=True)
+    @blp.applicant_or_staff(credential=DOCUMENT_LINK)
     def get(self, application_id: Any, document_id: Any) -> Response:
         """Download a document (its owner or staff)"""
         document = or_404(queries.document(runtime(), str(application_id), str(document_id)))

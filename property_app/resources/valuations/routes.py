@@ -35,10 +35,11 @@ class ValuationSchema(ma.Schema):
 @blp.route("/<uuid:application_id>")
 class ValuationByApplication(MethodView):
     @blp.response(200, ValuationSchema)
-    @blp.applicant_or_staff
+    @blp.staff_only
     def get(self, application_id: Any) -> Any:
         """Read the valuation of an application's property
 
-        Staff, or the applicant with their access token.
+        Staff only. The applicant reads it in ``GET /loan/applications/{id}``: applicant tokens
+        are accepted where their expiry and revocation are known (loan and notify).
         """
         return or_404(queries.valuation(runtime(), str(application_id)))
