@@ -30,10 +30,8 @@ run: install
 ## The same code as separate processes on RabbitMQ + PostgreSQL (gunicorn, dramatiq workers hosting the relays, gateway)
 run-services: install services
 	set -a; . deploy/local/services.env; set +a; \
-	export LOANFLOW_STAFF_TOKEN=$${LOANFLOW_STAFF_TOKEN:-$$($(BIN)/python -c 'from loanflow.embedded import ensure_secret as e; print(e("LOANFLOW_STAFF_TOKEN"))')}; \
-	export LOANFLOW_SECRET_KEY=$${LOANFLOW_SECRET_KEY:-$$($(BIN)/python -c 'from loanflow.embedded import ensure_secret as e; print(e("LOANFLOW_SECRET_KEY"))')}; \
-	echo "Staff token: $$LOANFLOW_STAFF_TOKEN"; \
-	$(BIN)/python -m loanflow.cli migrate && PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/honcho start -f Procfile
+	export LOANFLOW_SECRET_KEY=$${LOANFLOW_SECRET_KEY:-$$($(BIN)/python -c 'from loanflow.local_secrets import ensure_secret as e; print(e("LOANFLOW_SECRET_KEY"))')}; \
+	$(BIN)/python -m loanflow.cli migrate && $(BIN)/python -m loanflow.cli staff ensure-admin && PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/honcho start -f Procfile
 
 ## Start RabbitMQ and PostgreSQL if they are down, create the databases
 services:

@@ -11,8 +11,9 @@ from common.service.runtime import ServiceDefinition
 def _blueprints() -> list[Any]:
     """loan_app's API, imported when a web app is built (a worker never loads flask-smorest)."""
     from loan_app.resources.applications.routes import blp
+    from loan_app.resources.auth.routes import blp as auth
 
-    return [blp]
+    return [blp, auth]
 
 
 def definition() -> ServiceDefinition:

@@ -6,6 +6,8 @@
   of the tables every service shares (developers; see ``common.database.migrations``).
 - ``embedded``: the whole system in one process (``make run``).
 - ``gateway``: the HTTP/WebSocket gateway in front of separate service processes.
+- ``staff add USERNAME --role ROLE`` / ``staff password USERNAME`` / ``staff ensure-admin``:
+  staff accounts (passwords from standard input; :mod:`loanflow.staff`).
 
 Each command reads its settings from the environment once, here or in the entrypoint it calls
 (``common.service.entrypoints``), and passes them down.
@@ -15,7 +17,19 @@ from __future__ import annotations
 
 import argparse
 
+from common.identity.roles import ROLES
 from common.kernel.settings import SERVICES, Settings
+
+
+def _staff_parser(commands: argparse._SubParsersAction) -> None:
+    staff = commands.add_parser("staff", help="staff accounts (passwords read from standard input)")
+    staff_commands = staff.add_subparsers(dest="staff_command", required=True)
+    add = staff_commands.add_parser("add", help="create an account")
+    add.add_argument("username")
+    add.add_argument("--role", required=True, choices=ROLES)
+    password = staff_commands.add_parser("password", help="set an account's password")
+    password.add_argument("username")
+    staff_commands.add_parser("ensure-admin", help="create the first account, 'admin', unless it exists")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -38,6 +52,7 @@ def main(argv: list[str] | None = None) -> None:
     gateway = commands.add_parser("gateway", help="run the gateway")
     gateway.add_argument("--host", default="127.0.0.1")
     gateway.add_argument("--port", type=int, default=8000)
+    _staff_parser(commands)
     args = parser.parse_args(argv)
     if args.command == "migrate" and (unknown := set(args.services) - set(SERVICES)):
         parser.error(f"migrate: unknown service(s) {', '.join(sorted(unknown))}; choose from {', '.join(SERVICES)}")
@@ -62,6 +77,10 @@ def main(argv: list[str] | None = None) -> None:
         from loanflow.settings import EmbeddedSettings
 
         serve(EmbeddedSettings.from_env(), args.host, args.port)
+    elif args.command == "staff":
+        from loanflow.staff import main as staff_main
+
+        raise SystemExit(staff_main(args.staff_command, getattr(args, "username", None), getattr(args, "role", None)))
     elif args.command == "gateway":
         from loanflow.gateway import serve as serve_gateway
         from loanflow.settings import GatewaySettings

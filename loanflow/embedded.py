@@ -18,11 +18,9 @@ from __future__ import annotations
 
 import json
 import logging
-import secrets
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 import dramatiq
@@ -40,7 +38,9 @@ from common.service.runtime import Runtime
 from common.web import gunicorn_errors
 from common.web.security_headers import security_headers
 from loanflow.gateway import EXTRA_ROUTES, HOME, NO_SERVICE, health, internal_only
+from loanflow.local_secrets import ensure_secret
 from loanflow.settings import EmbeddedSettings
+from loanflow.staff import ensure_admin
 
 log = logging.getLogger(__name__)
 
@@ -60,32 +60,12 @@ def embedded_notify(settings: Settings, threads: int) -> Settings:
     return settings.with_overrides(max_live_connections=cap, trusted_proxies=())
 
 
-def ensure_secret(name: str, value: str, var_dir: Path) -> str:
-    """``value`` (environment variable ``name``, as read), else one generated once and kept in ``var/``.
-
-    Generated secrets live beside the SQLite files (git-ignored), so tokens issued before a
-    restart stay valid; production sets them in the environment instead.
-    """
-    if value:
-        return value
-    path = var_dir / name.lower()
-    if path.exists():
-        value = path.read_text().strip()
-    if not value:
-        var_dir.mkdir(parents=True, exist_ok=True)
-        value = secrets.token_urlsafe(32)
-        path.write_text(value)
-        path.chmod(0o600)
-    return value
-
-
 def with_secrets(config: EmbeddedSettings) -> EmbeddedSettings:
-    """``config`` whose services share the staff token and secret key of the environment, else
-    generated ones (every service must check the tokens the others issue)."""
+    """``config`` whose services share the secret key of the environment, else a generated one
+    (every service must check the tokens the others issue: applicants' and staff's)."""
     given = config.services["loan"]
-    staff = ensure_secret("LOANFLOW_STAFF_TOKEN", given.staff_token, config.var_dir)
     key = ensure_secret("LOANFLOW_SECRET_KEY", given.secret_key, config.var_dir)
-    services = {name: s.with_overrides(staff_token=staff, secret_key=key) for name, s in config.services.items()}
+    services = {name: s.with_overrides(secret_key=key) for name, s in config.services.items()}
     return replace(config, services=services)
 
 
@@ -255,11 +235,13 @@ def serve(config: EmbeddedSettings, host: str = "127.0.0.1", port: int = 8000) -
     configure_logging("embedded", config.log_level)
     config = with_secrets(config)
     base, var_dir = f"http://{host}:{port}", config.var_dir
+    migrate("loan", config.services["loan"])  # the accounts table, for the first admin
+    sign_in = ensure_admin(config.services["loan"], config.admin_password, var_dir, base)
     print(
         f"\nloanflow (embedded) on {base}\n"
         f"  Swagger UI:   {base}/loan/docs  (and /credit/docs, /property/docs, /decision/docs, /notify/docs)\n"
-        f"  Staff token:  {config.services['loan'].staff_token}\n"
-        f"  Dashboard:    {base}/notify/dashboard  (log in with the staff token)\n"
+        f"  {sign_in}\n"
+        f"  Dashboards:   {base}/notify/dashboard (officers), {base}/tasks (operators)\n"
         f"  Metrics:      http://{config.metrics_host}:{config.metrics_port}/<service>/metrics  (Prometheus)\n"
         f"  Data:         {var_dir}  (e-mails sent to applicants: {var_dir / 'mail'})\n",
         flush=True,

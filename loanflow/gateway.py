@@ -52,7 +52,7 @@ WS_MAX_MESSAGE = 64 * 1024
 #: gunicorn is closing (the request would be lost on it and the client would get a 502).
 UPSTREAM_KEEPALIVE_SECONDS = 2.0
 #: Paths that belong to a service but do not start with its name.
-EXTRA_ROUTES = {"tasks": "notify"}
+EXTRA_ROUTES = {"tasks": "notify", "auth": "loan"}
 
 
 def routes(upstreams: Mapping[str, str]) -> dict[str, str]:

@@ -86,6 +86,9 @@ class EmbeddedSettings:
     metrics_port: int = 9190
     metrics_host: str = "127.0.0.1"
     log_level: str = "INFO"
+    #: The first staff account's password (``LOANFLOW_ADMIN_PASSWORD``); empty: generated into
+    #: ``var/`` once (:mod:`loanflow.staff`).
+    admin_password: str = ""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> EmbeddedSettings:
@@ -103,4 +106,5 @@ class EmbeddedSettings:
             metrics_port=env.integer("LOANFLOW_METRICS_PORT", 9190),
             metrics_host=env.text("LOANFLOW_METRICS_HOST", "127.0.0.1"),
             log_level=env.log_level(),
+            admin_password=env.raw("LOANFLOW_ADMIN_PASSWORD"),
         )

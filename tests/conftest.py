@@ -7,16 +7,32 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
+from common.identity import staff_tokens
+from common.identity.roles import ADMIN
+from common.kernel.clock import utcnow
 from common.kernel.settings import Settings
 from tests.support.servers import Servers, own_servers
 
 ROOT = Path(__file__).resolve().parent.parent
-STAFF_TOKEN = "test-staff-token"
 SECRET_KEY = "test-secret-key"
+#: The first account every test system creates (``staff ensure-admin``), for the pages' sign-in.
+ADMIN_USERNAME = "admin"
+ADMIN_PASSWORD = "test-admin-password"
+
+
+def staff_token(role: str = ADMIN, username: str | None = None, *, lifetime: timedelta = timedelta(hours=12)) -> str:
+    """A staff token signed with the test systems' key, as ``POST /auth/token`` would give one,
+    without signing in (it lives for the whole session: a real one lasts 15 minutes)."""
+    return staff_tokens.issue(staff_tokens.derived_key(SECRET_KEY), username or role, role, utcnow(), lifetime)
+
+
+#: An admin's token (the admin may do everything): the staff caller of most tests.
+STAFF_TOKEN = staff_token(ADMIN, ADMIN_USERNAME)
 #: Ports of the session's system move by this offset; two sessions on one machine pick two.
 PORT_OFFSET = int(os.environ.get("LOANFLOW_TEST_PORT_OFFSET", "10000"))
 #: Appended to the names of test databases and virtual hosts, so two sessions do not collide.
@@ -53,7 +69,6 @@ def make_settings(service: str, database_url: str, **overrides: object) -> Setti
     base = Settings(
         service=service,
         database_url=database_url,
-        staff_token=STAFF_TOKEN,
         secret_key=SECRET_KEY,
         step_max_retries=2,
         min_backoff_ms=50,

@@ -1,7 +1,8 @@
 """Configuration read from the environment, once, into one immutable object per process.
 
-Why one module: this is the only code of loanflow that reads ``os.environ`` (a test walks the
-source to keep it so). Every entrypoint (gunicorn app, Dramatiq worker, outbox relay, embedded
+Why one module: this is the only code of loanflow that reads the environment, through
+:class:`~common.kernel.environment.Environment` (the one module that touches ``os.environ``; a
+test walks the source to keep it so). Every entrypoint (gunicorn app, Dramatiq worker, outbox relay, embedded
 runner, gateway, mail catcher) builds its settings once at start-up and passes them, or the part a
 component needs, down; a test or the embedded mode builds one by hand (``dataclasses.replace``)
 instead of changing the environment. docs/operations.md lists every variable (§ Configuration).
@@ -14,11 +15,12 @@ to know what those libraries will do.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from common.identity.staff_tokens import derived_key
+from common.kernel.environment import Environment as Environment  # read here; re-exported
 from common.kernel.networks import proxy_networks
 from common.kernel.rates import RateLimit, parse_rate_limit
 
@@ -32,57 +34,10 @@ SUBMIT_RATE_LIMIT = parse_rate_limit("LOANFLOW_SUBMIT_RATE_LIMIT", DEFAULT_SUBMI
 #: times at most; an address probing applications and addresses is stopped after 10 an hour.
 DEFAULT_REISSUE_RATE_LIMIT = "10/hour"
 REISSUE_RATE_LIMIT = parse_rate_limit("LOANFLOW_REISSUE_RATE_LIMIT", DEFAULT_REISSUE_RATE_LIMIT)
-#: How a boolean variable says yes.
-TRUE_WORDS = frozenset({"1", "true", "yes"})
-
-
-class Environment:
-    """Typed reads of environment variables.
-
-    Parameters:
-      environ: the variables to read; the process environment by default (tests pass a dict).
-    """
-
-    def __init__(self, environ: Mapping[str, str] | None = None) -> None:
-        self.environ: Mapping[str, str] = os.environ if environ is None else environ
-
-    def raw(self, name: str, default: str = "") -> str:
-        """The value exactly as set (a password may end with a space)."""
-        return self.environ.get(name, default)
-
-    def text(self, name: str, default: str = "") -> str:
-        """The value without surrounding spaces."""
-        return self.raw(name, default).strip()
-
-    def integer(self, name: str, default: int) -> int:
-        raw = self.text(name)
-        return int(raw) if raw else default
-
-    def optional_integer(self, name: str) -> int | None:
-        raw = self.text(name)
-        return int(raw) if raw else None
-
-    def number(self, name: str, default: float) -> float:
-        raw = self.text(name)
-        return float(raw) if raw else default
-
-    def items(self, name: str, default: str = "") -> tuple[str, ...]:
-        """A comma-separated variable as a tuple of its non-empty items."""
-        return tuple(item.strip() for item in self.text(name, default).split(",") if item.strip())
-
-    def flag(self, name: str) -> bool:
-        """True for ``1``, ``true`` or ``yes`` (any case)."""
-        return self.text(name).lower() in TRUE_WORDS
-
-    def log_level(self) -> str:
-        """``LOANFLOW_LOG_LEVEL``, upper case; every process's logs (default ``INFO``)."""
-        return (self.text("LOANFLOW_LOG_LEVEL") or "INFO").upper()
-
-    def var_dir(self) -> Path:
-        """Where the embedded default keeps its SQLite files, generated secrets and e-mails."""
-        return Path(self.text("LOANFLOW_VAR_DIR") or Path.cwd() / "var")
-
-
+#: ``LOANFLOW_SIGN_IN_RATE_LIMIT`` when unset: attempts at ``POST /auth/token`` per client
+#: address, whatever the username (the per-username throttle is ``sign_in_max_failures``).
+DEFAULT_SIGN_IN_RATE_LIMIT = "30/minute"
+SIGN_IN_RATE_LIMIT = parse_rate_limit("LOANFLOW_SIGN_IN_RATE_LIMIT", DEFAULT_SIGN_IN_RATE_LIMIT)
 def default_database_url(service: str, var_dir: Path) -> str:
     """The embedded default: one SQLite file per service, so each still owns its database."""
     return f"sqlite:///{var_dir / f'{service}.db'}"
@@ -137,16 +92,26 @@ class Settings:
     - ``<SERVICE>_DATABASE_URL`` (e.g. ``LOAN_DATABASE_URL``): SQLAlchemy URL of this service's
       own database; default a SQLite file under ``var/`` (``LOANFLOW_VAR_DIR``).
     - ``BROKER_URL``: ``amqp://…`` for RabbitMQ; empty means the in-process stub broker.
-    - ``LOANFLOW_STAFF_TOKEN``: bearer token of loan officers and operators.
-    - ``LOANFLOW_SECRET_KEY``: signs applicant access tokens; every service must share it.
+    - ``LOANFLOW_SECRET_KEY``: signs applicant access tokens (and, unless
+      ``LOANFLOW_STAFF_SIGNING_KEY`` is set, staff tokens); every service must share it.
     - ``BUREAU_URL``: base URL of the credit bureau (the simulator in demos and tests).
     """
 
     service: str
     database_url: str
     broker_url: str = ""
-    staff_token: str = ""
     secret_key: str = ""
+    #: Staff tokens (common/identity/staff_tokens.py): the key that signs them (default: derived
+    #: from ``secret_key``), earlier keys still accepted during a rotation, and their lifetime.
+    staff_signing_key: str = ""
+    staff_previous_signing_keys: tuple[str, ...] = ()
+    staff_token_seconds: int = 900
+    #: Sign-in (``POST /auth/token``, loan): failed attempts for one username before it is
+    #: throttled (429) until ``sign_in_throttle_seconds`` after the last failure, and the
+    #: attempts one client address may make per window (``None``: no limit).
+    sign_in_max_failures: int = 5
+    sign_in_throttle_seconds: int = 900
+    sign_in_rate_limit: RateLimit | None = SIGN_IN_RATE_LIMIT
     bureau_url: str = "http://127.0.0.1:8090"
     #: Largest request body accepted by any endpoint, in bytes (413 beyond).
     max_body_bytes: int = 64 * 1024
@@ -242,8 +207,14 @@ class Settings:
             service=service,
             database_url=env.text(f"{service.upper()}_DATABASE_URL") or default_database_url(service, env.var_dir()),
             broker_url=env.text("BROKER_URL"),
-            staff_token=env.text("LOANFLOW_STAFF_TOKEN"),
             secret_key=env.text("LOANFLOW_SECRET_KEY"),
+            staff_signing_key=env.text("LOANFLOW_STAFF_SIGNING_KEY"),
+            staff_previous_signing_keys=env.items("LOANFLOW_STAFF_PREVIOUS_SIGNING_KEYS"),
+            staff_token_seconds=env.integer("LOANFLOW_STAFF_TOKEN_SECONDS", 900),
+            sign_in_max_failures=env.integer("LOANFLOW_SIGN_IN_MAX_FAILURES", 5),
+            sign_in_throttle_seconds=env.integer("LOANFLOW_SIGN_IN_THROTTLE_SECONDS", 900),
+            sign_in_rate_limit=parse_rate_limit("LOANFLOW_SIGN_IN_RATE_LIMIT",
+                                                env.text("LOANFLOW_SIGN_IN_RATE_LIMIT") or DEFAULT_SIGN_IN_RATE_LIMIT),
             bureau_url=env.text("BUREAU_URL", "http://127.0.0.1:8090"),
             max_body_bytes=env.integer("LOANFLOW_MAX_BODY_BYTES", 64 * 1024),
             relay_batch_size=env.integer("LOANFLOW_RELAY_BATCH", 500),
@@ -291,6 +262,16 @@ class Settings:
         proxy_networks(self.trusted_proxies)  # a malformed entry stops the process here, named
         if self.personal_data_retention_days < 0:
             raise ValueError("LOANFLOW_PERSONAL_DATA_RETENTION_DAYS must be 0 (off) or a number of days")
+
+    @property
+    def staff_verification_keys(self) -> tuple[str, ...]:
+        """The keys a staff token may be signed with: the current one first, then earlier ones."""
+        return (self.staff_key, *self.staff_previous_signing_keys)
+
+    @property
+    def staff_key(self) -> str:
+        """The key that signs staff tokens now (empty when no secret is configured)."""
+        return self.staff_signing_key or derived_key(self.secret_key)
 
     def with_overrides(self, **changes: object) -> Settings:
         """A copy with some fields changed (tests and the embedded runner use it)."""

@@ -1,8 +1,8 @@
 """What operators do to a service's messages: replay, discard or purge dead letters, retry parked rows.
 
 Each command takes the service's :class:`Runtime`, opens one unit of work, and records the
-action in ``operator_actions`` in the same transaction as its effect, naming the operator (from
-the ``X-Operator`` header, read by the view). Refusals are exceptions the views turn into
+action in ``operator_actions`` in the same transaction as its effect, naming the signed-in
+operator (the username of their token). Refusals are exceptions the views turn into
 answers: :class:`NotFound` (404) and :class:`Conflict` (409).
 """
 

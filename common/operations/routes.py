@@ -5,7 +5,7 @@ message again with its original id (through the outbox), ``discard`` and ``purge
 messages. ``/<svc>/outbox/parked`` lists the events its relay could not publish whatever the
 broker's state (``common.messaging.relay``; the alert ``LoanflowOutboxRowsParked`` points here)
 and ``retry`` hands one back to the relay once the cause is fixed. Every action is audited with
-the operator named by the ``X-Operator`` header. ``/<svc>/tasks`` answers "what happened to this
+the signed-in operator (the username in their token). ``/<svc>/tasks`` answers "what happened to this
 message / to this application's messages here". Message contents are shown masked.
 
 The views are module-level on two blueprints that every service mounts under its own prefix and
@@ -16,10 +16,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import request
 from flask.views import MethodView
 from flask_smorest import Api, abort
 
+from common.identity.roles import OPERATOR
 from common.operations import commands, queries, task_history
 from common.operations.schemas import (
     ActionSchema,
@@ -32,7 +32,7 @@ from common.operations.schemas import (
     TaskSchema,
 )
 from common.web.blueprint import Blueprint
-from common.web.context import runtime
+from common.web.context import current_caller, runtime
 
 blp = Blueprint("operations", __name__, description="Operators: dead letters (replay, discard, purge), "
                 "task history, audit.")
@@ -46,9 +46,9 @@ def register_operations(api: Api, service: str) -> None:
 
 
 def operator_name() -> str:
-    """Who acts, from ``X-Operator`` (``staff`` when absent): the audit trail names them."""
-    name = request.headers.get("X-Operator", "").strip()[:64]
-    return name or "staff"
+    """Who acts: the signed-in staff member the guard admitted (their token's username), never a
+    name the client writes itself. The audit trail names them."""
+    return current_caller().username
 
 
 def _settle(letter_id: Any, action: str) -> Any:
@@ -65,9 +65,9 @@ class DeadLetters(MethodView):
     @blp.arguments(DeadLetterQuerySchema, location="query")
     @blp.response(200, DeadLetterSchema(many=True))
     @blp.paginate()
-    @blp.staff_only
+    @blp.staff_only(OPERATOR)
     def get(self, args: dict[str, Any], pagination_parameters: Any) -> Any:
-        """List dead letters (staff)
+        """List dead letters (operator)
 
         Messages this service gave up on, newest first; filter by status or application.
         """
@@ -79,9 +79,9 @@ class DeadLetters(MethodView):
 @blp.route("/dead-letters/<uuid:letter_id>")
 class DeadLetterById(MethodView):
     @blp.response(200, DeadLetterDetailSchema)
-    @blp.staff_only
+    @blp.staff_only(OPERATOR)
     def get(self, letter_id: Any) -> Any:
-        """Inspect a dead letter (staff): error, traceback, message with personal data masked."""
+        """Inspect a dead letter (operator): error, traceback, message with personal data masked."""
         letter = queries.dead_letter(runtime(), str(letter_id))
         if letter is None:
             abort(404, message="No such dead letter.")
@@ -92,9 +92,9 @@ class DeadLetterById(MethodView):
 class Replay(MethodView):
     @blp.response(200, DeadLetterSchema)
     @blp.alt_response(409, description="Already replayed or discarded.")
-    @blp.staff_only
+    @blp.staff_only(OPERATOR)
     def post(self, letter_id: Any) -> Any:
-        """Replay a dead letter (staff)
+        """Replay a dead letter (operator)
 
         Sends the message again with its original id (consumers deduplicate on it). Audited.
         """
@@ -105,18 +105,18 @@ class Replay(MethodView):
 class Discard(MethodView):
     @blp.response(200, DeadLetterSchema)
     @blp.alt_response(409, description="Already replayed or discarded.")
-    @blp.staff_only
+    @blp.staff_only(OPERATOR)
     def post(self, letter_id: Any) -> Any:
-        """Discard a dead letter (staff). Audited."""
+        """Discard a dead letter (operator). Audited."""
         return _settle(letter_id, "discard")
 
 
 @blp.route("/dead-letters/purge")
 class Purge(MethodView):
     @blp.response(200)
-    @blp.staff_only
+    @blp.staff_only()
     def post(self) -> Any:
-        """Discard every parked dead letter of this service (staff). Audited."""
+        """Discard every parked dead letter of this service (admin). Audited."""
         return {"discarded": commands.purge_dead_letters(runtime(), operator_name())}
 
 
@@ -124,9 +124,9 @@ class Purge(MethodView):
 class Actions(MethodView):
     @blp.response(200, ActionSchema(many=True))
     @blp.paginate()
-    @blp.staff_only
+    @blp.staff_only(OPERATOR)
     def get(self, pagination_parameters: Any) -> Any:
-        """The audit trail of operator actions on this service (staff), newest first."""
+        """The audit trail of operator actions on this service (operator), newest first."""
         actions, pagination_parameters.item_count = queries.operator_actions(
             runtime(), pagination_parameters.first_item, pagination_parameters.page_size)
         return actions
@@ -136,9 +136,9 @@ class Actions(MethodView):
 class Tasks(MethodView):
     @blp.arguments(TaskQuerySchema, location="query")
     @blp.response(200, TaskSchema(many=True))
-    @blp.staff_only
+    @blp.staff_only(OPERATOR)
     def get(self, args: dict[str, Any]) -> Any:
-        """Search this service's tasks (staff)
+        """Search this service's tasks (operator)
 
         By application, actor, state (succeeded, retrying, dead) and time; newest first.
         """
@@ -149,9 +149,9 @@ class Tasks(MethodView):
 class TasksOverview(MethodView):
     @blp.arguments(OverviewQuerySchema, location="query")
     @blp.response(200)
-    @blp.staff_only
+    @blp.staff_only(OPERATOR)
     def get(self, args: dict[str, Any]) -> Any:
-        """Queues and actors of this service (staff)
+        """Queues and actors of this service (operator)
 
         Queue depth, consumers and unacked messages from RabbitMQ; per actor over the window:
         succeeded, failed attempts, dead letters, duration and latency percentiles.
@@ -162,9 +162,9 @@ class TasksOverview(MethodView):
 @blp.route("/tasks/<string:message_id>")
 class TaskById(MethodView):
     @blp.response(200, TaskSchema)
-    @blp.staff_only
+    @blp.staff_only(OPERATOR)
     def get(self, message_id: str) -> Any:
-        """One task (staff): its every attempt with tracebacks, and its dead letter if any."""
+        """One task (operator): its every attempt with tracebacks, and its dead letter if any."""
         tasks = task_history.search_tasks(runtime(), {"message_id": message_id[:64]})
         if not tasks:
             abort(404, message="No such task here.")
@@ -174,9 +174,9 @@ class TaskById(MethodView):
 @outbox_blp.route("/outbox/parked")
 class Parked(MethodView):
     @outbox_blp.response(200, ParkedRowSchema(many=True))
-    @outbox_blp.staff_only
+    @outbox_blp.staff_only(OPERATOR)
     def get(self) -> Any:
-        """Parked outbox rows (staff), oldest first, with their last publication error."""
+        """Parked outbox rows (operator), oldest first, with their last publication error."""
         return queries.parked_rows(runtime())
 
 
@@ -184,9 +184,9 @@ class Parked(MethodView):
 class Retry(MethodView):
     @outbox_blp.response(200, ParkedRowSchema)
     @outbox_blp.alt_response(409, description="The row is not parked.")
-    @outbox_blp.staff_only
+    @outbox_blp.staff_only(OPERATOR)
     def post(self, row_id: Any) -> Any:
-        """Give a parked row back to the relay (staff), with a fresh count of attempts. Audited."""
+        """Give a parked row back to the relay (operator), with a fresh count of attempts. Audited."""
         try:
             return commands.retry_outbox_row(runtime(), str(row_id), operator_name())
         except commands.NotFound:

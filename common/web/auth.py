@@ -1,4 +1,8 @@
-"""Who is calling: applicants with a per-application token, staff with a shared staff token.
+"""Who is calling: applicants with a per-application token, staff with their own signed token.
+
+Staff tokens are short-lived JWTs naming the person and their role, issued at sign-in by
+loan_app (``POST /auth/token``) and checked here by every service with the shared key
+(:mod:`common.identity.staff_tokens`): no service asks another who a caller is.
 
 Applicant tokens are signed (itsdangerous) rather than stored, so every service that shares
 ``LOANFLOW_SECRET_KEY`` can check one without asking loan_app: notify_app's WebSocket and SSE
@@ -10,13 +14,14 @@ after identification: :mod:`common.web.applicant_access`.
 
 from __future__ import annotations
 
-import hmac
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from common.identity import staff_tokens
+from common.identity.roles import may
 from common.kernel.settings import Settings
-from common.web.applicant_access import ApplicantToken, read_applicant_token
+from common.web.applicant_access import TOKEN_EXPIRED, AccessRefused, ApplicantToken, read_applicant_token
 
 if TYPE_CHECKING:  # only a type here: notify's worker issues tokens (e-mail links) without Flask
     from flask import Request
@@ -24,10 +29,13 @@ if TYPE_CHECKING:  # only a type here: notify's worker issues tokens (e-mail lin
 
 @dataclass(frozen=True)
 class Caller:
-    """The authenticated caller of a request: staff, or the applicant of one application."""
+    """The authenticated caller of a request: a staff member, or the applicant of one application."""
 
     staff: bool
     application_id: str | None = None
+    #: A staff member's username and role (empty for an applicant): the audit trail's "who".
+    username: str = ""
+    role: str = ""
     #: An applicant's token: its generation and issue time (epoch seconds), for the expiry and
     #: revocation checks (:func:`applicant_token`). JSON-simple, like every field: a live ticket
     #: or a document link carries the caller as it is.
@@ -38,16 +46,15 @@ class Caller:
         """Staff read everything; an applicant only their own application."""
         return self.staff or self.application_id == application_id
 
+    def has_role(self, *admitted: str) -> bool:
+        """A staff member whose role is one of ``admitted`` (or admin: see common.identity.roles)."""
+        return self.staff and may(self.role, admitted)
+
     def applicant_token(self) -> ApplicantToken | None:
         """What the applicant's token said (``None`` for staff)."""
         if self.staff or self.application_id is None:
             return None
         return ApplicantToken(self.application_id, self.generation, datetime.fromtimestamp(self.issued_at, UTC))
-
-
-def is_staff_token(staff_token: str, token: str) -> bool:
-    """Constant-time comparison; an unset staff token admits nobody."""
-    return bool(staff_token) and hmac.compare_digest(staff_token.encode(), token.encode())
 
 
 def bearer_token(request: Request) -> str:
@@ -57,12 +64,23 @@ def bearer_token(request: Request) -> str:
     return token.strip() if scheme.lower() == "bearer" else ""
 
 
-def identify(token: str, *, staff_token: str, secret_key: str) -> Caller | None:
-    """Resolve a token to a caller, or ``None`` when it is not a valid token at all."""
+def identify(token: str, settings: Settings) -> Caller | None:
+    """Resolve a token to a caller, or ``None`` when it is not a valid token at all.
+
+    Raises:
+      AccessRefused: a genuine staff token that expired (``errors.reason`` ``TOKEN_EXPIRED``,
+        as for applicants: the client signs in again).
+    """
     if not token:
         return None
-    if is_staff_token(staff_token, token):
-        return Caller(staff=True)
+    if staff_tokens.looks_like_staff_token(token):
+        try:
+            claims = staff_tokens.read(settings.staff_verification_keys, token)
+        except staff_tokens.TokenExpired:
+            raise AccessRefused(TOKEN_EXPIRED, "Your sign-in has expired: sign in again "
+                                "(POST /auth/token).") from None
+        return None if claims is None else Caller(staff=True, username=claims.username, role=claims.role)
+    secret_key = settings.secret_key
     applicant = read_applicant_token(secret_key, token)
     if applicant is None:
         return None
@@ -77,5 +95,4 @@ def identify_request(request: Request, settings: Settings) -> Caller | None:
     The endpoints browsers open without headers (EventSource, WebSocket, links) take short-lived
     credentials instead (live tickets, signed document links: notify_app).
     """
-    return identify(bearer_token(request), staff_token=settings.staff_token,
-                    secret_key=settings.secret_key)
+    return identify(bearer_token(request), settings)

@@ -1,10 +1,12 @@
 """flask-smorest's Blueprint with our security scheme: a view declares who may call it once.
 
-``@blp.staff_only`` or ``@blp.applicant_or_staff`` under a view's other decorators does three
-things that used to be written apart on every protected view: it checks the bearer token (401
-without a valid one; 403 for an applicant on a staff view; 404, never 403, for someone else's
-application, so that an id's existence is not revealed), documents those answers in the common
-error schema, and adds the OpenAPI security requirement. The scheme itself is declared once here
+``@blp.staff_only(OFFICER)`` or ``@blp.applicant_or_staff`` under a view's other decorators
+does three things that used to be written apart on every protected view: it checks the bearer
+token (401 without a valid one; 403 for an applicant on a staff view, or for a staff member
+whose role the view does not admit; 404, never 403, for someone else's application, so that an
+id's existence is not revealed), documents those answers in the common error schema, and adds
+the OpenAPI security requirement. The roles (``common.identity.roles``) are named on the view;
+``admin`` is always admitted, and a view naming none is an admin's only. The scheme itself is declared once here
 (:data:`SECURITY_SCHEMES`, read by the app factory).
 
 An applicant's genuine token that expired or was revoked is a ``401`` with ``errors.reason``
@@ -31,6 +33,7 @@ from flask import request
 from flask_smorest import abort
 from flask_smorest.error_handler import ErrorSchema
 
+from common.identity.roles import ADMIN, OFFICER, check_role
 from common.web.applicant_access import AccessRefused, check_with_facts, refusal_body
 from common.web.auth import Caller, identify_request
 from common.web.context import admit, runtime
@@ -40,7 +43,8 @@ SECURITY_SCHEMES = {
     "bearer": {
         "type": "http",
         "scheme": "bearer",
-        "description": "An applicant's access token (from the 202 answer) or the staff token.",
+        "description": "An applicant's access token (from the 202 answer), or a staff member's token "
+                       "(POST /auth/token).",
     }
 }
 #: The security requirement of a guarded view.
@@ -51,7 +55,7 @@ ERROR_MEANINGS = {
     400: "The body is not valid JSON (syntax, encoding, or nested too deeply).",
     401: "No or invalid bearer token; an expired or revoked applicant token (errors.reason TOKEN_EXPIRED or "
          "TOKEN_REVOKED).",
-    403: "An applicant's token on a staff endpoint.",
+    403: "An applicant's token on a staff endpoint, or a staff role this endpoint does not admit.",
     404: "Unknown or malformed id, or another applicant's application (its existence is not revealed).",
     409: "The action does not fit the current state.",
     413: "The body is larger than the configured limit.",
@@ -85,12 +89,31 @@ class Credential:
     read: Callable[[dict[str, Any]], Caller | None]
 
 
-def _staff(caller: Caller, view_kwargs: dict[str, Any]) -> None:
-    if not caller.staff:
-        abort(403, message="Staff only.")
+def _staff(roles: tuple[str, ...]) -> _Rule:
+    def rule(caller: Caller, view_kwargs: dict[str, Any]) -> None:
+        if not caller.staff:
+            abort(403, message="Staff only.")
+        _check_role(caller, roles)
+
+    return rule
 
 
-def _applicant_or_staff(caller: Caller, view_kwargs: dict[str, Any]) -> None:
+def _check_role(caller: Caller, roles: tuple[str, ...]) -> None:
+    if not caller.has_role(*roles):
+        needed = " or ".join((*roles, ADMIN)) if roles else ADMIN
+        abort(403, message=f"Your role ({caller.role}) may not do this: it needs {needed}.")
+
+
+def _applicant_or_staff(roles: tuple[str, ...]) -> _Rule:
+    def rule(caller: Caller, view_kwargs: dict[str, Any]) -> None:
+        if caller.staff:
+            _check_role(caller, roles)
+        _applicant_rule(caller, view_kwargs)
+
+    return rule
+
+
+def _applicant_rule(caller: Caller, view_kwargs: dict[str, Any]) -> None:
     if not caller.staff and runtime().definition.access_facts is None:
         # Fail closed: without facts a revoked token would pass. A programming error, not a 401.
         raise RuntimeError(f"{runtime().name} admits applicants but keeps no access facts")
@@ -105,17 +128,21 @@ def _signed_in(caller: Caller, view_kwargs: dict[str, Any]) -> None:
 class Blueprint(flask_smorest.Blueprint):
     """A flask-smorest Blueprint whose views declare their access rule once (see the module doc)."""
 
-    def staff_only(self, view: _View | None = None, *, credential: Credential | None = None) -> Any:
-        """Staff only: 401 without a valid token, 403 for an applicant's token.
+    def staff_only(self, *roles: str, credential: Credential | None = None) -> Callable[[_View], _View]:
+        """Staff whose role is one of ``roles`` (or admin; none named: admin only): 401 without a
+        valid token, 403 for an applicant's token or another role.
 
         ``credential``: another way in than the bearer token (see :class:`Credential`).
         """
-        return self._guard(view, _staff, (401, 403), credential)
+        return self._guard(None, _staff(_roles(roles)), (401, 403), credential)  # type: ignore[no-any-return]
 
-    def applicant_or_staff(self, view: _View | None = None, *, credential: Credential | None = None) -> Any:
-        """Staff, or the applicant of the view's ``application_id``: 401 without a valid token (or
-        an expired or revoked one), 404 for another application (its existence is not revealed)."""
-        return self._guard(view, _applicant_or_staff, (401, 404), credential)
+    def applicant_or_staff(self, view: _View | None = None, *, roles: tuple[str, ...] = (OFFICER,),
+                           credential: Credential | None = None) -> Any:
+        """Staff whose role is one of ``roles`` (officers by default, and admin), or the applicant
+        of the view's ``application_id``: 401 without a valid token (or an expired or revoked
+        one), 403 for another staff role, 404 for another application (its existence is not
+        revealed)."""
+        return self._guard(view, _applicant_or_staff(_roles(roles)), (401, 403, 404), credential)
 
     def signed_in(self, view: _View | None = None) -> Any:
         """Anyone with a valid token, staff or applicant: 401 otherwise."""
@@ -148,6 +175,15 @@ class Blueprint(flask_smorest.Blueprint):
             return self.doc(security=SECURITY)(documented)
 
         return decorate(view) if view is not None else decorate
+
+
+def _roles(roles: tuple[str, ...]) -> tuple[str, ...]:
+    """``roles``, each checked at import: a typo must not make a view admin-only unnoticed."""
+    for role in roles:
+        if not isinstance(role, str):
+            raise TypeError("staff_only takes role names: write @blp.staff_only(OFFICER), not @blp.staff_only")
+        check_role(role)
+    return roles
 
 
 def or_404(found: _Found | None, message: str = "Not found.") -> _Found:

@@ -7,10 +7,25 @@ database so that state, events and deduplication commit together.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, ForeignKey, Integer, Numeric, String, Table, Text, event, func, select
-from sqlalchemy.orm import DeclarativeBase, column_property
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    ForeignKey,
+    Integer,
+    Numeric,
+    String,
+    Table,
+    Text,
+    event,
+    false,
+    func,
+    select,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, column_property, mapped_column
 
 from common.database.tables import define_common_tables
 from common.kernel.clock import UTCDateTime
@@ -105,3 +120,30 @@ def _history_not_loaded(application: Application, _context: Any) -> None:
     """A loaded application knows no transition but those it makes (the ORM skips ``__init__``)."""
     application.history = []
 
+
+# Staff accounts live in loan's database too (loan answers POST /auth/token; loan_app/accounts.py).
+# One row per person, and one per username with recent failed sign-ins (the throttle: kept apart
+# so that a username that does not exist is throttled like one that does).
+class StaffAccount(Base):
+    """A staff member: username, role, argon2id hash of the password (never the password)."""
+
+    __tablename__ = "staff_accounts"
+
+    username: Mapped[str] = mapped_column(String(64), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str] = mapped_column(String(256))
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_by: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_sign_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class SignInFailures(Base):
+    """Failed sign-ins of one username (existing or not) since its last success or quiet spell."""
+
+    __tablename__ = "sign_in_failures"
+
+    username: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    last_failure_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -85,9 +85,9 @@ def origin_allowed(request: Request, allowed: frozenset[str]) -> bool:
 
 def cap_keys(request: Request, caller: Caller, trusted_proxies: Collection[str]) -> dict[str, str | None]:
     """What a stream of ``caller`` counts against: ``token`` (an applicant's token opens exactly one
-    application, so its id stands for it; the staff token, shared by every officer, is exempt) and
+    application, so its id stands for it; a staff member's tokens, their username) and
     ``address`` (:func:`common.web.client.client_address`: one a client cannot choose)."""
-    return {"token": None if caller.staff else caller.application_id,
+    return {"token": f"staff:{caller.username}" if caller.staff else caller.application_id,
             "address": client_address(request, trusted_proxies)}
 
 

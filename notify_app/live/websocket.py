@@ -31,6 +31,7 @@ from flask import Flask, abort, request
 from flask_sock import Sock
 from simple_websocket import ConnectionClosed
 
+from common.identity.roles import OFFICER
 from common.service.runtime import Runtime
 from common.web.applicant_access import AccessRefused
 from common.web.auth import Caller
@@ -54,6 +55,8 @@ class _ReaderThread(threading.Thread):
 
 
 CLOSE_NORMAL, CLOSE_UNAUTHORIZED, CLOSE_NOT_FOUND, CLOSE_TOO_SLOW = 1000, 4401, 4404, 4408
+#: A staff member whose role may not follow applications (an operator): as a 403 over HTTP.
+CLOSE_FORBIDDEN = 4403
 CLOSE_GOING_AWAY, CLOSE_TOO_MANY, CLOSE_TRY_AGAIN = 1001, 4429, 1013
 #: The close code of each refusal of :meth:`Hub.subscribe`.
 REFUSAL_CODES = {Refusal.CLOSING: CLOSE_GOING_AWAY, Refusal.FULL: CLOSE_TRY_AGAIN,
@@ -78,7 +81,8 @@ MAX_CLOSE_REASON = 123
 
 def _admit(ws: Any, rt: Runtime, *, staff: bool) -> Caller | None:
     """The caller of the socket's handshake (staff only if ``staff``), or ``None`` once the
-    socket is closed with 4401 and why."""
+    socket is closed with 4401 and why, or 4403 for a staff role that does not follow
+    applications (officers and admins do, as on the SSE endpoints)."""
     try:
         caller = caller_of(request, rt)
     except AccessRefused as refused:
@@ -86,6 +90,9 @@ def _admit(ws: Any, rt: Runtime, *, staff: bool) -> Caller | None:
         return None
     if caller is None or (staff and not caller.staff):
         _close(ws, CLOSE_UNAUTHORIZED, "a staff ticket is required" if staff else "a valid ticket is required")
+        return None
+    if caller.staff and not caller.has_role(OFFICER):
+        _close(ws, CLOSE_FORBIDDEN, f"your role ({caller.role}) may not follow applications: it needs officer or admin")
         return None
     return caller
 

@@ -1,5 +1,9 @@
 /* The loan officers' live dashboard.
  *
+ * Sign-in: a staff account with the officer or admin role (ui.js staffSignIn: POST /auth/token,
+ * a 15-minute token in sessionStorage, the form again when it runs out; the user's filters and
+ * open panel are kept for when the same person signs in again).
+ *
  * Data: the staff list GET /notify/applications (first page of 100, newest first), then the staff
  * WebSocket /notify/ws?ticket=… (a single-use ticket fetched with the staff token for every
  * connection: ui.js liveTicket) ({"type": "snapshot"} per recent application on connect, then
@@ -13,7 +17,6 @@
 (function () {
   "use strict";
 
-  var TOKEN_KEY = "loanflow.staffToken";
   var STATUSES = ["SUBMITTED", "EVALUATING", "DECIDING", "INFO_REQUESTED", "APPROVED", "REJECTED",
     "WITHDRAWN", "FAILED", "EXPIRED"];
   var EMPLOYMENT = {
@@ -23,7 +26,10 @@
   var dateTime = new Intl.DateTimeFormat("en-GB", { dateStyle: "medium", timeStyle: "medium" });
   var timeOnly = new Intl.DateTimeFormat("en-GB", { timeStyle: "medium" });
 
-  var token = null;
+  var staff = null;             // ui.js staffSignIn: the session, the sign-in form, 401s
+  var token = null;             // the session's token while the page runs (null: signed out or expired)
+  var signedInAs = "";          // whose session the rows were loaded in
+  var resumeId = null;          // the application whose panel was open when the session ended
   var records = new Map();      // application_id -> {application_id, status, summary, reasons, seq, since}
   var rows = new Map();         // application_id -> <tr>
   var socket = null;
@@ -75,96 +81,69 @@
     return new Date().toDateString() === d.toDateString() ? timeOnly.format(d) : dateTime.format(d);
   }
 
-  function api(path) {
-    return fetch(path, { headers: { Authorization: "Bearer " + token, Accept: "application/json" },
-      cache: "no-store" });
-  }
+  function api(path) { return staff.fetch(path); }
 
-  // ---------------------------------------------------------------- login
+  // ---------------------------------------------------------------- session
 
-  function showLogin(message) {
-    $("app").hidden = true;
-    closePanel();
-    $("logout").hidden = true;
-    $("connection").hidden = true;
-    $("login").hidden = false;
-    $("login-error").hidden = !message;
-    $("login-error").textContent = message || "";
-    $("token").value = "";
-    $("token").focus();
-  }
-
-  /** Resolves to {error, refused}: no error for a valid staff token; refused when the token is not one. */
-  function check(candidate) {
-    return fetch("/notify/applications?page_size=1", {
-      headers: { Authorization: "Bearer " + candidate, Accept: "application/json" }, cache: "no-store"
-    }).then(function (response) {
-      if (response.ok) { return { error: null }; }
-      if (response.status === 401) { return { error: "This token is not valid.", refused: true }; }
-      if (response.status === 403) { return { error: "This token is not a staff token.", refused: true }; }
-      return { error: "The server answered " + response.status + "; try again shortly." };
-    }, function () { return { error: "The server cannot be reached; try again shortly." }; });
-  }
-
-  function login(event) {
-    event.preventDefault();
-    var candidate = $("token").value.trim();
-    if (!candidate) {
-      $("login-error").hidden = false;
-      $("login-error").textContent = "Enter the staff token.";
-      return;
+  /** Show the page for a session; a new sign-in of the same person resumes where they were. */
+  function start(session) {
+    if (session.username !== signedInAs) { forget(); }
+    signedInAs = session.username;
+    token = session.token;
+    $("app").hidden = false;
+    $("connection").hidden = false;
+    if (!records.size) {
+      $("empty").firstChild.textContent = "Loading applications…";
+      $("empty").hidden = false;
     }
-    var button = event.target.querySelector("button");
-    button.disabled = true;
-    check(candidate).then(function (result) {
-      button.disabled = false;
-      if (result.error) {
-        $("login-error").hidden = false;
-        $("login-error").textContent = result.error;
-        return;
-      }
-      sessionStorage.setItem(TOKEN_KEY, candidate);
-      start(candidate);
-    });
+    connect();
+    loadList();
+    if (resumeId) { openPanel(resumeId); }
+    resumeId = null;
   }
 
-  function logout(message) {
-    sessionStorage.removeItem(TOKEN_KEY);
+  /** The session is over (expired, refused, or signed out: `forgetAll`): hide the page, stop the stream. */
+  function stop(forgetAll) {
     token = null;
     stopSocket();
+    if (selected) { resumeId = selected; }
+    closePanel();
+    $("app").hidden = true;
+    $("connection").hidden = true;
+    if (forgetAll) { forget(); }
+  }
+
+  /** Drop every row and the place in the page (another person signs in, or the user signed out). */
+  function forget() {
     records.clear();
     rows.clear();
     $("rows").textContent = "";
-    showLogin(typeof message === "string" ? message : "");
+    resumeId = null;
+    signedInAs = "";
+    $("filter-status").value = "";
+    $("filter-text").value = "";
+    render();
   }
 
-  function start(validToken) {
-    token = validToken;
-    $("login").hidden = true;
-    $("app").hidden = false;
-    $("logout").hidden = false;
-    $("connection").hidden = false;
-    $("empty").firstChild.textContent = "Loading applications…";
-    $("empty").hidden = false;
-    connect();
-    loadList();
-  }
+  /** A 403: the account's role does not admit this page (the sign-in checked it; roles can change). */
+  function refused() { staff.signOut(ui.signInMessages.role); }
 
   // ---------------------------------------------------------------- data
 
   function loadList() {
     api("/notify/applications?page=1&page_size=100").then(function (response) {
-      if (response.status === 401 || response.status === 403) { logout("Your session has expired."); return null; }
+      if (response.status === 403) { refused(); return null; }
       if (!response.ok) { throw new Error(String(response.status)); }
       return response.json();
     }).then(function (items) {
-      if (!items) { return; }
+      if (!items || !token) { return; }
       items.forEach(function (item) {
         apply({ application_id: item.application_id, status: item.status, summary: item.summary,
           reasons: item.reasons, seq: item.last_seq, at: item.updated_at }, false);
       });
       render();
-    }).catch(function () {
+    }).catch(function (error) {
+      if (error.expired || !token) { return; } // the sign-in form is back
       $("empty").firstChild.textContent = "The list could not be loaded; live updates continue.";
       setTimeout(function () { if (token) { loadList(); } }, 5000);
     });
@@ -319,11 +298,13 @@
     if (!token) { return; }
     setConnection(attempts ? "reconnecting" : "connecting", attempts ? "Reconnecting…" : "Connecting…");
     var round = ++liveRound;
-    ui.liveTicket(token).then(function (ticket) {
+    var used = token;
+    ui.liveTicket(used).then(function (ticket) {
       if (round === liveRound) { openSocket(ticket); }
     }, function (error) {
       if (round !== liveRound) { return; } // stopped or replaced meanwhile
-      if (error.status === 401 || error.status === 403) { logout("The staff token is no longer accepted."); return; }
+      if (error.status === 401) { staff.expire(used); return; }
+      if (error.status === 403) { refused(); return; }
       retryLater();
     });
   }
@@ -418,7 +399,7 @@
 
   function loadTimeline(id) {
     api("/notify/applications/" + encodeURIComponent(id) + "/notifications").then(function (response) {
-      if (response.status === 401 || response.status === 403) { logout("Your session has expired."); return null; }
+      if (response.status === 403) { refused(); return null; }
       if (!response.ok) { throw new Error("HTTP " + response.status); }
       return response.json();
     }).then(function (items) {
@@ -432,7 +413,7 @@
       timelineLoaded = true;
       renderTimeline(null);
     }).catch(function (error) {
-      if (selected !== id) { return; }
+      if (selected !== id || error.expired) { return; }
       $("panel-error").hidden = false;
       $("panel-error").textContent = "The timeline could not be loaded (" + error.message + ").";
     });
@@ -507,8 +488,6 @@
     STATUSES.forEach(function (status) {
       $("filter-status").appendChild(h("option", { value: status, text: statusLabel(status) }));
     });
-    $("login-form").addEventListener("submit", login);
-    $("logout").addEventListener("click", function () { logout(""); });
     $("filter-status").addEventListener("change", render);
     $("filter-text").addEventListener("input", render);
     $("panel-close").addEventListener("click", closePanel);
@@ -516,11 +495,6 @@
     setInterval(tick, 1000);
     renderCounters("");
 
-    var saved = sessionStorage.getItem(TOKEN_KEY);
-    if (!saved) { showLogin(""); return; }
-    check(saved).then(function (result) {
-      // A server that is down for a moment is no reason to forget the token: the socket retries.
-      if (result.refused) { sessionStorage.removeItem(TOKEN_KEY); showLogin(result.error); } else { start(saved); }
-    });
+    staff = ui.staffSignIn({ roles: ["officer"], start: start, stop: stop });
   });
 })();

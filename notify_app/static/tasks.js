@@ -1,10 +1,15 @@
 // The operators' task dashboard: every service's queues, tasks, dead letters and audit, read from
 // each service's staff endpoints through the gateway (same origin). Values are written with
 // textContent only: messages and errors may contain anything.
+//
+// Sign-in: a staff account with the operator or admin role (ui.js staffSignIn: POST /auth/token,
+// a 15-minute token in sessionStorage, the form again when it runs out). The audit trail names
+// the signed-in person: the services read the name from the token. The tab (and the application
+// looked up) live in the address's fragment, so a new sign-in resumes there.
 "use strict";
 const SERVICES = ["loan", "credit", "property", "decision", "notify"];
-const state = { token: sessionStorage.getItem("staffToken"), operator: sessionStorage.getItem("operator") || "staff",
-                tab: "overview", paused: false, timer: null };
+const state = { running: false, tab: "overview", paused: false, timer: null };
+let staff = null;  // ui.js staffSignIn
 
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -17,11 +22,22 @@ function el(tag, attrs = {}, ...children) {
 }
 
 async function api(path, options = {}) {
-  const response = await fetch(path, { ...options, headers: { Authorization: `Bearer ${state.token}`,
-    "X-Operator": state.operator, ...(options.body ? { "Content-Type": "application/json" } : {}) } });
-  if (response.status === 401 || response.status === 403) throw new Error("This is not a valid staff token.");
-  if (!response.ok) throw new Error(`${path}: ${response.status}`);
+  // A 401 brings the sign-in form back (staff.fetch) and rejects with error.expired: nothing to show.
+  const response = await staff.fetch(path, { ...options,
+    headers: options.body ? { "Content-Type": "application/json" } : {} });
+  if (response.status === 403) throw new Error(`This account may not do this (${path}).`);
+  if (!response.ok) {
+    const body = await response.json().catch(() => ({}));
+    throw new Error(`${path}: ${response.status}${body.message ? ` ${body.message}` : ""}`);
+  }
   return response.json();
+}
+
+/** An operator's action (a button): any failure is shown in the view, not thrown away. */
+function acting(work) {
+  return async () => {
+    try { await work(); } catch (error) { if (!error.expired) render(Promise.reject(error)); }
+  };
 }
 
 function table(headers, rows) {
@@ -79,7 +95,9 @@ async function tasks() {
     holder.replaceChildren(table(["time", "service", "actor", "application", "state", "attempts", "duration", "latency"],
       taskRows(await search(data))));
   };
-  form.addEventListener("submit", run);
+  form.addEventListener("submit", (event) => run(event).catch((error) => {
+    if (!error.expired) holder.replaceChildren(el("p", { class: "warn", text: error.message }));
+  }));
   await run();
   return [el("div", { class: "tb-card" }, form, holder)];
 }
@@ -96,11 +114,11 @@ function detail(task) {
 }
 
 function letterActions(service, letter) {
-  const act = (action) => async () => {
+  const act = (action) => acting(async () => {
     if (!confirm(`${action} this message?`)) return;
     await api(`/${service}/dead-letters/${letter.id}/${action}`, { method: "POST" });
     render(deadLetters());
-  };
+  });
   return el("span", {}, el("b", { text: ` ${letter.status} ` }),
     ...(letter.status === "PARKED" ? [el("button", { text: "Replay", "data-testid": `replay-${letter.id}`, onclick: act("replay") }),
       el("button", { text: "Discard", "data-testid": `discard-${letter.id}`, onclick: act("discard") })] : []));
@@ -110,9 +128,9 @@ async function deadLetters() {
   const cards = [];
   for (const service of SERVICES) {
     const [letters, actions] = await Promise.all([api(`/${service}/dead-letters?status=PARKED`), api(`/${service}/operator-actions`)]);
-    const purge = el("button", { text: `Purge ${service}'s dead letters`, onclick: async () => {
+    const purge = el("button", { text: `Purge ${service}'s dead letters`, onclick: acting(async () => {
       if (!confirm(`Discard every parked dead letter of ${service}?`)) return;
-      await api(`/${service}/dead-letters/purge`, { method: "POST" }); render(deadLetters()); } });
+      await api(`/${service}/dead-letters/purge`, { method: "POST" }); render(deadLetters()); }) });
     cards.push(el("div", { class: "tb-card" }, el("h2", { text: `${service}: ${letters.length} parked` }),
       table(["parked", "actor", "application", "error", ""], letters.map((l) => el("tr", {},
         el("td", { text: l.parked_at.replace("T", " ").slice(0, 19) }), el("td", { text: l.actor }),
@@ -133,10 +151,15 @@ async function application() {
   const form = el("form", { class: "tb-bar" }, input, el("button", { text: "Show every task" }));
   const run = async (event) => {
     if (event) event.preventDefault();
-    if (input.value) holder.replaceChildren(table(["time", "service", "actor", "application", "state", "attempts", "duration", "latency"],
-      taskRows(await search({ application_id: input.value.trim() }))));
+    const wanted = input.value.trim();
+    if (!wanted) return;
+    history.replaceState(null, "", `#/application/${encodeURIComponent(wanted)}`);  // resumed after a sign-in
+    holder.replaceChildren(table(["time", "service", "actor", "application", "state", "attempts", "duration", "latency"],
+      taskRows(await search({ application_id: wanted }))));
   };
-  form.addEventListener("submit", run);
+  form.addEventListener("submit", (event) => run(event).catch((error) => {
+    if (!error.expired) holder.replaceChildren(el("p", { class: "warn", text: error.message }));
+  }));
   await run();
   return [el("div", { class: "tb-card" }, form, holder)];
 }
@@ -149,8 +172,11 @@ async function render(viewPromise) {
   const mine = ++renders;
   const view = document.getElementById("view");
   let children;
-  try { children = await viewPromise; } catch (error) { children = [el("p", { class: "warn", text: error.message })]; }
-  if (mine === renders) view.replaceChildren(...children);
+  try { children = await viewPromise; } catch (error) {
+    if (error.expired) return;  // the sign-in form is back
+    children = [el("p", { class: "warn", text: error.message })];
+  }
+  if (mine === renders && state.running) view.replaceChildren(...children);
 }
 
 function show(tab) {
@@ -165,28 +191,26 @@ function schedule() {
   document.querySelector("[data-testid=refresh]").textContent = state.paused ? "paused" : "auto-refresh 5 s";
 }
 
-async function start() {
-  document.getElementById("login").hidden = true;
+/** Show the dashboard for a session, on the tab of the address (where the user was). */
+function start() {
+  state.running = true;
   document.getElementById("app").hidden = false;
-  document.getElementById("logout").hidden = false;
   const tab = (location.hash.split("/")[1] || "overview");
   show(VIEWS[tab] ? tab : "overview");
   schedule();
 }
 
-document.getElementById("login").addEventListener("submit", async (event) => {
-  event.preventDefault();
-  state.token = document.getElementById("token").value.trim();
-  state.operator = document.getElementById("operator").value.trim() || "staff";
-  try {
-    await api("/loan/tasks/overview?window_minutes=1");
-    sessionStorage.setItem("staffToken", state.token);
-    sessionStorage.setItem("operator", state.operator);
-    start();
-  } catch (error) { document.getElementById("login-error").textContent = error.message; }
-});
-document.getElementById("logout").addEventListener("click", () => { sessionStorage.clear(); location.reload(); });
+/** The session is over (expired, or signed out): hide everything read with it and stop refreshing. */
+function stop() {
+  state.running = false;
+  renders += 1;  // a render still on its way fills nothing
+  clearInterval(state.timer);
+  document.querySelector("[data-testid=refresh]").textContent = "paused";
+  document.getElementById("app").hidden = true;
+  document.getElementById("view").replaceChildren();
+}
+
 document.querySelectorAll("[data-tab]").forEach((b) => b.addEventListener("click", () => { location.hash = `#/${b.dataset.tab}`; show(b.dataset.tab); }));
 document.getElementById("pause").addEventListener("click", () => { state.paused = !state.paused; schedule(); });
 document.getElementById("window").addEventListener("change", () => state.tab === "overview" && render(overview()));
-if (state.token) start();
+staff = window.loanflowUi.staffSignIn({ roles: ["operator"], start, stop });

@@ -9,10 +9,11 @@ from pathlib import Path
 from typing import Any
 
 from common.kernel.settings import SERVICES
-from loanflow.gateway import DEFAULT_PORTS
+from loanflow.gateway import DEFAULT_PORTS, routes
 from tests.support.deployment import (
     COMPOSE,
     DEPLOY,
+    ROOT,
     compose,
     container_command,
     container_name,
@@ -26,10 +27,14 @@ from tests.support.deployment import (
 COMPOSE_ENV = {
     "RABBITMQ_PASSWORD": "rabbit-test",
     "POSTGRES_PASSWORD": "postgres-test",
-    "LOANFLOW_STAFF_TOKEN": "staff-test",
     "LOANFLOW_SECRET_KEY": "secret-test",
+    "LOANFLOW_ADMIN_PASSWORD": "admin-test",
     "GRAFANA_ADMIN_PASSWORD": "grafana-test",
 }
+
+
+#: Containers that run once and exit: the migrations, then the first staff account.
+ONE_SHOTS = {"migrate", "first-admin"}
 
 
 def compose_env() -> dict[str, str]:
@@ -42,9 +47,10 @@ def test_compose_config_is_valid_for_docker_compose(tools: dict[str, Any]) -> No
     result = run([docker_compose, "-f", str(COMPOSE), "config", "-q"], env=compose_env())
     assert result.returncode == 0, result.stderr
     # Secrets are required from the environment: without them, compose refuses to start.
-    without = {k: v for k, v in compose_env().items() if k != "LOANFLOW_STAFF_TOKEN"}
-    result = run([docker_compose, "-f", str(COMPOSE), "config", "-q"], env=without)
-    assert result.returncode != 0 and "LOANFLOW_STAFF_TOKEN" in result.stderr
+    for secret in ("LOANFLOW_SECRET_KEY", "LOANFLOW_ADMIN_PASSWORD"):
+        without = {k: v for k, v in compose_env().items() if k != secret}
+        result = run([docker_compose, "-f", str(COMPOSE), "config", "-q"], env=without)
+        assert result.returncode != 0 and secret in result.stderr, secret
 
 
 def test_compose_file_matches_the_compose_spec_schema(tmp_path: Path, tools: dict[str, Any]) -> None:
@@ -74,22 +80,26 @@ def test_compose_runs_the_procfile_commands() -> None:
     assert "http://127.0.0.1:8000/health" in " ".join(services["gateway"]["healthcheck"]["test"])
     assert services["gateway"]["ports"] == ["${LOANFLOW_HTTP_PORT:-8000}:8000"]
     assert services["migrate"]["command"] == ["python", "-m", "loanflow.cli", "migrate"]
+    assert services["first-admin"]["command"] == ["python", "-m", "loanflow.cli", "staff", "ensure-admin"]
 
 
 def test_compose_services_contract() -> None:
     data = compose()
     services = data["services"]
     loanflow = {name for name, s in services.items() if s.get("image", "").startswith("${LOANFLOW_IMAGE")}
-    assert loanflow == {container_name(p) for p in loanflow_processes()} | {"migrate", "bureau", "gateway"}
+    assert loanflow == {container_name(p) for p in loanflow_processes()} | ONE_SHOTS | {"bureau", "gateway"}
     for name in loanflow:
         service = services[name]
         assert service["build"] == {"context": "..", "dockerfile": "deploy/Dockerfile"}, name
         assert service["deploy"]["resources"]["limits"]["memory"], name
         assert service["read_only"] is True and service["tmpfs"] == ["/tmp"], name
-        if name != "migrate":
+        if name in ONE_SHOTS:
+            assert service["restart"] == "no", name
+            assert "healthcheck" not in service, name
+        else:
             assert service["restart"] == "unless-stopped", name
             assert service["healthcheck"]["test"][0] == "CMD", name
-        if name not in ("migrate", "bureau", "gateway"):
+        if name not in ONE_SHOTS | {"bureau", "gateway"}:
             assert service["depends_on"]["migrate"] == {"condition": "service_completed_successfully"}, name
             assert service["depends_on"]["rabbitmq"] == {"condition": "service_healthy"}, name
             assert service["environment"]["BROKER_URL"].startswith("amqp://${RABBITMQ_USER:-loanflow}:${RABBITMQ_PASSWORD")
@@ -101,7 +111,6 @@ def test_compose_services_contract() -> None:
             assert test == ["CMD", "python", "deploy/healthcheck.py", "dramatiq", f"{svc}_app.worker"]
     # Each worker hosts its service's outbox relay: no relay container.
     assert not [name for name in services if name.endswith("-relay")]
-    assert services["migrate"]["restart"] == "no"
     assert services["rabbitmq"]["image"] == "rabbitmq:3.13-management"
     assert services["rabbitmq"]["healthcheck"]["test"] == ["CMD", "rabbitmq-diagnostics", "-q", "ping"]
     assert services["postgres"]["image"].startswith("postgres:16")
@@ -109,12 +118,14 @@ def test_compose_services_contract() -> None:
     assert set(data["volumes"]) >= {"rabbitmq-data", "postgres-data"}
     # Secrets only ever come from the environment.
     env = data["x-loanflow-env"]
-    assert env["LOANFLOW_STAFF_TOKEN"] == "${LOANFLOW_STAFF_TOKEN:?set it}"
     assert env["LOANFLOW_SECRET_KEY"] == "${LOANFLOW_SECRET_KEY:?set it}"
+    # The staff signing keys are optional: empty unless set (rotation), never required.
+    assert env["LOANFLOW_STAFF_SIGNING_KEY"] == "${LOANFLOW_STAFF_SIGNING_KEY:-}"
+    assert env["LOANFLOW_STAFF_PREVIOUS_SIGNING_KEYS"] == "${LOANFLOW_STAFF_PREVIOUS_SIGNING_KEYS:-}"
     for name, service in services.items():
         environment = service.get("environment") or {}
         for key, value in environment.items():
-            if re.search(r"TOKEN|SECRET|PASSWORD|PASS$", key):
+            if re.search(r"TOKEN|SECRET|PASSWORD|PASS$|KEYS?$", key):
                 assert str(value).startswith("${"), f"{name}: {key} is hard-coded"
     # Every file the compose file mounts exists.
     for service in services.values():
@@ -122,6 +133,41 @@ def test_compose_services_contract() -> None:
             source = volume.split(":", 1)[0]
             if source.startswith("."):
                 assert (DEPLOY / source).exists(), source
+
+
+def test_first_admin_runs_once_after_the_migrations_with_the_loan_environment() -> None:
+    services = compose()["services"]
+    admin = services["first-admin"]
+    assert admin["depends_on"]["migrate"] == {"condition": "service_completed_successfully"}
+    assert admin["depends_on"]["postgres"] == {"condition": "service_healthy"}
+    environment = dict(admin["environment"])
+    # Required from the secrets: unset, the command would write a generated password into var/.
+    assert environment.pop("LOANFLOW_ADMIN_PASSWORD") == "${LOANFLOW_ADMIN_PASSWORD:?set it}"
+    assert environment == services["loan-web"]["environment"]
+    assert [name for name, s in services.items() if "LOANFLOW_ADMIN_PASSWORD" in (s.get("environment") or {})] \
+        == ["first-admin"]
+    for key in ("image", "read_only", "tmpfs", "cap_drop", "security_opt", "init"):
+        assert admin[key] == services["migrate"][key], key
+
+
+def test_auth_is_routed_to_loan_like_loan() -> None:
+    """Staff sign in with ``POST /auth/token``: the gateway sends ``/auth/`` to loan-web as ``/loan/``."""
+    gateway = compose()["services"]["gateway"]["environment"]
+    upstreams = {svc: gateway[f"LOANFLOW_UPSTREAM_{svc.upper()}"] for svc in SERVICES}
+    table = routes(upstreams)
+    assert table.get("auth") == table["loan"] == "http://loan-web:8001", \
+        "loanflow.gateway.EXTRA_ROUTES must route /auth/ to loan"
+
+
+def test_no_shared_staff_token_left_in_deploy() -> None:
+    """The shared staff token is gone: staff sign in as themselves (``POST /auth/token``)."""
+    listed = run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "deploy"], cwd=ROOT)
+    assert listed.returncode == 0, listed.stderr
+    files = [ROOT / f for f in listed.stdout.split()]
+    assert COMPOSE in files
+    stale = [str(f.relative_to(ROOT)) for f in files
+             if f.is_file() and re.search(r"LOANFLOW_STAFF_TOKEN\b", f.read_text(errors="replace"))]
+    assert not stale
 
 
 def test_postgres_init_script_creates_one_database_per_service(tmp_path: Path) -> None:

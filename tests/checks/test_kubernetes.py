@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from common.kernel.settings import SERVICES
-from loanflow.gateway import DEFAULT_PORTS
+from loanflow.gateway import DEFAULT_PORTS, routes
 from tests.support.deployment import (
     DEPLOY,
     K8S,
@@ -159,6 +159,80 @@ def test_overlay_workloads_contract(rendered: dict[str, list[dict[str, Any]]], o
     assert not [o for o in objects if o["kind"] == "StatefulSet"]
     namespaces = {o["metadata"].get("namespace") for o in objects if o["kind"] != "Namespace"}
     assert namespaces == {"loanflow-demo" if overlay == "demo" else "loanflow"}
+
+
+def _containers(obj: dict[str, Any]) -> list[dict[str, Any]]:
+    pod = obj["spec"]["template"]["spec"]
+    return [*pod.get("initContainers", []), *pod["containers"]]
+
+
+def _workloads(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [o for o in objects if o["kind"] in ("Deployment", "StatefulSet", "Job")]
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_first_admin_job_runs_after_the_migrations_with_the_loan_environment(
+        rendered: dict[str, list[dict[str, Any]]], overlay: str) -> None:
+    objects = rendered[overlay]
+    job, migrate = find(objects, "Job", "loanflow-first-admin"), find(objects, "Job", "loanflow-migrate")
+    for key in ("backoffLimit", "activeDeadlineSeconds", "ttlSecondsAfterFinished"):
+        assert job["spec"][key] == migrate["spec"][key], key
+    pod, migrate_pod = job["spec"]["template"]["spec"], migrate["spec"]["template"]["spec"]
+    for key in ("restartPolicy", "securityContext", "volumes", "enableServiceLinks"):
+        assert pod[key] == migrate_pod[key], key
+    _assert_hardened(job)
+    container = _container(job)
+    assert container["command"] + container["args"] == ["python", "-m", "loanflow.cli", "staff", "ensure-admin"]
+    # Ordering (no depends_on in Kubernetes): its init container brings loan's schema up to date
+    # first, serialised with loanflow-migrate by the migrations' advisory lock.
+    [init] = pod["initContainers"]
+    assert init["command"] + init["args"] == ["python", "-m", "loanflow.cli", "migrate", "loan"]
+    migrate_container = _container(migrate)
+    for key in ("image", "securityContext", "resources", "volumeMounts", "envFrom"):
+        assert init[key] == container[key] == migrate_container[key], key
+    init_env = {e["name"]: e for e in init["env"]}
+    assert init_env == {"LOAN_DATABASE_URL": {e["name"]: e for e in migrate_container["env"]}["LOAN_DATABASE_URL"]}
+    # loan-web's environment, plus the first password, required (the pod does not start without it).
+    env = {e["name"]: e for e in container["env"]}
+    password = env.pop("LOANFLOW_ADMIN_PASSWORD")["valueFrom"]["secretKeyRef"]
+    assert password["name"].startswith("loanflow-secrets-") and password["key"] == "LOANFLOW_ADMIN_PASSWORD"
+    assert not password.get("optional")
+    assert env == {e["name"]: e for e in _container(find(objects, "Deployment", "loan-web"))["env"]}
+    assert [o["metadata"]["name"] for o in _workloads(objects) for c in _containers(o)
+            if "LOANFLOW_ADMIN_PASSWORD" in {e["name"] for e in c.get("env", [])}] == ["loanflow-first-admin"]
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_staff_sign_in_keys_and_route(rendered: dict[str, list[dict[str, Any]]], overlay: str) -> None:
+    """No shared staff token; the optional signing keys wherever the secret key goes; /auth/ to loan."""
+    objects = rendered[overlay]
+    secret = next(o for o in objects if o["kind"] == "Secret")
+    assert "LOANFLOW_STAFF_TOKEN" not in secret["data"]
+    assert {"LOANFLOW_SECRET_KEY", "LOANFLOW_ADMIN_PASSWORD"} <= set(secret["data"])
+    for workload in _workloads(objects):
+        for container in _containers(workload):
+            env = {e["name"]: e for e in container.get("env", [])}
+            name = f"{workload['metadata']['name']}/{container['name']}"
+            assert "LOANFLOW_STAFF_TOKEN" not in env, name
+            if "LOANFLOW_SECRET_KEY" not in env:
+                continue
+            for key in ("LOANFLOW_STAFF_SIGNING_KEY", "LOANFLOW_STAFF_PREVIOUS_SIGNING_KEYS"):
+                ref = env[key]["valueFrom"]["secretKeyRef"]
+                assert ref["name"] == env["LOANFLOW_SECRET_KEY"]["valueFrom"]["secretKeyRef"]["name"], name
+                assert ref["key"] == key and ref["optional"] is True, name
+    # Every web process verifies staff tokens itself, so every one gets the keys.
+    for svc in SERVICES:
+        web = _container(find(objects, "Deployment", f"{svc}-web"))
+        assert "LOANFLOW_SECRET_KEY" in {e["name"] for e in web["env"]}, svc
+    # /auth/ takes the way of /loan/: the Ingress sends every path to the gateway, which routes it.
+    ingress = find(objects, "Ingress", "loanflow")
+    for rule in ingress["spec"]["rules"]:
+        assert rule["http"]["paths"] == [{"path": "/", "pathType": "Prefix",
+                                          "backend": {"service": {"name": "gateway", "port": {"name": "http"}}}}]
+    config = next(o for o in objects if o["kind"] == "ConfigMap")["data"]
+    table = routes({svc: config[f"LOANFLOW_UPSTREAM_{svc.upper()}"] for svc in SERVICES})
+    assert table.get("auth") == table["loan"] == "http://loan-web:8001", \
+        "loanflow.gateway.EXTRA_ROUTES must route /auth/ to loan"
 
 
 def test_bureau_simulator_only_in_the_demo(rendered: dict[str, list[dict[str, Any]]]) -> None:

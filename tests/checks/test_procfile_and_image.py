@@ -79,6 +79,15 @@ def test_the_image_default_command_prints_the_help() -> None:
     assert result.returncode == 0 and "migrate" in result.stdout and "relay" in result.stdout
 
 
+def test_the_one_shot_commands_of_the_deployments_exist(tmp_path: Path) -> None:
+    """compose's ``migrate``/``first-admin`` and the Kubernetes Jobs run these; ``--help`` only, on a
+    throw-away directory and database, so that a missing ``--help`` could not create an account."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "LOAN_DATABASE_URL": f"sqlite:///{tmp_path}/loan.db"}
+    for command in (["migrate"], ["staff", "ensure-admin"]):
+        result = run([sys.executable, "-m", "loanflow.cli", *command, "--help"], cwd=tmp_path, env=env)
+        assert result.returncode == 0, f"{' '.join(command)}: {result.stderr[-1000:]}"
+
+
 def test_healthcheck_finds_a_process_by_its_command_line(tmp_path: Path) -> None:
     sys.path.insert(0, str(DEPLOY))
     try:

@@ -51,7 +51,7 @@ def test_retry_backoffs_stay_below_the_brokers_own_consumer_timeout(servers: Ser
     assert match, f"the broker enforces no consumer timeout: {reported}"
     enforced = int(match.group(1))
     assert enforced == RABBITMQ_CONSUMER_TIMEOUT_MS
-    base = Settings(service="credit", database_url="sqlite://", staff_token="t", secret_key="k")
+    base = Settings(service="credit", database_url="sqlite://", secret_key="k")
     check_retry_settings(base.with_overrides(max_backoff_ms=enforced - 1))
     with pytest.raises(ValueError, match="consumer timeout"):
         check_retry_settings(base.with_overrides(max_backoff_ms=enforced))

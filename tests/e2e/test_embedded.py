@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.conftest import STAFF_TOKEN
 from tests.support.embedded import embedded_env
 from tests.support.live import with_ticket
 from tests.support.payloads import application
@@ -32,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def start_embedded(var: Path, port: int, **env_extra: str) -> subprocess.Popen:
     """``python -m loanflow.cli embedded`` on ``port`` with its data in ``var``, once it is ready."""
-    env = embedded_env(var, "embedded-staff", **env_extra)
+    env = embedded_env(var, **env_extra)
     log = (var / "embedded.log").open("ab")
     process = subprocess.Popen([sys.executable, "-m", "loanflow.cli", "embedded", "--port", str(port)], cwd=ROOT,
                                env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -94,7 +95,7 @@ def test_an_application_is_decided_in_seconds_and_the_applicant_is_told(embedded
         assert requests.get(base + page, timeout=5).status_code == 200, page
     health = requests.get(f"{base}/health", timeout=5)
     assert health.status_code == 200, health.text
-    assert health.json()["routes"] == ["credit", "decision", "loan", "notify", "property", "tasks"]
+    assert health.json()["routes"] == ["auth", "credit", "decision", "loan", "notify", "property", "tasks"]
     missing = requests.get(f"{base}/nowhere", timeout=5)
     assert missing.status_code == 404 and missing.json()["message"] == "No service answers this path."
 
@@ -123,7 +124,7 @@ def test_gunicorns_own_refusals_are_json(embedded: tuple[str, Path]) -> None:
 def _open_stream(url: str) -> requests.Response | None:
     """A staff stream, opened and held; ``None`` if the server did not even answer its headers."""
     try:
-        return requests.get(url, headers={"Authorization": "Bearer embedded-staff"}, stream=True, timeout=(5, 20))
+        return requests.get(url, headers={"Authorization": f"Bearer {STAFF_TOKEN}"}, stream=True, timeout=(5, 20))
     except requests.RequestException:
         return None
 

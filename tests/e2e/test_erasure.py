@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 import requests
 
-from tests.conftest import STAFF_TOKEN
+from common.identity.roles import ADMIN
+from tests.conftest import staff_token
 from tests.e2e.conftest import Client
 from tests.support.databases import sql, where_text_appears
 from tests.support.payloads import application
@@ -26,7 +27,7 @@ from tests.support.smtp import received
 from tests.support.stack import SERVICES, Stack
 
 pytestmark = [pytest.mark.slow]
-STAFF = {"Authorization": f"Bearer {STAFF_TOKEN}", "X-Operator": "ada"}
+STAFF = {"Authorization": f"Bearer {staff_token(ADMIN, 'ada')}"}
 #: A steady retry round of the stack (8 retries, backoff up to 2 s) ends well within this.
 ROUND = 120
 

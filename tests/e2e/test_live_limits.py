@@ -20,8 +20,9 @@ import requests
 import websocket
 from prometheus_client.parser import text_string_to_metric_families
 
+from common.identity.roles import OFFICER
 from common.kernel.settings import Settings
-from tests.conftest import STAFF_TOKEN
+from tests.conftest import STAFF_TOKEN, staff_token
 from tests.e2e.conftest import Client
 from tests.e2e.test_live import read_until, sse, ws_url
 from tests.support.live import with_ticket
@@ -107,17 +108,20 @@ def test_one_token_cannot_take_every_slot(client: Client, stack: Stack) -> None:
 
 
 def test_one_address_cannot_take_every_slot_whatever_x_forwarded_for_says(client: Client, stack: Stack) -> None:
-    """The staff token is exempt from the token cap; the address cap holds, and a client cannot
-    escape it by sending its own ``X-Forwarded-For``: only the gateway's hop counts."""
+    """The address cap holds, and a client cannot escape it by sending its own ``X-Forwarded-For``:
+    only the gateway's hop counts. Each stream is a different staff member's, so that the cap
+    per person (the token cap) is never the one that refuses."""
     client.submit(application())  # the staff snapshot is not empty: an accepted socket sends data
-    spoofed = [{**STAFF, "X-Forwarded-For": f"203.0.113.{n}"} for n in range(WORKERS * PER_ADDRESS + 1)]
+    tokens = [staff_token(OFFICER, f"officer-{n}") for n in range(WORKERS * PER_ADDRESS + 1)]
+    spoofed = [{"Authorization": f"Bearer {token}", "X-Forwarded-For": f"203.0.113.{n}"}
+               for n, token in enumerate(tokens)]
     with opened([(f"{stack.gateway}/notify/events", headers) for headers in spoofed]) as responses:
         assert 429 in {r.status_code for r in responses}
         assert "address" in next(r for r in responses if r.status_code == 429).json()["message"]
     all_released(stack)
-    sockets = [websocket.create_connection(ws_url(stack, "/notify/ws", STAFF_TOKEN), timeout=30,
+    sockets = [websocket.create_connection(ws_url(stack, "/notify/ws", token), timeout=30,
                                            header=[f"X-Forwarded-For: {headers['X-Forwarded-For']}"])
-               for headers in spoofed]
+               for token, headers in zip(tokens, spoofed, strict=True)]
     try:
         codes = [first_frame(ws) for ws in sockets]
     finally:

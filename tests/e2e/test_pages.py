@@ -1,5 +1,7 @@
 """The officers' dashboard and the applicant's page, driven in headless Chromium against the real stack.
 
+Staff sign in with their own account (``POST /auth/token`` from the page's form: the test stack
+creates ``ADMIN_USERNAME`` at start, and the tests add an officer through ``/auth/accounts``).
 Debian's Chromium (``deploy/local/ensure_browser.sh``) is driven by Playwright; no browser is ever
 downloaded. Every assertion about a change is made without reloading the page: what the page
 shows came over its WebSocket (dashboard) or its EventSource (applicant). Each run also writes
@@ -18,7 +20,7 @@ import pytest
 import requests
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from tests.conftest import ROOT, STAFF_TOKEN
+from tests.conftest import ADMIN_PASSWORD, ADMIN_USERNAME, ROOT, STAFF_TOKEN
 from tests.e2e.conftest import Client
 from tests.support.payloads import application
 from tests.support.polling import eventually
@@ -35,6 +37,9 @@ VIEWPORT = {"width": 1280, "height": 800}
 #: Milliseconds allowed for the saga to reach a status (it takes a second or two).
 SAGA = 30_000
 INCOME = {"declared_income_year_1": "70000", "declared_income_year_2": "66000"}
+#: An officer's account, made by :func:`staff_account` (idempotent: any test may need it first).
+OFFICER = ("officer-pages", "a-long-password-1")
+EXPIRED = "Your session has expired: sign in again."
 
 
 @pytest.fixture(scope="module")
@@ -85,11 +90,29 @@ def assert_not_reloaded(tab: Page) -> None:
     assert tab.evaluate("window.__notReloaded === true")
 
 
+def staff_account(stack: Stack, username: str, password: str, role: str) -> None:
+    """Make a staff account with an admin's token (already there from an earlier test: fine)."""
+    made = requests.post(f"{stack.gateway}/auth/accounts", headers={"Authorization": f"Bearer {STAFF_TOKEN}"},
+                         json={"username": username, "password": password, "role": role}, timeout=10)
+    assert made.status_code in (201, 409), made.text
+
+
+def sign_in_form(tab: Page, username: str, password: str) -> None:
+    """Fill the staff sign-in form and send it with Enter, as a keyboard user would."""
+    tab.get_by_test_id("username-input").fill(username)
+    tab.get_by_test_id("password-input").fill(password)
+    tab.get_by_test_id("password-input").press("Enter")
+
+
 def staff_login(tab: Page, stack: Stack) -> None:
     tab.goto(f"{stack.gateway}/notify/dashboard")
-    tab.get_by_test_id("token-input").fill(STAFF_TOKEN)
-    tab.get_by_test_id("login-submit").click()
+    sign_in_form(tab, ADMIN_USERNAME, ADMIN_PASSWORD)
     expect(tab.get_by_test_id("connection")).to_have_attribute("data-state", "live")
+    expect(tab.get_by_test_id("signed-in-as")).to_have_text(f"{ADMIN_USERNAME} (admin)")
+
+
+def stored_token(tab: Page) -> Any:
+    return tab.evaluate("sessionStorage.getItem('loanflow.staffToken')")
 
 
 def track(tab: Page, stack: Stack, accepted: dict[str, Any], token: str | None = None) -> None:
@@ -99,17 +122,58 @@ def track(tab: Page, stack: Stack, accepted: dict[str, Any], token: str | None =
 # ------------------------------------------------------------------------------------------ dashboard
 
 
-def test_dashboard_refuses_a_wrong_token(page: Page, stack: Stack, client: Client) -> None:
-    accepted = client.submit(application())
+def test_dashboard_refuses_a_wrong_password(page: Page, stack: Stack) -> None:
+    staff_account(stack, *OFFICER, role="officer")
+    username, password = OFFICER
     page.goto(f"{stack.gateway}/notify/dashboard")
-    page.get_by_test_id("token-input").fill("not-the-staff-token")
-    page.get_by_test_id("login-submit").click()
-    expect(page.get_by_test_id("login-error")).to_have_text("This token is not valid.")
-    page.get_by_test_id("token-input").fill(accepted["access_token"])  # an applicant's token
-    page.get_by_test_id("login-submit").click()
-    expect(page.get_by_test_id("login-error")).to_have_text("This token is not a staff token.")
+    expect(page.get_by_test_id("password-input")).to_have_attribute("type", "password")
+    expect(page.get_by_test_id("password-input")).to_have_attribute("autocomplete", "current-password")
+    page.get_by_label("Username").fill(username)  # the labels name their inputs
+    page.get_by_label("Password").fill("not-the-password")
+    page.get_by_test_id("sign-in").click()
+    expect(page.get_by_test_id("login-error")).to_have_text("Wrong username or password.")
+    expect(page.get_by_test_id("password-input")).to_have_value("")
     expect(page.get_by_test_id("applications")).to_be_hidden()
-    assert page.evaluate("sessionStorage.getItem('loanflow.staffToken')") is None
+    expect(page.get_by_test_id("signed-in-as")).to_be_hidden()
+    assert stored_token(page) is None
+
+    # An officer may use this page.
+    page.get_by_test_id("password-input").fill(password)
+    page.get_by_test_id("sign-in").click()
+    expect(page.get_by_test_id("signed-in-as")).to_have_text(f"{username} (officer)")
+    expect(page.get_by_test_id("connection")).to_have_attribute("data-state", "live")
+    expect(page.get_by_test_id("login-error")).to_be_hidden()
+
+
+def test_dashboard_asks_to_sign_in_again_when_the_session_is_over(page: Page, stack: Stack, client: Client) -> None:
+    accepted = client.submit(application())
+    staff_login(page, stack)
+    token = stored_token(page)
+    assert token and token not in page.url
+    assert page.evaluate("Number(sessionStorage.getItem('loanflow.staffTokenExpiry')) > Date.now()")
+    assert page.evaluate("localStorage.length") == 0
+    expect(page.get_by_test_id(f"row-{accepted['id']}")).to_be_visible()
+
+    # A token the server refuses (a 401, as for an expired one): the form again, the username kept.
+    page.evaluate("sessionStorage.setItem('loanflow.staffToken', 'garbage')")
+    page.reload()
+    expect(page.get_by_test_id("login-error")).to_have_text(EXPIRED)
+    expect(page.get_by_test_id("applications")).to_be_hidden()
+    expect(page.get_by_test_id("sign-out")).to_be_hidden()
+    expect(page.get_by_test_id("username-input")).to_have_value(ADMIN_USERNAME)
+    assert stored_token(page) is None
+    page.get_by_test_id("password-input").fill(ADMIN_PASSWORD)
+    page.get_by_test_id("password-input").press("Enter")
+    expect(page.get_by_test_id("connection")).to_have_attribute("data-state", "live")
+    expect(page.get_by_test_id(f"row-{accepted['id']}")).to_be_visible()
+    expect(page.get_by_test_id("login-error")).to_be_hidden()
+
+    # A token whose time is up is not even tried.
+    page.evaluate("sessionStorage.setItem('loanflow.staffTokenExpiry', String(Date.now() - 1000))")
+    page.reload()
+    expect(page.get_by_test_id("login-error")).to_have_text(EXPIRED)
+    expect(page.get_by_test_id("connection")).to_be_hidden()
+    assert stored_token(page) is None
 
 
 def test_dashboard_follows_applications_live(page: Page, stack: Stack, client: Client) -> None:
@@ -205,9 +269,12 @@ def test_dashboard_follows_applications_live(page: Page, stack: Stack, client: C
     page.reload()
     expect(page.get_by_test_id("connection")).to_have_attribute("data-state", "live")
     expect(row[approved["id"]]).to_be_visible()
-    page.get_by_test_id("logout").click()
+    expect(page.get_by_test_id("signed-in-as")).to_have_text(f"{ADMIN_USERNAME} (admin)")
+    page.get_by_test_id("sign-out").click()
     expect(page.get_by_test_id("login-form")).to_be_visible()
-    assert page.evaluate("sessionStorage.getItem('loanflow.staffToken')") is None
+    expect(page.get_by_test_id("signed-in-as")).to_be_hidden()
+    expect(page.get_by_test_id("applications")).to_be_hidden()
+    assert page.evaluate("sessionStorage.length") == 0
 
 
 # ------------------------------------------------------------------------------------------ applicant
@@ -350,8 +417,8 @@ def test_pages_work_under_their_content_security_policy(page: Page, stack: Stack
     if path.endswith("/docs"):
         expect(page.locator(".opblock").first).to_be_visible()  # Swagger UI read the document
     elif path == "/tasks":
-        expect(page.get_by_test_id("login")).to_be_visible()
-        assert page.locator(".tb-card").first.evaluate("e => getComputedStyle(e).borderRadius") == "10px"
+        expect(page.get_by_test_id("username-input")).to_be_visible()
+        assert page.locator(".tb-wrap").evaluate("e => getComputedStyle(e).maxWidth") == "1200px"
     else:
-        expect(page.get_by_test_id("token-input")).to_be_visible()
+        expect(page.get_by_test_id("username-input")).to_be_visible()
     page.wait_for_load_state("networkidle")

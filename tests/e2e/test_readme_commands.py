@@ -77,6 +77,15 @@ def running(argv: list[str], env: dict[str, str], log: Path) -> Iterator[subproc
             process.wait(timeout=10)
 
 
+def assert_signs_in(base: str, username: str, password: str) -> None:
+    """``POST /auth/token`` with these credentials gives a staff token that opens a staff view."""
+    answer = requests.post(f"{base}/auth/token", json={"username": username, "password": password}, timeout=10)
+    assert answer.status_code == 200, answer.text
+    token = answer.json()["access_token"]
+    me = requests.get(f"{base}/auth/me", headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    assert me.json() == {"username": username, "role": "admin"}, me.text
+
+
 def decide_one(base: str, log: Path, process: subprocess.Popen[bytes]) -> dict:
     """Wait for every service to be ready behind ``base``, submit one application, wait for its end."""
     def ready() -> bool:
@@ -116,20 +125,30 @@ def test_make_run_services_as_the_readme_gives_it(servers: Servers, tmp_path: Pa
            **{f"{service.upper()}_DATABASE_URL": url for service, url in urls.items()},
            "BROKER_URL": servers.rabbitmq.amqp_url("loanflow_readme"),
            "RABBITMQ_MANAGEMENT_URL": servers.rabbitmq.management_url,
-           "LOANFLOW_STAFF_TOKEN": "readme-staff-token", "LOANFLOW_SECRET_KEY": "readme-secret",
+           "LOANFLOW_SECRET_KEY": "readme-secret", "LOANFLOW_ADMIN_PASSWORD": "readme-admin-password",
            "LOANFLOW_MAIL_DIR": str(tmp_path / "mail")}
     log = tmp_path / "make-run-services.log"
     with running(readme_command("run-services"), env, log) as process:
         outcome = decide_one("http://127.0.0.1:8000", log, process)
+        # It made the first account with the password of the environment, and said how to sign in.
+        assert_signs_in("http://127.0.0.1:8000", "admin", "readme-admin-password")
     assert outcome["status"] == "APPROVED", outcome
-    assert "readme-staff-token" in log.read_text()  # it tells the user how to sign in
+    told = log.read_text()
+    assert ("Staff sign-in: http://127.0.0.1:8000/notify/dashboard as 'admin', password the value of "
+            "$LOANFLOW_ADMIN_PASSWORD") in told, told[-2000:]
 
 
 def test_make_run_as_the_readme_gives_it(tmp_path: Path) -> None:
     port = free_port()
-    env = embedded_env(tmp_path / "var", "readme-staff-token", PORT=str(port))
+    env = embedded_env(tmp_path / "var", PORT=str(port), LOANFLOW_ADMIN_PASSWORD="")
     log = tmp_path / "make-run.log"
     with running(readme_command("run"), env, log) as process:
         started = time.monotonic()
         outcome = decide_one(f"http://127.0.0.1:{port}", log, process)
+        # No LOANFLOW_ADMIN_PASSWORD, as on a fresh machine: one was generated into var/ and
+        # printed with how to sign in; it signs in.
+        told = re.search(r"as 'admin', password (\S+) \(kept in (\S+)\)", log.read_text())
+        assert told, log.read_text()[-2000:]
+        assert Path(told.group(2)).read_text().strip() == told.group(1)
+        assert_signs_in(f"http://127.0.0.1:{port}", "admin", told.group(1))
     assert outcome["status"] == "APPROVED", (outcome, time.monotonic() - started)

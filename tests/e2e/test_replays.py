@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 import requests
 
-from tests.conftest import STAFF_TOKEN
+from common.identity.roles import OPERATOR
+from tests.conftest import staff_token
 from tests.e2e.conftest import Client
 from tests.support.databases import sql, sql_value
 from tests.support.payloads import application
@@ -22,7 +23,7 @@ from tests.support.smtp import received
 from tests.support.stack import Stack
 
 pytestmark = [pytest.mark.slow]
-STAFF = {"Authorization": f"Bearer {STAFF_TOKEN}", "X-Operator": "rita"}
+STAFF = {"Authorization": f"Bearer {staff_token(OPERATOR, 'rita')}"}
 #: A steady retry round of the stack (8 retries, backoff up to 2 s) ends well within this.
 ROUND = 120
 

@@ -165,7 +165,8 @@ def test_staff_revoke_an_applicants_tokens(apps: dict[str, Flask], loan: FlaskCl
     assert loan.post(f"/loan/applications/{accepted['id']}/access-token/revoke", headers=STAFF).status_code == 204
     refused_because(read(loan, accepted), "TOKEN_REVOKED")
     assert read(loan, other).status_code == 200  # one application's tokens only
-    assert access_messages(apps, accepted["id"])[0][1]["cause"] == "tokens revoked by staff"
+    # The staff member who revoked them, by name.
+    assert access_messages(apps, accepted["id"])[0][1]["cause"] == "tokens revoked by admin"
     assert loan.post(f"/loan/applications/{new_id()}/access-token/revoke", headers=STAFF).status_code == 404
     # Another applicant's token neither revokes nor learns anything.
     assert loan.post(f"/loan/applications/{other['id']}/access-token/revoke",

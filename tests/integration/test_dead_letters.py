@@ -15,6 +15,7 @@ from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
+from common.identity.roles import ADMIN, OPERATOR
 from common.messaging.broker import build_broker
 from common.messaging.consumers import register_actors
 from common.messaging.deadletters import drain_dead_letter_queue
@@ -23,14 +24,14 @@ from common.messaging.relay import OutboxRelay
 from common.service.entrypoints import web_app
 from common.service.runtime import Runtime
 from credit_app.service import definition
-from tests.conftest import STAFF_TOKEN, SUFFIX, make_settings
+from tests.conftest import SUFFIX, make_settings, staff_token
 from tests.support.databases import sql, truncate_all
 from tests.support.messages import outbox, run_until_idle
 from tests.support.polling import eventually
 from tests.support.servers import Servers
 from tests.support.stack import reset_vhost
 
-STAFF = {"Authorization": f"Bearer {STAFF_TOKEN}", "X-Operator": "alice"}
+STAFF = {"Authorization": f"Bearer {staff_token(OPERATOR, 'alice')}"}
 APPLICANT = {"full_name": "Alice Propre", "birth_date": "1992-04-15", "employment_status": "permanent",
              "monthly_income": "5200.00", "monthly_debts": "0.00"}
 
@@ -106,9 +107,13 @@ def test_discard_and_purge(rt: Runtime) -> None:
     client = web_app("credit", rt.settings, rt=rt).test_client()
     first = client.get("/credit/dead-letters", headers=STAFF).json[0]["id"]
     assert client.post(f"/credit/dead-letters/{first}/discard", headers=STAFF).json["status"] == "DISCARDED"
-    assert client.post("/credit/dead-letters/purge", headers=STAFF).json == {"discarded": 2}
+    # Purging is an admin's: an operator discards one letter at a time.
+    assert client.post("/credit/dead-letters/purge", headers=STAFF).status_code == 403
+    admin = {"Authorization": f"Bearer {staff_token(ADMIN, 'ada')}"}
+    assert client.post("/credit/dead-letters/purge", headers=admin).json == {"discarded": 2}
     assert client.get("/credit/dead-letters?status=PARKED", headers=STAFF).json == []
-    assert [a["action"] for a in client.get("/credit/operator-actions", headers=STAFF).json] == ["purge", "discard"]
+    assert [(a["action"], a["operator"]) for a in client.get("/credit/operator-actions", headers=STAFF).json] == [
+        ("purge", "ada"), ("discard", "alice")]
 
 
 def test_task_history_of_an_application(rt: Runtime) -> None:

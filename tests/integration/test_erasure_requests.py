@@ -13,18 +13,19 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from common.database.retention import anonymise_ended
+from common.identity.roles import ADMIN
 from common.kernel.clock import isoformat, utcnow
 from common.messaging.outbox import new_id
 from common.service.entrypoints import web_app
 from common.service.runtime import Runtime
 from loan_app.adapters.orm import TABLES
-from tests.conftest import STAFF_TOKEN, make_settings
+from tests.conftest import make_settings, staff_token
 from tests.support.databases import truncate_all
 from tests.support.messages import deliver, outbox
 from tests.support.payloads import application
 
 pytestmark = [pytest.mark.postgres]
-STAFF = {"Authorization": f"Bearer {STAFF_TOKEN}", "X-Operator": "ada"}
+STAFF = {"Authorization": f"Bearer {staff_token(ADMIN, 'ada')}"}
 OTHERS = ["credit", "property", "decision", "notify"]
 
 

@@ -156,9 +156,10 @@ def poison_row(rt: Runtime, **changes: object) -> str:
 def test_a_poison_row_is_parked_and_the_rows_after_it_keep_flowing(rt: Runtime, rabbit: RabbitmqBroker) -> None:
     from prometheus_client import REGISTRY
 
+    from common.identity.roles import OPERATOR
     from common.messaging.relay import POISON_ATTEMPTS
     from common.service.entrypoints import web_app
-    from tests.conftest import STAFF_TOKEN
+    from tests.conftest import staff_token
 
     refused = poison_row(rt, queue="amq.refused", actor="loan.application_submitted")  # RabbitMQ: 403
     malformed = poison_row(rt, payload={"no": "occurred_at"})  # cannot be made into a message
@@ -179,7 +180,7 @@ def test_a_poison_row_is_parked_and_the_rows_after_it_keep_flowing(rt: Runtime, 
     assert REGISTRY.get_sample_value("loanflow_outbox_parked_total", {"queue": "amq.refused"}) >= 1
 
     client = web_app("loan", rt.settings, rt=rt).test_client()
-    staff = {"Authorization": f"Bearer {STAFF_TOKEN}", "X-Operator": "omar"}
+    staff = {"Authorization": f"Bearer {staff_token(OPERATOR, 'omar')}"}
     assert {row["id"] for row in client.get("/loan/outbox/parked", headers=staff).json} == {refused, malformed}
     assert 'loanflow_outbox_parked_rows{service="loan"} 2.0' in client.get("/loan/metrics").text
     assert client.post(f"/loan/outbox/{malformed}/retry", headers=staff).json["attempts"] == 0

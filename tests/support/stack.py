@@ -147,10 +147,13 @@ def launched(prefix: str, vhost: str, offset: int, log_dir: Path, *, broker_link
     heartbeat (production: the broker's 30 s) so that a silent link is noticed within a test's
     patience. Yields the stack and the database URLs; stops every process on exit, whatever happened.
     """
-    from tests.conftest import SECRET_KEY, STAFF_TOKEN
+    from loanflow.staff import ensure_admin
+    from tests.conftest import ADMIN_PASSWORD, SECRET_KEY, make_settings
     from tests.support.databases import reset_database
 
     urls = {name: reset_database(name, prefix=prefix) for name in SERVICES}
+    # The first account, as ``make run-services`` makes it (``staff ensure-admin``).
+    ensure_admin(make_settings("loan", urls["loan"]), ADMIN_PASSWORD, log_dir, "")
     reset_vhost(vhost)
     rabbitmq = servers.current.rabbitmq
     link = servers.NetProxy(rabbitmq.amqp_port, log_dir / "broker-link.log") if broker_link else None
@@ -159,7 +162,6 @@ def launched(prefix: str, vhost: str, offset: int, log_dir: Path, *, broker_link
     base = {f"{name.upper()}_DATABASE_URL": url for name, url in urls.items()}
     base.update(
         BROKER_URL=broker_url,
-        LOANFLOW_STAFF_TOKEN=STAFF_TOKEN,
         LOANFLOW_SECRET_KEY=SECRET_KEY,
         LOANFLOW_STEP_MAX_RETRIES="3",
         LOANFLOW_MIN_BACKOFF_MS="100",

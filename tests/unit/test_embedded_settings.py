@@ -30,8 +30,8 @@ def unchanged_environment() -> Iterator[None]:
 
 def test_secrets_are_generated_once_and_shared(tmp_path: Path) -> None:
     config = with_secrets(EmbeddedSettings.from_env({"LOANFLOW_VAR_DIR": str(tmp_path)}))
-    tokens = {(settings.staff_token, settings.secret_key) for settings in config.services.values()}
-    assert len(tokens) == 1 and all(tokens.pop())
+    keys = {(settings.secret_key, settings.staff_key) for settings in config.services.values()}
+    assert len(keys) == 1 and all(keys.pop())  # every service checks the tokens the others issue
     again = with_secrets(EmbeddedSettings.from_env({"LOANFLOW_VAR_DIR": str(tmp_path)}))
     assert again.services["notify"].secret_key == config.services["loan"].secret_key
     assert (tmp_path / "loanflow_secret_key").stat().st_mode & 0o777 == 0o600
@@ -39,9 +39,10 @@ def test_secrets_are_generated_once_and_shared(tmp_path: Path) -> None:
 
 def test_secrets_of_the_environment_win(tmp_path: Path) -> None:
     config = with_secrets(EmbeddedSettings.from_env({"LOANFLOW_VAR_DIR": str(tmp_path),
-                                                     "LOANFLOW_STAFF_TOKEN": "staff", "LOANFLOW_SECRET_KEY": "key"}))
-    assert {(s.staff_token, s.secret_key) for s in config.services.values()} == {("staff", "key")}
-    assert not (tmp_path / "loanflow_staff_token").exists()
+                                                     "LOANFLOW_SECRET_KEY": "key",
+                                                     "LOANFLOW_STAFF_SIGNING_KEY": "staff-key"}))
+    assert {(s.secret_key, s.staff_key) for s in config.services.values()} == {("key", "staff-key")}
+    assert not (tmp_path / "loanflow_secret_key").exists()
 
 
 def test_services_get_the_demo_pace_the_catcher_and_a_live_cap(tmp_path: Path) -> None:

@@ -1,7 +1,7 @@
 """The environment is read in one module, and what it reads is what the documentation lists.
 
 Three checks keep "one ``Settings`` read once" true as the code moves: no module but
-``common/kernel/settings.py`` touches ``os.environ`` (read with ``ast``, nothing imported); every
+``common/kernel/environment.py`` touches ``os.environ`` (read with ``ast``, nothing imported); every
 variable the settings classes read is in docs/operations.md's configuration table with the
 processes that read it, and the other way round; every variable the README, the docs and the
 deployment files name is in that table. The rest are unit tests of the settings themselves.
@@ -16,10 +16,11 @@ from pathlib import Path
 
 from common.kernel.settings import SERVICES, Settings, SmtpSettings, prometheus_multiproc_dir
 from loanflow.settings import DEFAULT_PORTS, EmbeddedSettings, GatewaySettings, MailCatcherSettings
+from loanflow.staff import first_admin_password
 
 ROOT = Path(__file__).resolve().parents[2]
-#: The one module that reads the environment.
-SETTINGS_MODULE = "common/kernel/settings.py"
+#: The one module that reads the environment (for common/kernel/settings.py and the others).
+SETTINGS_MODULE = "common/kernel/environment.py"
 #: Modules that may read it too, and why.
 EXCEPTIONS: set[str] = set()  # the bureau simulator reads its BUREAU_* variables through Environment too
 #: What reading or changing the environment looks like.
@@ -38,6 +39,7 @@ READERS: dict[str, Callable[[Mapping[str, str]], object]] = {
     "mail catcher": MailCatcherSettings.from_env,
     "embedded": EmbeddedSettings.from_env,
     "metrics": prometheus_multiproc_dir,
+    "staff command": first_admin_password,
 }
 
 
@@ -69,7 +71,7 @@ def test_only_the_settings_module_reads_the_environment() -> None:
         lines = list(_environment_uses(ast.parse(path.read_text(), str(path))))
         if lines and relative != SETTINGS_MODULE:
             readers[relative] = lines
-    assert set(readers) == EXCEPTIONS, "read the environment in common/kernel/settings.py and pass the value down"
+    assert set(readers) == EXCEPTIONS, "read the environment with common/kernel/environment.py and pass the value down"
     assert list(_environment_uses(ast.parse((ROOT / SETTINGS_MODULE).read_text())))
 
 
@@ -197,4 +199,5 @@ def test_the_gateway_routes_from_its_settings() -> None:
     from loanflow.gateway import build_app
 
     app = build_app(GatewaySettings(upstreams={name: f"http://{name}-web" for name in SERVICES}))
-    assert app["upstreams"] == {**{name: f"http://{name}-web" for name in SERVICES}, "tasks": "http://notify-web"}
+    assert app["upstreams"] == {**{name: f"http://{name}-web" for name in SERVICES}, "tasks": "http://notify-web",
+                                "auth": "http://loan-web"}

@@ -10,12 +10,15 @@ from datetime import timedelta
 from types import SimpleNamespace
 from typing import Any
 
+import jwt
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from flask.views import MethodView
 from flask_smorest import Api
 
+from common.identity import staff_tokens
+from common.identity.roles import ADMIN, OFFICER, OPERATOR
 from common.kernel.clock import utcnow
 from common.kernel.settings import Settings
 from common.web.applicant_access import AccessFacts, AccessRefused, issue_applicant_token
@@ -29,7 +32,17 @@ from common.web.blueprint import (
 )
 from common.web.context import RUNTIME_KEY, current_caller
 
-STAFF, SECRET = "staff-token", "secret"
+SECRET = "secret"
+
+
+def _staff(role: str, username: str = "someone", *, key: str | None = None, lifetime: int = 600,
+           ago: int = 0) -> str:
+    """A staff token as ``POST /auth/token`` gives one (signed with the key derived from SECRET)."""
+    return staff_tokens.issue(key or staff_tokens.derived_key(SECRET), username, role,
+                              utcnow() - timedelta(seconds=ago), timedelta(seconds=lifetime))
+
+
+STAFF = _staff(ADMIN, "ada", lifetime=12 * 3600)  # made at import: it must outlive a full suite run
 MINE, OTHER = "11111111-1111-1111-1111-111111111111", "22222222-2222-2222-2222-222222222222"
 
 blp = Blueprint("guarded", __name__, url_prefix="/t")
@@ -55,7 +68,7 @@ PASS = Credential("a pass (?pass=)", _pass)
 @blp.route("/staff")
 class StaffView(MethodView):
     @blp.response(200)
-    @blp.staff_only
+    @blp.staff_only(OPERATOR)
     def get(self) -> Any:
         """Staff only"""
         return {"staff": current_caller().staff}
@@ -77,7 +90,8 @@ def client() -> FlaskClient:
                       OPENAPI_JSON_PATH="openapi.json",
                       API_SPEC_OPTIONS={"components": {"securitySchemes": SECURITY_SCHEMES}})
     app.extensions[RUNTIME_KEY] = SimpleNamespace(
-        name="t", settings=Settings(service="t", database_url="sqlite://", staff_token=STAFF, secret_key=SECRET,
+        name="t", settings=Settings(service="t", database_url="sqlite://", secret_key=SECRET,
+                                    staff_previous_signing_keys=("the-key-before-rotation",),
                                     applicant_token_max_days=30, applicant_token_days_after_end=10),
         definition=SimpleNamespace(access_facts=lambda rt, application_id: FACTS.get(application_id)))
     Api(app).register_blueprint(blp)
@@ -177,4 +191,44 @@ def test_one_declaration_documents_the_answers_and_the_security_requirement(clie
     assert owned["security"] == [{"bearer": []}]
     assert owned["responses"]["401"]["description"] == UNAUTHENTICATED_WITH_CREDENTIAL.format(name=PASS.name)
     assert owned["responses"]["404"]["description"] == ERROR_MEANINGS[404]
-    assert "403" not in owned["responses"]
+    assert owned["responses"]["403"]["description"] == ERROR_MEANINGS[403]  # a staff role it does not admit
+
+
+def test_each_role_is_admitted_where_the_view_names_it_and_admin_everywhere(client: FlaskClient) -> None:
+    assert client.get("/t/staff", headers=_bearer(_staff(OPERATOR, "omar"))).json == {"staff": True}
+    assert client.get("/t/staff", headers=_bearer(_staff(ADMIN))).status_code == 200
+    refused = client.get("/t/staff", headers=_bearer(_staff(OFFICER, "olga")))
+    assert refused.status_code == 403
+    assert refused.json["message"] == "Your role (officer) may not do this: it needs operator or admin."
+    # An application's view admits officers (and admin), its applicant, not an operator.
+    assert client.get(f"/t/applications/{OTHER}", headers=_bearer(_staff(OFFICER))).status_code == 200
+    assert client.get(f"/t/applications/{OTHER}", headers=_bearer(_staff(OPERATOR))).status_code == 403
+
+
+def test_a_staff_token_expired_forged_or_of_another_key_opens_nothing(client: FlaskClient) -> None:
+    expired = client.get("/t/staff", headers=_bearer(_staff(ADMIN, ago=700)))
+    assert expired.status_code == 401
+    assert expired.json["errors"]["reason"] == "TOKEN_EXPIRED"
+    assert expired.headers["WWW-Authenticate"].startswith("Bearer")
+    assert client.get("/t/staff", headers=_bearer(_staff(ADMIN, key="another-key"))).status_code == 401
+    header, payload, signature = STAFF.split(".")
+    assert client.get("/t/staff", headers=_bearer(f"{header}.{payload}.{signature[::-1]}")).status_code == 401
+    # The same claims unsigned ("alg": "none") are refused, whatever the token says of itself.
+    unsigned = jwt.encode(jwt.decode(STAFF, options={"verify_signature": False}), key=None, algorithm="none")
+    assert client.get("/t/staff", headers=_bearer(unsigned)).status_code == 401
+    # During a rotation, a token signed with the previous key still works.
+    assert client.get("/t/staff", headers=_bearer(_staff(ADMIN, key="the-key-before-rotation"))).status_code == 200
+
+
+def test_a_role_the_token_claims_but_that_does_not_exist_is_refused(client: FlaskClient) -> None:
+    claims = {"sub": "mallory", "role": "root", "iss": staff_tokens.ISSUER, "aud": staff_tokens.AUDIENCE,
+              "iat": int(utcnow().timestamp()), "exp": int(utcnow().timestamp()) + 60}
+    forged_role = jwt.encode(claims, staff_tokens.derived_key(SECRET), algorithm="HS256")
+    assert client.get("/t/staff", headers=_bearer(forged_role)).status_code == 401
+
+
+def test_a_view_must_name_its_roles() -> None:
+    with pytest.raises(TypeError, match="role names"):
+        Blueprint("b", __name__).staff_only(lambda: None)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="unknown role"):
+        Blueprint("b", __name__).staff_only("superuser")

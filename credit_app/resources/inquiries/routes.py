@@ -8,6 +8,7 @@ import marshmallow as ma
 from flask.views import MethodView
 from marshmallow import fields
 
+from common.identity.roles import OFFICER
 from common.web.blueprint import Blueprint, or_404
 from common.web.context import runtime
 from credit_app import queries
@@ -35,7 +36,7 @@ class InquirySchema(ma.Schema):
 @blp.route("/<uuid:application_id>")
 class InquiryByApplication(MethodView):
     @blp.response(200, InquirySchema)
-    @blp.staff_only
+    @blp.staff_only(OFFICER)
     def get(self, application_id: Any) -> Any:
         """Read the credit inquiry of an application
 

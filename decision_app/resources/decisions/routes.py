@@ -8,6 +8,7 @@ import marshmallow as ma
 from flask.views import MethodView
 from marshmallow import fields
 
+from common.identity.roles import OFFICER
 from common.web.blueprint import Blueprint
 from common.web.context import runtime
 from decision_app import queries
@@ -29,7 +30,7 @@ class DecisionRecordSchema(ma.Schema):
 @blp.route("/decisions/<uuid:application_id>")
 class DecisionsOfApplication(MethodView):
     @blp.response(200, DecisionRecordSchema(many=True))
-    @blp.staff_only
+    @blp.staff_only(OFFICER)
     def get(self, application_id: Any) -> Any:
         """List the decisions of an application
 

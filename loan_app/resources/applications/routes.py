@@ -8,9 +8,9 @@ from flask import request, url_for
 from flask.views import MethodView
 from flask_smorest import abort
 
+from common.identity.roles import OFFICER
 from common.kernel.clock import utcnow
 from common.kernel.jsonable import jsonable
-from common.operations.routes import operator_name
 from common.web.applicant_access import Lifetimes, issue_applicant_token
 from common.web.blueprint import Blueprint, or_404
 from common.web.context import current_caller, runtime
@@ -82,7 +82,7 @@ class Applications(MethodView):
     @blp.arguments(LIST_QUERY, location="query")
     @blp.response(200, ApplicationSummarySchema(many=True))
     @blp.paginate()
-    @blp.staff_only
+    @blp.staff_only(OFFICER)
     def get(self, args: dict[str, Any], pagination_parameters: Any) -> Any:
         """List applications (staff)
 
@@ -149,7 +149,7 @@ class ApplicationErasure(MethodView):
     @blp.response(202, ErasureSchema, headers={"Location": {"description": "Where to follow the erasure",
                                                             "schema": {"type": "string"}}})
     @blp.errors(404, 409, e409="The application is still in evaluation: withdraw it first.")
-    @blp.staff_only
+    @blp.staff_only()
     def post(self, application_id: Any) -> Any:
         """Erase an application's personal data (admin)
 
@@ -159,7 +159,7 @@ class ApplicationErasure(MethodView):
         """
         rt, key = runtime(), str(application_id)
         try:
-            commands.request_erasure(rt, key, operator_name())
+            commands.request_erasure(rt, key, current_caller().username)
         except commands.NotFound:
             abort(404, message="Application not found.")
         except NotEnded as running:
@@ -170,7 +170,7 @@ class ApplicationErasure(MethodView):
 
     @blp.response(200, ErasureSchema)
     @blp.errors(404, e404="No erasure was asked for this application (or it does not exist).")
-    @blp.staff_only
+    @blp.staff_only()
     def get(self, application_id: Any) -> Any:
         """Follow an erasure (admin)
 
@@ -211,6 +211,6 @@ class AccessTokenRevocation(MethodView):
         A new token can then be asked for by e-mail.
         """
         try:
-            commands.revoke_access(runtime(), str(application_id), "staff" if current_caller().staff else "applicant")
+            commands.revoke_access(runtime(), str(application_id), current_caller().username or "applicant")
         except commands.NotFound:
             abort(404, message="Application not found.")

@@ -19,6 +19,7 @@ from flask import Response, request
 from flask.views import MethodView
 from marshmallow import fields, validate
 
+from common.identity.roles import OFFICER
 from common.web.blueprint import Blueprint, Credential
 from common.web.context import current_caller, runtime
 from notify_app import queries
@@ -105,7 +106,7 @@ class ApplicationEvents(MethodView):
 @blp.route("/events")
 class AllEvents(MethodView):
     @blp.doc(**_SSE_DOC)
-    @blp.staff_only(credential=LIVE_TICKET)
+    @blp.staff_only(OFFICER, credential=LIVE_TICKET)
     def get(self) -> Response:
         """Stream every application's status changes (SSE, staff)"""
         return sse.staff_stream(runtime(), current_caller(), last_event_id(request))
@@ -131,7 +132,7 @@ class Applications(MethodView):
     @blp.arguments(RecipientQuerySchema, location="query")
     @blp.response(200, RecipientSchema(many=True))
     @blp.paginate()
-    @blp.staff_only
+    @blp.staff_only(OFFICER)
     def get(self, args: dict[str, Any], pagination_parameters: Any) -> Any:
         """List applications with their current status (staff; the dashboard's table)"""
         rows, pagination_parameters.item_count = queries.recipients(
