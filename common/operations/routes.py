@@ -62,10 +62,10 @@ def _settle(letter_id: Any, action: str) -> Any:
 
 @blp.route("/dead-letters")
 class DeadLetters(MethodView):
+    @blp.staff_only(OPERATOR)
     @blp.arguments(DeadLetterQuerySchema, location="query")
     @blp.response(200, DeadLetterSchema(many=True))
     @blp.paginate()
-    @blp.staff_only(OPERATOR)
     def get(self, args: dict[str, Any], pagination_parameters: Any) -> Any:
         """List dead letters (operator)
 
@@ -134,9 +134,9 @@ class Actions(MethodView):
 
 @blp.route("/tasks")
 class Tasks(MethodView):
+    @blp.staff_only(OPERATOR)
     @blp.arguments(TaskQuerySchema, location="query")
     @blp.response(200, TaskSchema(many=True))
-    @blp.staff_only(OPERATOR)
     def get(self, args: dict[str, Any]) -> Any:
         """Search this service's tasks (operator)
 
@@ -147,9 +147,9 @@ class Tasks(MethodView):
 
 @blp.route("/tasks/overview")
 class TasksOverview(MethodView):
+    @blp.staff_only(OPERATOR)
     @blp.arguments(OverviewQuerySchema, location="query")
     @blp.response(200)
-    @blp.staff_only(OPERATOR)
     def get(self, args: dict[str, Any]) -> Any:
         """Queues and actors of this service (operator)
 

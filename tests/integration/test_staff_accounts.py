@@ -143,6 +143,22 @@ def test_only_an_admin_manages_accounts_and_every_change_is_audited(loan: FlaskC
                          ("admin", "account.create", "ivan", {"role": "officer"})]
 
 
+def test_the_credential_is_checked_before_the_body_or_the_query(apps: dict[str, Flask]) -> None:
+    """A caller without the right token learns nothing from validation: 401 or 403 comes first,
+    whatever the body or the query says (a 422 would answer a question the caller may not ask)."""
+    officer = _bearer(staff_token(OFFICER, "olga"))
+    loan, notify = apps["loan"].test_client(), apps["notify"].test_client()
+    assert loan.post("/auth/accounts", json={}).status_code == 401
+    assert loan.post("/auth/accounts", json={"role": "root"}, headers=officer).status_code == 403
+    assert loan.patch("/auth/accounts/admin", json={"disabled": "maybe"}).status_code == 401
+    assert loan.get("/loan/applications?status=NOPE").status_code == 401
+    assert loan.post(f"/loan/applications/{uuid.uuid4()}/information", json=[1]).status_code == 401
+    assert notify.get("/notify/applications?status=NOPE").status_code == 401
+    for path in ("/loan/dead-letters?limit=x", "/loan/tasks?state=x", "/loan/tasks/overview?window=x"):
+        assert loan.get(path).status_code == 401, path
+        assert loan.get(path, headers=officer).status_code == 403, path
+
+
 def test_the_command_line_adds_accounts_with_the_password_from_standard_input(
         apps: dict[str, Flask], pg_urls: dict[str, str], tmp_path: Any) -> None:
     env = {"LOAN_DATABASE_URL": pg_urls["loan"], "LOANFLOW_SECRET_KEY": SECRET_KEY, "PATH": "/usr/bin:/bin",

@@ -79,10 +79,10 @@ class Applications(MethodView):
         }
         return body, 202, {"Location": location}
 
+    @blp.staff_only(OFFICER)
     @blp.arguments(LIST_QUERY, location="query")
     @blp.response(200, ApplicationSummarySchema(many=True))
     @blp.paginate()
-    @blp.staff_only(OFFICER)
     def get(self, args: dict[str, Any], pagination_parameters: Any) -> Any:
         """List applications (staff)
 
@@ -107,10 +107,10 @@ class ApplicationById(MethodView):
 
 @blp.route("/<uuid:application_id>/information")
 class ApplicationInformation(MethodView):
+    @blp.applicant_or_staff
     @blp.arguments(INFORMATION)
     @blp.response(200, ApplicationSchema)
     @blp.errors(400, 409, 413, 415, e409="The application is not waiting for information.")
-    @blp.applicant_or_staff
     def post(self, answers: dict[str, Any], application_id: Any) -> Any:
         """Supply requested information
 

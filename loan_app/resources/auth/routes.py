@@ -79,10 +79,10 @@ class Accounts(MethodView):
         """List staff accounts (admin)"""
         return accounts.accounts(runtime())
 
+    @blp.staff_only()
     @blp.arguments(AccountCreateSchema)
     @blp.response(201, AccountSchema)
     @blp.errors(400, 409, 413, 415, e409="An account with this username exists already.")
-    @blp.staff_only()
     def post(self, data: dict[str, Any]) -> Any:
         """Create a staff account (admin). Audited."""
         try:
@@ -106,10 +106,10 @@ class AccountByName(MethodView):
         except accounts.NoSuchAccount:
             abort(404, message="No such account.")
 
+    @blp.staff_only()
     @blp.arguments(AccountUpdateSchema)
     @blp.response(200, AccountSchema)
     @blp.errors(400, 404, 413, 415)
-    @blp.staff_only()
     def patch(self, changes: dict[str, Any], username: str) -> Any:
         """Change a staff account's role, password or disabled flag (admin). Audited."""
         try:

@@ -129,10 +129,10 @@ class RecipientQuerySchema(ma.Schema):
 
 @blp.route("/applications")
 class Applications(MethodView):
+    @blp.staff_only(OFFICER)
     @blp.arguments(RecipientQuerySchema, location="query")
     @blp.response(200, RecipientSchema(many=True))
     @blp.paginate()
-    @blp.staff_only(OFFICER)
     def get(self, args: dict[str, Any], pagination_parameters: Any) -> Any:
         """List applications with their current status (staff; the dashboard's table)"""
         rows, pagination_parameters.item_count = queries.recipients(
