@@ -30,7 +30,7 @@ run: install
 ## The same code as separate processes on RabbitMQ + PostgreSQL (gunicorn, dramatiq workers hosting the relays, gateway)
 run-services: install services
 	set -a; . deploy/local/services.env; set +a; \
-	export LOANFLOW_SECRET_KEY=$${LOANFLOW_SECRET_KEY:-$$($(BIN)/python -c 'from loanflow.local_secrets import ensure_secret as e; print(e("LOANFLOW_SECRET_KEY"))')}; \
+	export LOANFLOW_SECRET_KEY=$${LOANFLOW_SECRET_KEY:-$$($(BIN)/python -c 'from common.kernel.environment import Environment; from loanflow.local_secrets import ensure_secret as e; print(e("LOANFLOW_SECRET_KEY", "", Environment().var_dir()))')}; \
 	$(BIN)/python -m loanflow.cli migrate && $(BIN)/python -m loanflow.cli staff ensure-admin && PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/honcho start -f Procfile
 
 ## Start RabbitMQ and PostgreSQL if they are down, create the databases
