@@ -89,4 +89,6 @@ def take(session: Session, model: type, scope: str, subject: str, limit: RateLim
         return None
     ends_at = session.scalar(select(table.c.ends_at).where(table.c.scope == scope, table.c.subject == subject))
     remaining = (ends_at - now).total_seconds() if ends_at is not None else limit.seconds
-    return max(1, math.ceil(remaining))
+    # Clamped to the window: a concurrent request that took its ``now`` a few ms later may have
+    # opened the window, leaving 60.01 s of a 60 s window to this one (a Retry-After of 61 seen).
+    return min(max(1, math.ceil(remaining)), max(1, math.ceil(limit.seconds)))

@@ -163,6 +163,18 @@ def test_ended_windows_are_purged_with_the_other_expired_rows(instances: Callabl
     assert [hits for _, hits, _ in stored(app)["windows"]] == [1]  # the current window stays
 
 
+def test_retry_after_never_exceeds_the_window_when_a_later_clock_opened_it(
+        instances: Callable[..., list[Flask]]) -> None:
+    """Two concurrent requests: the one whose ``now`` is a few ms later opens the window; the
+    other, refused, is told at most the window's length (it was told 61 s of a 60 s window)."""
+    (app,) = instances(1)
+    rt, now = _runtime(app), utcnow()
+    with rt.session_factory() as session, session.begin():
+        for _ in range(LIMIT.amount):
+            assert take(session, WINDOWS, "submit", "race", LIMIT, now + timedelta(milliseconds=20)) is None
+        assert take(session, WINDOWS, "submit", "race", LIMIT, now) == LIMIT.seconds
+
+
 def test_the_limit_is_documented_on_the_operation(instances: Callable[..., list[Flask]]) -> None:
     (app,) = instances(1)
     operations = app.test_client().get("/loan/openapi.json").get_json()["paths"]["/loan/applications"]
