@@ -56,6 +56,7 @@ tools:
 ## Benchmarks on the real stack; prints the table, writes bench/results/latest.json
 bench: install-dev services tools
 	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.surge --held-from bench/results/latest.json
 
 ## Only the unit tests: code imported and called, no server, process or socket (tests/README.md)
 test-fast: install-dev

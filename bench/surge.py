@@ -2,7 +2,8 @@
 
 ``python -m bench.surge --held R`` (R: the highest rate ``python -m bench.run`` held) starts the
 Procfile stack on fresh databases like ``bench.run`` does (``LOANFLOW_MAX_IN_EVALUATION`` set by
-``--max-in-evaluation``, default 10 s of the held rate; ``0`` runs it unbounded, as before issue
+``--max-in-evaluation``, default 10 s of the held rate; ``LOANFLOW_ADMISSION_RATE`` by
+``--admission-rate``, default the held rate; ``0`` for both runs it unbounded, as before issue
 17), warms it up, then offers R, 2R, 4R and R applications/s open loop, ``--phase-seconds`` each
 (60), without pause between phases, and waits for every accepted application to end.
 
@@ -47,8 +48,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.surge", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--held", type=float, help="the highest rate held, applications/s (smoke: 2)")
+    parser.add_argument("--held-from", type=Path, metavar="RESULT_JSON",
+                        help="take --held from a python -m bench.run result (its highest rate held end to end); "
+                             "make bench passes bench/results/latest.json")
     parser.add_argument("--max-in-evaluation", type=int,
                         help="LOANFLOW_MAX_IN_EVALUATION of the stack (default: 10 s of --held; 0: unbounded)")
+    parser.add_argument("--admission-rate", type=float,
+                        help="LOANFLOW_ADMISSION_RATE of the stack, applications/s (default: --held; 0: no pacing)")
     parser.add_argument("--phase-seconds", type=float, help="seconds per phase (default 60)")
     parser.add_argument("--bucket-seconds", type=float, help="seconds per printed row (default 10)")
     parser.add_argument("--drain-timeout", type=float, help="seconds to wait for the last application (default 900)")
@@ -63,6 +69,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--output", type=Path, default=RESULTS / "surge-latest.json")
     parser.add_argument("--log-dir", type=Path, help="process logs (default: a new temporary folder)")
     args = parser.parse_args(argv)
+    if args.held is None and args.held_from is not None:
+        args.held = held_rate(args.held_from)
+        if not args.held:
+            parser.error(f"{args.held_from} holds no rate held end to end: nothing to surge from")
     if args.held is None and not args.smoke:
         parser.error("--held is required (the highest rate python -m bench.run held)")
     defaults = {"held": 2.0, "phase_seconds": 4.0, "bucket_seconds": 2.0, "drain_timeout": 90.0} if args.smoke \
@@ -72,10 +82,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             setattr(args, key, value)
     if args.max_in_evaluation is None:
         args.max_in_evaluation = 4 if args.smoke else math.ceil(10 * args.held)
+    if args.admission_rate is None:
+        args.admission_rate = args.held
     suffix = "" if args.offset == 14_000 else f"_{args.offset}"
     args.prefix = args.prefix or f"loanflow_surge{suffix}"
     args.vhost = args.vhost or f"loanflow_surge{suffix}"
     return args
+
+
+def held_rate(result: Path) -> float:
+    """The highest end-to-end rate a ``bench.run`` result held (0 if none)."""
+    steps = json.loads(result.read_text()).get("e2e", {}).get("steps", [])
+    return max((float(step["offered_per_s"]) for step in steps if step.get("held")), default=0.0)
 
 
 def backlog(urls: dict[str, str]) -> dict[str, int]:
@@ -147,13 +165,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     log_dir = args.log_dir or Path(tempfile.mkdtemp(prefix="loanflow-surge-"))
     log_dir.mkdir(parents=True, exist_ok=True)
     env = {**DEFAULT_ENV, "LOANFLOW_MAX_IN_EVALUATION": str(args.max_in_evaluation),
+           "LOANFLOW_ADMISSION_RATE": f"{args.admission_rate:g}",
            **dict(e.partition("=")[::2] for e in args.env)}
     meta = {"date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "command": "python -m bench.surge " + " ".join(sys.argv[1:]),
             "smoke": args.smoke, "machine": machine(), "git": git_state(), "uptime_before": uptime(), "env": env,
             "procfile_overrides": override_commands(args.threads, args.nice), "log_dir": str(log_dir),
-            "held": args.held, "max_in_evaluation": args.max_in_evaluation, "phase_seconds": args.phase_seconds,
+            "held": args.held, "max_in_evaluation": args.max_in_evaluation,
+            "admission_rate": args.admission_rate, "phase_seconds": args.phase_seconds,
             "bucket_seconds": args.bucket_seconds}
-    log(f"logs in {log_dir}; bound {args.max_in_evaluation or 'none'}; {meta['uptime_before']}")
+    log(f"logs in {log_dir}; bound {args.max_in_evaluation or 'none'}, "
+        f"rate {args.admission_rate or 'none'}/s; {meta['uptime_before']}")
     with contextlib.ExitStack() as exits:
         log("starting the stack (Procfile processes)")
         stack, urls = launch(exits, args, log_dir, env)

@@ -115,7 +115,8 @@ def _outcomes(subs: list[Submission]) -> dict[str, int]:
 def render(result: dict[str, Any]) -> str:
     """The table: one line per bucket, one per phase, then the drain and the verdict figures."""
     meta = result["meta"]
-    lines = [f"surge at held {meta['held']:g}/s, bound {meta['max_in_evaluation'] or 'none'} in evaluation",
+    lines = [f"surge at held {meta['held']:g}/s, bound {meta['max_in_evaluation'] or 'none'} in evaluation, "
+             f"admission rate {meta.get('admission_rate') or 'none'}/s",
              f"{'t s':>6} {'phase':<6} {'offered':>7} {'accepted':>8} {'503':>5} {'goodput/s':>9} "
              f"{'in eval':>7} {'pending msgs':>12} {'FAILED':>6}"]
     for b in result["buckets"]:

@@ -18,6 +18,18 @@ admitted (docs/benchmarks.md, 2026-12-05). ``INFO_REQUESTED`` waits for the appl
 nothing, and would otherwise let slow applicants shut the door on new ones; answering it resumes
 the evaluation without asking admission (work already started finishes).
 
+**Pacing** (``LOANFLOW_ADMISSION_RATE``, applications per second, ``0``: none): a bound alone
+admits a burst when a surge begins (the count is low, so ~bound applications enter within
+seconds), every stage's queue then holds a share of them and the machine's goodput fell to 0.34–0.53
+of the held rate in the first seconds of each phase (docs/benchmarks.md, 2026-12-05). With a rate,
+no more than ``rate × window`` applications created in the last ``window`` seconds are admitted,
+counted across every loan process from the ``created_at`` index in the same query as the bound:
+the machine sees at most the rate it holds, whatever is offered, and finishes what it admitted at
+that rate. Set it to the highest rate ``make bench`` held on the machine (docs/operations.md).
+It is a sliding window over the last second (longer below one application per second, so that
+at least one is admitted per window), not a smoother token bucket: a window needs no state
+shared between processes but the table itself.
+
 The count: ``count(*)`` over the ``status`` index, which stays small because it is bounded
 (≈0.2 ms of PostgreSQL), reused for :data:`REFRESH_SECONDS` by each process, which adds its own
 admissions since (so one process never overshoots, and ``n`` processes by at most
@@ -32,13 +44,15 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from functools import partial, wraps
 from typing import Any, TypeVar
 from weakref import WeakKeyDictionary
 
 from flask_smorest import abort
 from flask_smorest.error_handler import ErrorSchema
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
 from common.service.runtime import Runtime
 from common.web.blueprint import RETRY_AFTER_HEADER
@@ -58,18 +72,55 @@ REFRESH_SECONDS = 0.25
 RETRY_AFTER_SECONDS = 5
 #: The reason code of the 503's ``errors`` (docs/api.md).
 REASON = "AT_CAPACITY"
-DESCRIPTION = ("At capacity: LOANFLOW_MAX_IN_EVALUATION applications are in evaluation or not yet told; "
-               "nothing was stored. "
+DESCRIPTION = ("At capacity: LOANFLOW_MAX_IN_EVALUATION applications are in evaluation or not yet told, "
+               "or LOANFLOW_ADMISSION_RATE applications were admitted in the last second; nothing was stored. "
                f"Try again after Retry-After seconds; `errors.reason` is `{REASON}`.")
 
 _View = TypeVar("_View", bound=Callable[..., Any])
 
 
-def in_evaluation(rt: Runtime) -> int:
-    """How many applications are in evaluation now (one indexed count)."""
+@dataclass(frozen=True)
+class Limits:
+    """What admission enforces: ``bound`` applications counted (``0``: none) and ``rate``
+    applications per second (``0``: none)."""
+
+    bound: int = 0
+    rate: float = 0.0
+
+    @property
+    def window(self) -> float:
+        """Seconds over which the rate is counted: one, or enough for one admission at a low rate."""
+        return max(1.0, 1.0 / self.rate) if self.rate > 0 else 1.0
+
+    @property
+    def per_window(self) -> float:
+        """Applications the rate admits per :attr:`window`."""
+        return self.rate * self.window
+
+    @property
+    def active(self) -> bool:
+        return self.bound > 0 or self.rate > 0
+
+
+@dataclass(frozen=True)
+class Count:
+    """One reading: applications the bound counts, and applications created in the rate's window."""
+
+    counted: int = 0
+    recent: int = 0
+
+
+def in_evaluation(rt: Runtime, window: float = 1.0) -> tuple[int, int]:
+    """Applications in evaluation now, and those created in the last ``window`` seconds (one query,
+    over the ``status`` and ``created_at`` indexes)."""
+    since = datetime.now(UTC) - timedelta(seconds=window)
+    evaluating = applications.c.status.in_(IN_EVALUATION)
+    recent = applications.c.created_at > since
+    query = select(func.count().filter(evaluating), func.count().filter(recent)) \
+        .select_from(applications).where(or_(evaluating, recent))
     with rt.session_factory() as session:
-        query = select(func.count()).select_from(applications).where(applications.c.status.in_(IN_EVALUATION))
-        return int(session.scalar(query) or 0)
+        row = session.execute(query).one()
+        return int(row[0] or 0), int(row[1] or 0)
 
 
 def untold(depth: Callable[[], int]) -> int:
@@ -77,9 +128,15 @@ def untold(depth: Callable[[], int]) -> int:
     return -(-depth() // NOTIFY_MESSAGES_PER_APPLICATION)
 
 
-def counted(rt: Runtime, depth: Callable[[], int]) -> int:
-    """What the bound counts: applications in evaluation plus those not yet told."""
-    return in_evaluation(rt) + untold(depth)
+def counted(rt: Runtime, depth: Callable[[], int], limits: Limits) -> Count:
+    """What admission counts: applications in evaluation plus those not yet told (when bounded),
+    and those created in the rate's window."""
+    # The window counted ends now but the reading is kept REFRESH_SECONDS: applications leaving
+    # the window meanwhile would still count, and the gate would admit ~1/(1 + 0.25) of the rate
+    # (13.4/s of 16 measured). Counting the window's last ``window - REFRESH_SECONDS`` seconds
+    # leaves room for what the rate admits until the next reading: exactly the rate, steadily.
+    evaluating, recent = in_evaluation(rt, max(limits.window - REFRESH_SECONDS, REFRESH_SECONDS))
+    return Count(evaluating + (untold(depth) if limits.bound > 0 else 0), recent)
 
 
 class Gate:
@@ -92,24 +149,27 @@ class Gate:
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.clock = clock
         self._lock = threading.Lock()
-        self._known = 0
+        self._known = Count()
         self._at = -REFRESH_SECONDS - 1.0
 
-    def admit(self, bound: int, count: Callable[[], int]) -> bool:
+    def admit(self, limits: Limits, count: Callable[[], Count]) -> bool:
         """True (and counted) if one more application may enter evaluation now.
 
-        ``bound``: the most applications in evaluation (``0`` or less admits all); ``count``
-        counts them (a query, called at most every :data:`REFRESH_SECONDS`).
+        ``count`` reads the figures (a query, called at most every :data:`REFRESH_SECONDS`);
+        without limits nothing is counted and everything admitted.
         """
-        if bound <= 0:
+        if not limits.active:
             return True
         with self._lock:
             now = self.clock()
             if now - self._at >= REFRESH_SECONDS:
                 self._known, self._at = count(), now
-            if self._known >= bound:
+            known = self._known
+            if limits.bound > 0 and known.counted >= limits.bound:
                 return False
-            self._known += 1
+            if limits.rate > 0 and known.recent >= limits.per_window:
+                return False
+            self._known = Count(known.counted + 1, known.recent + 1)
             return True
 
 
@@ -125,7 +185,8 @@ def admit(rt: Runtime) -> bool:
         if found is None:
             found = _gates[rt] = (Gate(), QueueDepth(rt.settings.broker_url, notify_queue()))
     gate, depth = found
-    return gate.admit(rt.settings.max_in_evaluation, partial(counted, rt, depth))
+    limits = Limits(rt.settings.max_in_evaluation, rt.settings.admission_rate)
+    return gate.admit(limits, partial(counted, rt, depth, limits))
 
 
 def bounded(blp: Any) -> Callable[[_View], _View]:

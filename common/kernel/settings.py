@@ -123,6 +123,9 @@ class Settings:
     #: loan: the most applications in evaluation (SUBMITTED, EVALUATING, DECIDING) before
     #: ``POST /loan/applications`` answers 503 + Retry-After (loan_app/admission.py); 0: no bound.
     max_in_evaluation: int = 0
+    #: loan: applications per second admitted at most, across loan's processes, before
+    #: ``POST /loan/applications`` answers 503 + Retry-After (loan_app/admission.py); 0: no pacing.
+    admission_rate: float = 0.0
     #: loan: the most ``POST /loan/applications`` one client address may make per window before
     #: ``429`` + Retry-After (common/web/ratelimit.py); ``None`` (``0`` in the environment): no limit.
     submit_rate_limit: RateLimit | None = SUBMIT_RATE_LIMIT
@@ -221,6 +224,7 @@ class Settings:
             relay_poll_interval=env.number("LOANFLOW_RELAY_POLL_SECONDS", 0.2),
             step_timeout_seconds=env.integer("LOANFLOW_STEP_TIMEOUT_SECONDS", 120),
             max_in_evaluation=env.integer("LOANFLOW_MAX_IN_EVALUATION", 0),
+            admission_rate=env.number("LOANFLOW_ADMISSION_RATE", 0.0),
             submit_rate_limit=parse_rate_limit("LOANFLOW_SUBMIT_RATE_LIMIT",
                                                env.text("LOANFLOW_SUBMIT_RATE_LIMIT") or DEFAULT_SUBMIT_RATE_LIMIT),
             info_timeout_seconds=env.integer("LOANFLOW_INFO_TIMEOUT_SECONDS", 7 * 24 * 3600),
@@ -262,6 +266,8 @@ class Settings:
         proxy_networks(self.trusted_proxies)  # a malformed entry stops the process here, named
         if self.personal_data_retention_days < 0:
             raise ValueError("LOANFLOW_PERSONAL_DATA_RETENTION_DAYS must be 0 (off) or a number of days")
+        if not 0 <= self.admission_rate < float("inf"):  # also refuses NaN
+            raise ValueError("LOANFLOW_ADMISSION_RATE must be 0 (off) or applications per second")
 
     @property
     def staff_verification_keys(self) -> tuple[str, ...]:

@@ -142,3 +142,35 @@ def test_an_unreachable_broker_counts_evaluations_only(pg_urls: dict[str, str]) 
         assert [_post(client).status_code for _ in range(BOUND + 1)] == [202] * BOUND + [503]
     finally:
         app.extensions["loanflow.runtime"].dispose()
+
+
+def test_the_admission_rate_counts_every_process_and_slides(pg_urls: dict[str, str],
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """``LOANFLOW_ADMISSION_RATE``: two loan processes (two apps, each with its own gate) admit
+    together no more than the rate per second, read from the table; a second later they admit again."""
+    truncate_all("loan", pg_urls["loan"])
+    _next_count(monkeypatch)
+    settings = make_settings("loan", pg_urls["loan"]).with_overrides(admission_rate=3.0)
+    apps = [web_app("loan", settings) for _ in range(2)]
+    try:
+        first, second = (app.test_client() for app in apps)
+        answers = [_post(client).status_code for client in (first, second, first, second, first, second)]
+        assert answers.count(202) == 3 and answers.count(503) == 3, answers
+        refused = _post(first)
+        assert refused.status_code == 503 and refused.json["errors"] == {"reason": "AT_CAPACITY"}
+        assert refused.headers["Retry-After"].isdigit()
+        time.sleep(1.1)  # the window slid past them
+        assert _post(second).status_code == 202
+        stored = _stored(first)[0]
+        assert stored == 4  # the refused ones stored nothing
+    finally:
+        for app in apps:
+            app.extensions["loanflow.runtime"].dispose()
+
+
+def test_the_admission_rate_must_be_a_rate() -> None:
+    from common.kernel.settings import Settings
+
+    for raw in ("-1", "nan", "inf"):
+        with pytest.raises(ValueError, match="LOANFLOW_ADMISSION_RATE"):
+            Settings.from_env("loan", {"LOANFLOW_ADMISSION_RATE": raw})
