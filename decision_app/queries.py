@@ -4,15 +4,13 @@ when it reads the database)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict
 from typing import Any
 
 from sqlalchemy import select
 
-from common.kernel.jsonable import jsonable
 from common.service.runtime import Runtime
+from decision_app import policies
 from decision_app.adapters.orm import DecisionRecord
-from decision_app.domain.policy import PolicyConfig
 
 
 def decisions(rt: Runtime, application_id: str) -> Sequence[DecisionRecord]:
@@ -23,6 +21,6 @@ def decisions(rt: Runtime, application_id: str) -> Sequence[DecisionRecord]:
 
 
 def policy(rt: Runtime) -> dict[str, Any]:
-    """The lending policy in force (thresholds, rate grid, version), as JSON-simple values."""
-    config: PolicyConfig = rt.bindings.dependencies.policy
-    return jsonable(asdict(config))
+    """The lending policy in force (version, thresholds, rate grid), as JSON-simple values: the
+    version published last, or the built-in one (decision_app.policies)."""
+    return policies.policy_in_force(rt)

@@ -17,8 +17,9 @@ def _actor_options(settings: Settings) -> dict[str, dict[str, Any]]:
 def _blueprints() -> list[Any]:
     """decision_app's API, imported when a web app is built (a worker never loads flask-smorest)."""
     from decision_app.resources.decisions.routes import blp
+    from decision_app.resources.policies.routes import blp as policies
 
-    return [blp]
+    return [blp, policies]
 
 
 def definition() -> ServiceDefinition:

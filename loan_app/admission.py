@@ -14,9 +14,10 @@ has logged it, the applications whose status changes still wait in notify's queu
 :data:`NOTIFY_MESSAGES_PER_APPLICATION`, read from the broker by
 :mod:`loan_app.adapters.notify_backlog`). Counting evaluations alone let loan decide faster than
 notify could tell under a surge: decisions reached applicants ~36 s late with ~10 s of evaluations
-admitted (docs/benchmarks.md, 2026-12-05). ``INFO_REQUESTED`` waits for the applicant (days), costs
-nothing, and would otherwise let slow applicants shut the door on new ones; answering it resumes
-the evaluation without asking admission (work already started finishes).
+admitted (docs/benchmarks.md, 2026-12-05). ``INFO_REQUESTED`` waits for the applicant (days), and
+``REFERRED`` for the officers: both cost the machine nothing and would otherwise let slow people
+shut the door on new applications; answering resumes the evaluation without asking admission
+(work already started finishes).
 
 **Pacing** (``LOANFLOW_ADMISSION_RATE``, applications per second, ``0``: none): a bound alone
 admits a burst when a surge begins (the count is low, so ~bound applications enter within

@@ -12,12 +12,14 @@ from functools import partial
 
 from common.messaging.erasure import PersonalData
 from common.service.runtime import Bindings, Runtime
-from loan_app import commands, handlers
+from loan_app import commands, handlers, reviews
 from loan_app.adapters.repository import LoanUnitOfWork, ended_before
 from loan_app.domain.model import Deadlines
 
 #: Seconds between two searches for applications whose wait passed its deadline.
 EXPIRY_INTERVAL_SECONDS = 1.0
+#: Seconds between two searches for reviews past their due time (escalated to the supervisors).
+ESCALATION_INTERVAL_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -43,7 +45,8 @@ def bootstrap(runtime: Runtime) -> Bindings[Dependencies]:
             "CreditInquiryCancelled": handlers.on_inquiry_cancelled,
             "PersonalDataErased": handlers.on_personal_data_erased,
         },
-        periodic=[(EXPIRY_INTERVAL_SECONDS, partial(handlers.expire_overdue, deps.uow))],
+        periodic=[(EXPIRY_INTERVAL_SECONDS, partial(handlers.expire_overdue, deps.uow)),
+                  (ESCALATION_INTERVAL_SECONDS, partial(reviews.escalate_overdue, runtime))],
         # loan_app knows when an application ended: its retention erases it, and the event the
         # aggregate records tells the services that cannot know.
         personal_data=PersonalData(erase=handlers.erase, ended_before=ended_before),

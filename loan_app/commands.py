@@ -22,6 +22,7 @@ from loan_app.adapters.repository import LoanUnitOfWork
 from loan_app.domain.access import ReissuePolicy
 from loan_app.domain.information import check_answers
 from loan_app.domain.model import Application, Deadlines
+from loan_app.domain.review import ReviewTerms
 
 
 class NotFound(LookupError):
@@ -42,9 +43,11 @@ class InvalidAnswers(ValueError):
 
 def deadlines(settings: Settings) -> Deadlines:
     """How long each wait of the saga may last, from the settings."""
+    review = settings.review
     return Deadlines(
         step=timedelta(seconds=settings.step_timeout_seconds),
         information=timedelta(seconds=settings.info_timeout_seconds),
+        review=ReviewTerms(review.calendar(), review.hours, review.at_risk_fraction),
     )
 
 

@@ -1,8 +1,10 @@
 """Business metrics of loan_app, read from its database at scrape time (see common.operations.state_metrics).
 
-Applications by status, decisions by outcome, rejections by reason code, and the time from
-submission to decision as a histogram. Counted from the applications themselves, so they are
-exact whatever the number of processes, and they survive restarts.
+Applications by status, decisions by outcome, rejections by reason code, the time from
+submission to decision as a histogram, and the officers' reviews by timing (on time, at risk,
+overdue) and escalation — what the ``LoanflowReviewsOverdue`` alert watches. Counted from the
+applications themselves, so they are exact whatever the number of processes, and they survive
+restarts.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from sqlalchemy import func, select
 from common.service.runtime import Runtime
 from loan_app.adapters.orm import applications
 from loan_app.domain.status import Status
+from loan_app.reviews import timing_counts
 
 #: Buckets (seconds) of the submission-to-decision histogram.
 DECISION_BUCKETS = (1, 2, 5, 10, 30, 60, 300, 3600, 86400, 7 * 86400)
@@ -48,6 +51,12 @@ def business_state(rt: Runtime) -> Iterable[Metric]:
     for code, count in sorted(reasons.items()):
         rejected.add_metric([code], float(count))
     yield rejected
+    reviews = GaugeMetricFamily("loanflow_reviews", "Referred applications waiting for the officers' review, "
+                                "by timing against their due time (working hours) and escalation.",
+                                labels=["timing", "escalated"])
+    for (timing, escalated), count in timing_counts(rt).items():
+        reviews.add_metric([timing, "true" if escalated else "false"], float(count))
+    yield reviews
     buckets = [(str(bound), float(sum(1 for d in durations if d <= bound))) for bound in DECISION_BUCKETS]
     buckets.append(("+Inf", float(len(durations))))
     yield HistogramMetricFamily("loanflow_submission_to_decision_seconds",

@@ -12,8 +12,9 @@ def _blueprints() -> list[Any]:
     """loan_app's API, imported when a web app is built (a worker never loads flask-smorest)."""
     from loan_app.resources.applications.routes import blp
     from loan_app.resources.auth.routes import blp as auth
+    from loan_app.resources.reviews.routes import blp as reviews
 
-    return [blp, auth]
+    return [blp, auth, reviews]
 
 
 def definition() -> ServiceDefinition:

@@ -180,7 +180,7 @@ def send_email(envelope: Envelope, *, open_uow: Callable[[], NotifyUnitOfWork], 
         "status_url": links.status_url(application_id, valid_generation(recipient)),
         "offer": payload.get("offer"), "reasons": payload.get("reasons") or [],
         "requested_information": payload.get("requested_information") or [],
-        "deadline": payload.get("deadline"),
+        "deadline": payload.get("deadline"), "review": payload.get("review"),
     })
     mailer.send(recipient.email or "", email.subject, email.text, email.html, attachments, record.message_id)
     return Sent(email.subject, built, failed)

@@ -6,7 +6,9 @@ import re
 from typing import Any
 
 #: Keys whose values identify a person; shown as ``"***"`` in operator views.
-PERSONAL_KEYS = frozenset({"full_name", "email", "birth_date", "address", "access_token", "token"})
+#: ``note``: what officers write about a case in a review (loan_app/domain/review.py) is free text
+#: that may name people or their circumstances: erased and masked like a name.
+PERSONAL_KEYS = frozenset({"full_name", "email", "birth_date", "address", "access_token", "token", "note"})
 
 #: What PostgreSQL and SQLAlchemy quote of a statement's values in an error text: PostgreSQL's
 #: ``DETAIL:`` line (``Failing row contains (…)``, ``Key (email)=(…) already exists``) and

@@ -23,6 +23,7 @@ from common.identity.staff_tokens import derived_key
 from common.kernel.environment import Environment as Environment  # read here; re-exported
 from common.kernel.networks import proxy_networks
 from common.kernel.rates import RateLimit, parse_rate_limit
+from common.kernel.review_settings import ReviewSettings
 
 #: The five services, in pipeline order. Their names are also their URL prefixes and queue names.
 SERVICES: tuple[str, ...] = ("loan", "credit", "property", "decision", "notify")
@@ -129,6 +130,8 @@ class Settings:
     #: loan: the most ``POST /loan/applications`` one client address may make per window before
     #: ``429`` + Retry-After (common/web/ratelimit.py); ``None`` (``0`` in the environment): no limit.
     submit_rate_limit: RateLimit | None = SUBMIT_RATE_LIMIT
+    #: loan: when a referral's review is due, in working hours (common/kernel/review_settings.py).
+    review: ReviewSettings = field(default_factory=ReviewSettings)
     #: Seconds an applicant has to answer a request for information before the application EXPIREs.
     info_timeout_seconds: int = 7 * 24 * 3600
     #: Retries of a saga step (credit check, valuation, decision) before it fails for good, and
@@ -228,6 +231,7 @@ class Settings:
             submit_rate_limit=parse_rate_limit("LOANFLOW_SUBMIT_RATE_LIMIT",
                                                env.text("LOANFLOW_SUBMIT_RATE_LIMIT") or DEFAULT_SUBMIT_RATE_LIMIT),
             info_timeout_seconds=env.integer("LOANFLOW_INFO_TIMEOUT_SECONDS", 7 * 24 * 3600),
+            review=ReviewSettings.from_env(env),
             step_max_retries=env.integer("LOANFLOW_STEP_MAX_RETRIES", 6),
             min_backoff_ms=env.integer("LOANFLOW_MIN_BACKOFF_MS", 500),
             max_backoff_ms=env.integer("LOANFLOW_MAX_BACKOFF_MS", 15_000),

@@ -1,4 +1,5 @@
-"""decision_app's tables: every decision with its inputs, rule results and policy version."""
+"""decision_app's tables: every decision with its inputs, rule results and policy version; the
+policy versions an admin created and published."""
 
 from __future__ import annotations
 
@@ -41,3 +42,32 @@ class DecisionRecord(RecordsMessages, Base):
     #: The whole explained decision (reasons, offer, inputs, rule results), as published.
     explanation: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: ``rules`` or ``officers`` (a referred case two officers decided): a shadow run re-decides
+    #: the rules' decisions only, and selects them by this column.
+    decided_by: Mapped[str] = mapped_column(String(10), default="rules", server_default="rules")
+    #: The facts the decision was made from: what the policy reads of ``MakeDecision`` (the
+    #: loan, the applicant's finances, the credit and valuation figures, the declared incomes,
+    #: the officers' review), so that a shadow run can decide them again under another policy.
+    #: Finances only: no name, e-mail, birth date or address (the erasure has nothing to do
+    #: here). ``None`` for decisions made before it was kept.
+    facts: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class PolicyVersionRecord(Base):
+    """A version of the lending policy: a draft until an admin publishes it.
+
+    The policy in force is the version published last (``published_at``), or the built-in
+    :class:`~decision_app.domain.policy.PolicyConfig` while none was. ``thresholds`` holds every
+    threshold (:mod:`decision_app.domain.thresholds`); ``published_at`` is the last time it was
+    published (publishing a retired version again brings it back; the audit trail keeps each time).
+    """
+
+    __tablename__ = "policy_versions"
+
+    version: Mapped[str] = mapped_column(String(32), primary_key=True)
+    thresholds: Mapped[dict[str, Any]] = mapped_column(JSON)
+    note: Mapped[str] = mapped_column(String(500), default="")
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    published_by: Mapped[str | None] = mapped_column(String(64))
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

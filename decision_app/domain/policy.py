@@ -1,19 +1,40 @@
-"""The lending policy: approve with an offer, reject with reasons, or ask for more information.
+"""The lending policy: approve with an offer, reject with reasons, refer a borderline case to the
+officers, or ask for more information.
 
 Every rule is evaluated (no short circuit), so a rejection lists every reason at once, and the
 decision records its inputs, each rule's result and the policy version: a decision explains
 itself to the applicant, the officer and the auditor alike.
+
+Borderline cases (issue 15, "Officers decide the hard cases") pass every rule but sit in a band
+just inside a limit (:mod:`decision_app.domain.referral`): they are ``REFERRED`` with the offer
+they would get, and two officers decide them (:mod:`decision_app.domain.officers`).
+
+The thresholds and facts (:mod:`decision_app.domain.facts`) and the explained decision
+(:mod:`decision_app.domain.explained`) live in modules of their own; they are imported here, so
+``from decision_app.domain.policy import PolicyConfig, Decision, …`` goes on working.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, fields, is_dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
-from common.kernel.jsonable import jsonable
+from decision_app.domain.explained import (
+    OFFICERS,
+    RULES,
+    Decision,
+    InformationRequest,
+    Reason,
+    RuleResult,
+    percent,
+)
+from decision_app.domain.facts import CreditFacts, LoanRequest, PolicyConfig, PropertyFacts
+from decision_app.domain.referral import referral_bands
 from lending.amortization import Offer, loan_cost, to_cents
+
+__all__ = ["OFFICERS", "RULES", "SELF_EMPLOYED_ITEMS", "CreditFacts", "Decision", "InformationRequest", "LoanRequest",
+           "Offer", "PolicyConfig", "PropertyFacts", "Reason", "RuleResult", "decide", "validate_information"]
 
 SELF_EMPLOYED_ITEMS: tuple[tuple[str, str], ...] = (
     ("declared_income_year_1", "Net income declared to the tax office for last year (EUR)."),
@@ -21,118 +42,7 @@ SELF_EMPLOYED_ITEMS: tuple[tuple[str, str], ...] = (
 )
 
 
-@dataclass(frozen=True)
-class PolicyConfig:
-    """Every threshold of the policy; ``version`` is recorded with each decision."""
-
-    version: str = "2026.11"
-    max_debt_to_income: Decimal = Decimal("0.35")
-    max_duration_months: int = 300
-    max_loan_to_value: Decimal = Decimal("1.00")
-    min_credit_score: int = 600
-    #: (longest duration in months, annual rate): the first bracket that fits applies.
-    rate_grid: tuple[tuple[int, Decimal], ...] = (
-        (120, Decimal("0.0320")),
-        (180, Decimal("0.0340")),
-        (240, Decimal("0.0355")),
-        (300, Decimal("0.0370")),
-    )
-    #: Borrower insurance, annual, on the initial capital; counted in the debt-to-income.
-    insurance_rate: Decimal = Decimal("0.0030")
-    info_for_self_employed: bool = True
-
-    def rate_for(self, months: int) -> Decimal:
-        """The grid's rate for ``months`` (beyond the grid: the last bracket's, for the DTI only)."""
-        return next((rate for limit, rate in self.rate_grid if months <= limit), self.rate_grid[-1][1])
-
-
-@dataclass(frozen=True)
-class LoanRequest:
-    amount: Decimal
-    duration_months: int
-    employment_status: str
-    monthly_income: Decimal
-    monthly_debts: Decimal
-
-
-@dataclass(frozen=True)
-class CreditFacts:
-    score: int
-    payment_incidents: int
-    monthly_debts: Decimal
-    monthly_income: Decimal
-
-
-@dataclass(frozen=True)
-class PropertyFacts:
-    estimated_value: Decimal
-    loan_to_value: Decimal
-
-
-@dataclass(frozen=True)
-class Reason:
-    """Why an application was rejected: a stable ``code``, an English ``message`` and its figures.
-
-    ``params`` holds the figures the message states (as strings, money and ratios exact), so a
-    reader in another language words the same reason from the code and the figures instead of
-    translating an English sentence (notify_app's French e-mails do).
-    """
-
-    code: str
-    message: str
-    params: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class RuleResult:
-    rule: str
-    passed: bool
-    value: str
-    threshold: str
-
-
-@dataclass(frozen=True)
-class InformationRequest:
-    name: str
-    description: str
-    type: str = "decimal"
-
-
-@dataclass(frozen=True)
-class Decision:
-    outcome: str
-    reasons: tuple[Reason, ...] = ()
-    offer: Offer | None = None
-    requested_information: tuple[InformationRequest, ...] = ()
-    inputs: dict[str, str] = field(default_factory=dict)
-    rules: tuple[RuleResult, ...] = ()
-    policy_version: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-simple form (Decimals as strings), as published in ``DecisionMade``."""
-        return _json_simple(self)
-
-
-def _json_simple(value: Any) -> Any:
-    """``jsonable(asdict(value))`` in one pass: what ``asdict`` copies, this converts directly.
-
-    Why: a decision is some fifty dataclass fields deep, and the copy then the conversion were
-    a tenth of the decision worker's CPU per message.
-    """
-    if is_dataclass(value) and not isinstance(value, type):
-        return {item.name: _json_simple(getattr(value, item.name)) for item in fields(value)}
-    if isinstance(value, list | tuple):
-        return [_json_simple(item) for item in value]
-    return jsonable(value)
-
-
-def _percent(ratio: Decimal) -> str:
-    """``Decimal("0.4123")`` → ``"41.2 %"``; whole numbers without a decimal: ``"35 %"``."""
-    text = str((ratio * 100).quantize(Decimal("0.1"), ROUND_HALF_UP))
-    return f"{text.removesuffix('.0')} %"
-
-
-def _decimal(value: Any) -> Decimal | None:
+def decimal_or_none(value: Any) -> Decimal | None:
     try:
         number = Decimal(str(value))
     except (InvalidOperation, ValueError):
@@ -150,7 +60,7 @@ def validate_information(requested: Sequence[InformationRequest | str], supplied
     names = [item.name if isinstance(item, InformationRequest) else item for item in requested]
     errors = {str(key): "This information was not requested." for key in supplied if key not in names}
     for name in names:
-        number = _decimal(supplied.get(name)) if name in supplied else None
+        number = decimal_or_none(supplied.get(name)) if name in supplied else None
         if name not in supplied:
             errors[name] = "Missing data for required field."
         elif number is None or number < 0:
@@ -193,7 +103,7 @@ def _hard_rules(request: LoanRequest, credit: CreditFacts, estate: PropertyFacts
     months, limit = request.duration_months, config.max_duration_months
     ltv_limit = to_cents(config.max_loan_to_value * estate.estimated_value)
     ltv_text = ("the estimated value of the property" if config.max_loan_to_value == 1
-                else f"{_percent(config.max_loan_to_value)} of the estimated value of the property")
+                else f"{percent(config.max_loan_to_value)} of the estimated value of the property")
     return [
         (RuleResult("duration", months <= limit, str(months), str(limit)),
          Reason("DURATION_TOO_LONG", f"A loan over {months} months is longer than our maximum of "
@@ -216,14 +126,16 @@ def _hard_rules(request: LoanRequest, credit: CreditFacts, estate: PropertyFacts
     ]
 
 
-def _dti_rule(monthly: Decimal, income: Decimal, config: PolicyConfig) -> tuple[RuleResult, Reason, Decimal]:
+def _dti_rule(monthly: Decimal, income: Decimal, config: PolicyConfig
+              ) -> tuple[RuleResult, Reason, Decimal, Decimal]:
+    """(rule result, its reason, the exact ratio, the ratio shown to 4 decimals)."""
     exact, shown = _debt_to_income(monthly, income)
     limit = config.max_debt_to_income
     result = RuleResult("debt_to_income", exact <= limit, str(shown), str(limit))
-    reason = Reason("DEBT_TO_INCOME_TOO_HIGH", f"Your monthly repayments would be {_percent(shown)} of your "
-                    f"income; the maximum is {_percent(limit)}.",
+    reason = Reason("DEBT_TO_INCOME_TOO_HIGH", f"Your monthly repayments would be {percent(shown)} of your "
+                    f"income; the maximum is {percent(limit)}.",
                     {"debt_to_income": str(shown), "max_debt_to_income": str(limit)})
-    return result, reason, shown
+    return result, reason, exact, shown
 
 
 def decide(
@@ -232,11 +144,15 @@ def decide(
     property: PropertyFacts,
     information: Mapping[str, Any] | None = None,
     config: PolicyConfig = PolicyConfig(),
+    *,
+    refer: bool = True,
 ) -> Decision:
     """Apply the policy to an evaluated application.
 
     A self-employed applicant without two declared years is asked for them (INFO_REQUESTED)
-    unless a rule that does not depend on income already rejects the application.
+    unless a rule that does not depend on income already rejects the application. A case that
+    passes every rule with a known income but lies in a referral band is ``REFERRED``, with the
+    offer it would get; ``refer=False`` (the officers' decision) leaves the bands out.
     """
     rate = config.rate_for(request.duration_months)
     cost = loan_cost(request.amount, rate, request.duration_months)
@@ -246,9 +162,10 @@ def decide(
         income = credit.monthly_income
     checks = _hard_rules(request, credit, property, config)
     dti: Decimal | None = None
+    exact_dti = NO_INCOME_DTI
     if income is not None:
         monthly = credit.monthly_debts + cost.monthly_payment + insurance
-        result, reason, dti = _dti_rule(monthly, income, config)
+        result, reason, exact_dti, dti = _dti_rule(monthly, income, config)
         checks.append((result, reason))
     reasons = tuple(reason for result, reason in checks if not result.passed)
     inputs = {
@@ -267,4 +184,9 @@ def decide(
         return Decision("INFO_REQUESTED", requested_information=items, **common)
     offer = Offer(request.amount, request.duration_months, rate, cost.monthly_payment, insurance,
                   cost.total_interest, cost.total_cost)
+    shown = dti if dti is not None else NO_INCOME_DTI
+    bands = referral_bands(credit, property, (exact_dti, shown), config) if refer else []
+    if bands:
+        return Decision("REFERRED", reasons=tuple(reason for _, reason in bands), offer=offer,
+                        referral=tuple(band for band, _ in bands), **common)
     return Decision("APPROVED", offer=offer, **common)

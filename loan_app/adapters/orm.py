@@ -58,6 +58,7 @@ applications = Table(
     Column("information", JSON, nullable=False, default=dict),
     Column("failure", JSON),
     Column("compensations", JSON, nullable=False, default=list),
+    Column("review", JSON),
     Column("deadline", UTCDateTime, index=True),
     Column("created_at", UTCDateTime, nullable=False, index=True),
     Column("updated_at", UTCDateTime, nullable=False),

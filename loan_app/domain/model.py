@@ -16,18 +16,20 @@ from typing import Any
 from common.kernel.privacy import erase
 from common.messaging.recorder import RecordsMessages
 from loan_app.domain.access import ApplicantAccess
+from loan_app.domain.reviewing import OfficersReview
 from loan_app.domain.status import TERMINAL, InvalidTransition, NotEnded, Status, can_move
 from loan_app.domain.timeline import Deadlines, Transition
 
 __all__ = ["Application", "Deadlines", "Transition"]
 
 
-class Application(RecordsMessages, ApplicantAccess):
+class Application(RecordsMessages, ApplicantAccess, OfficersReview):
     """A home-loan application and the progress of its evaluation.
 
     Attributes hold JSON-simple values (strings for money) so that they can be stored and sent
     as they are; the amounts are parsed to ``Decimal`` where maths needs them (decision_app).
-    Which applicant tokens open it: :class:`~loan_app.domain.access.ApplicantAccess`.
+    Which applicant tokens open it: :class:`~loan_app.domain.access.ApplicantAccess`; the officers'
+    review of a referral: :class:`~loan_app.domain.reviewing.OfficersReview`.
     """
 
     def __init__(
@@ -58,6 +60,8 @@ class Application(RecordsMessages, ApplicantAccess):
         self.information: dict[str, Any] = {}
         self.failure: dict[str, Any] | None = None
         self.compensations: list[dict[str, Any]] = []
+        #: The officers' review while (and after) the application is REFERRED (loan_app.domain.review).
+        self.review: dict[str, Any] | None = None
         # Even SUBMITTED has a deadline: an application stored SUBMITTED by an older version, whose
         # own ApplicationSubmitted started the evaluation, is ended by the expiry job, not kept forever.
         self.deadline: datetime | None = now + deadlines.step
@@ -69,11 +73,8 @@ class Application(RecordsMessages, ApplicantAccess):
         self._record(None, Status.SUBMITTED, now, "application submitted")
         self.record("ApplicationSubmitted", {
             "summary": self.summary(),
-            "contact": {
-                "full_name": applicant["full_name"],
-                "email": applicant["email"],
-                "language": applicant.get("language", "en"),
-            },
+            "contact": {"full_name": applicant["full_name"], "email": applicant["email"],
+                        "language": applicant.get("language", "en")},
         })
 
     # --- queries -----------------------------------------------------------------------------
@@ -93,14 +94,9 @@ class Application(RecordsMessages, ApplicantAccess):
 
     def summary(self) -> dict[str, Any]:
         """What the live dashboard shows of an application (no personal data)."""
-        return {
-            "amount": str(self.amount),
-            "duration_months": self.duration_months,
-            "city": self.property["city"],
-            "postcode": self.property["postcode"],
-            "kind": self.property["kind"],
-            "employment_status": self.applicant["employment_status"],
-        }
+        return {"amount": str(self.amount), "duration_months": self.duration_months,
+                **{key: self.property[key] for key in ("city", "postcode", "kind")},
+                "employment_status": self.applicant["employment_status"]}
 
     # --- the saga ----------------------------------------------------------------------------
 
@@ -152,8 +148,11 @@ class Application(RecordsMessages, ApplicantAccess):
         """The decision service answered: approve, reject, or ask the applicant for more."""
         if self.state is not Status.DECIDING or round_ != self.round:
             return
-        self.decision = decision
         outcome = Status(decision["outcome"])
+        if outcome is Status.REFERRED:
+            self._refer(round_, decision, now, deadlines.review)
+            return
+        self.decision = decision
         if outcome is Status.INFO_REQUESTED:
             self.requested_information = list(decision.get("requested_information") or [])
             self._move(outcome, now, "more information needed", deadline=now + deadlines.information)
@@ -218,6 +217,7 @@ class Application(RecordsMessages, ApplicantAccess):
         if not self.terminal:
             raise NotEnded(self.state)
         self.applicant, self.property = erase(self.applicant), erase(self.property)
+        self.review, self.decision = erase(self.review), erase(self.decision)  # the officers' notes
         self.record("PersonalDataErasureRequested", request)
 
     # --- internals ---------------------------------------------------------------------------
@@ -228,6 +228,10 @@ class Application(RecordsMessages, ApplicantAccess):
         if self.state is Status.EVALUATING and self.information:
             self.round += 1
         self._move(Status.DECIDING, now, "credit check and valuation done", deadline=now + deadlines.step)
+        self._ask_decision()
+
+    def _ask_decision(self, review: dict[str, Any] | None = None) -> None:
+        """``MakeDecision`` for the current round: by the rules, or (``review``) on the officers' terms."""
         self.record("MakeDecision", {
             "loan": {"amount": str(self.amount), "duration_months": self.duration_months},
             "applicant": {key: self.applicant[key] for key in ("employment_status", "monthly_income", "monthly_debts")},
@@ -235,6 +239,7 @@ class Application(RecordsMessages, ApplicantAccess):
             "valuation": _without_status(self.valuation),
             "information": dict(self.information),
             "round": self.round,
+            **({"review": review} if review is not None else {}),
         })
 
     def _fail(self, code: str, message: str, now: datetime, cause: str) -> None:
@@ -267,13 +272,8 @@ class Application(RecordsMessages, ApplicantAccess):
     def _record(self, previous: Status | None, target: Status, now: datetime, cause: str) -> None:
         self.updated_at = now
         self.seq += 1
-        transition = Transition(
-            seq=self.seq,
-            from_status=previous.value if previous else None,
-            to_status=target.value,
-            at=now,
-            cause=cause,
-        )
+        transition = Transition(seq=self.seq, from_status=previous.value if previous else None,
+                                to_status=target.value, at=now, cause=cause)
         self.history = [*self.history, transition]
         decision = self.decision or {}
         self.record("ApplicationStatusChanged", {
@@ -287,6 +287,7 @@ class Application(RecordsMessages, ApplicantAccess):
             "requested_information": list(self.requested_information or []) if target is Status.INFO_REQUESTED else [],
             "deadline": self.deadline.isoformat() if self.deadline else None,
             "summary": self.summary(),
+            **self._review_announced(target),
         })
 
 

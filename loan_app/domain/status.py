@@ -15,6 +15,7 @@ class Status(StrEnum):
     EVALUATING = "EVALUATING"
     DECIDING = "DECIDING"
     INFO_REQUESTED = "INFO_REQUESTED"
+    REFERRED = "REFERRED"
     APPROVED = "APPROVED"
     REJECTED = "REJECTED"
     WITHDRAWN = "WITHDRAWN"
@@ -34,8 +35,10 @@ ALLOWED: dict[Status, frozenset[Status]] = {
     Status.SUBMITTED: frozenset({Status.EVALUATING, Status.WITHDRAWN, Status.FAILED}),
     Status.EVALUATING: frozenset({Status.DECIDING, Status.WITHDRAWN, Status.FAILED}),
     Status.DECIDING: frozenset(
-        {Status.APPROVED, Status.REJECTED, Status.INFO_REQUESTED, Status.WITHDRAWN, Status.FAILED}
+        {Status.APPROVED, Status.REJECTED, Status.INFO_REQUESTED, Status.REFERRED, Status.WITHDRAWN, Status.FAILED}
     ),
+    # Waits for officers (days): only their confirmed decision (a new round) or a withdrawal ends it.
+    Status.REFERRED: frozenset({Status.DECIDING, Status.WITHDRAWN}),
     Status.INFO_REQUESTED: frozenset({Status.EVALUATING, Status.WITHDRAWN, Status.EXPIRED, Status.FAILED}),
     **{status: frozenset() for status in TERMINAL},
 }

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from loan_app.domain.review import ReviewTerms
+
 
 @dataclass
 class Transition:
@@ -29,3 +31,5 @@ class Deadlines:
 
     step: timedelta
     information: timedelta
+    #: A referral's review: due in working hours; overdue ones are escalated, never decided.
+    review: ReviewTerms = field(default_factory=ReviewTerms)

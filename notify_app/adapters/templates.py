@@ -9,7 +9,8 @@ HTML templates autoescape: the applicant's name and the reasons are data, and a 
 template, so each status keeps its whole wording in one pair of files. A language other than
 English words reasons and requested items itself in ``<language>/reasons.txt``, one macro per
 code, applied to the figures the reason states; a code it does not know yet is shown in the
-English the service sent, so a new reason never breaks an e-mail.
+English the service sent, so a new reason never breaks an e-mail. An officers' decision
+(``PERSONS_WORDS``) is shown as the officers wrote it, whatever the language.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, Tem
 from jinja2.exceptions import UndefinedError
 from jinja2.runtime import Macro
 
-from notify_app.domain.emails import EmailContent, Reason, email_content
+from notify_app.domain.emails import PERSONS_WORDS, EmailContent, Reason, email_content
 from notify_app.domain.formatting import format_money, format_ratio
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "email"
@@ -64,6 +65,7 @@ def render(content: EmailContent) -> ComposedEmail:
         "reasons": [worded(item, content.language) for item in content.reasons],
         "requested_information": [worded(item, content.language) for item in content.requested_information],
         "access_token": content.access_token,
+        "review_due": content.review_due, "decided_by_officers": content.decided_by_officers,
     }
     stem = f"{content.language}/{content.status.lower()}"
     text_template = _ENV.get_template(f"{stem}.txt")
@@ -81,6 +83,8 @@ def _subject(template: Template, values: dict[str, Any]) -> str:
 def worded(item: Reason, language: str) -> str:
     """A reason (or requested item) in ``language``: its macro in ``<language>/reasons.txt``
     applied to its figures, else the English text the service published (else the code)."""
+    if item.code in PERSONS_WORDS:
+        return item.fallback  # the officers' sentence, as they wrote it
     macro = getattr(_reasons_module(language), item.code, None) if item.code else None
     if not isinstance(macro, Macro):  # also refuses a code such as "__class__"
         return item.fallback

@@ -9,7 +9,9 @@ Reasons and requested information arrive worded in English by the service that g
 a stable code (an item's name) and, for rejections, the figures they state (``params``). They
 are kept as :class:`Reason` (code, figures, the English words), so a template of another
 language can word them itself from the code and the figures rather than machine-translating a
-sentence; a code it does not know is shown in the English the service sent.
+sentence; a code it does not know is shown in the English the service sent. The one exception is
+:data:`OFFICER_DECISION`: its message is the sentence two loan officers wrote for the applicant
+(issue 15), a person's own words that no template may replace, shown as written in every language.
 """
 
 from __future__ import annotations
@@ -21,8 +23,12 @@ from typing import Any
 from lending.amortization import Offer
 from notify_app.domain.formatting import format_deadline, format_duration, format_money, format_rate, language_of
 
-EMAIL_STATUSES: frozenset[str] = frozenset({"APPROVED", "REJECTED", "INFO_REQUESTED", "FAILED", "EXPIRED",
-                                            "WITHDRAWN"})
+EMAIL_STATUSES: frozenset[str] = frozenset({"APPROVED", "REJECTED", "INFO_REQUESTED", "REFERRED", "FAILED",
+                                            "EXPIRED", "WITHDRAWN"})
+#: The code of a rejection decided by two officers after a referral: its message is their sentence.
+OFFICER_DECISION = "OFFICER_DECISION"
+#: Reason codes whose message is a person's words for the applicant: never reworded by a template.
+PERSONS_WORDS: frozenset[str] = frozenset({OFFICER_DECISION})
 #: Not a status: the e-mail carrying a re-issued access token (``SendAccessToken``), worded by
 #: its own pair of templates like a status's.
 NEW_ACCESS = "NEW_ACCESS"
@@ -57,6 +63,13 @@ class EmailContent:
     deadline: str | None
     #: The re-issued token the ``NEW_ACCESS`` e-mail carries ("" in the others).
     access_token: str = ""
+    #: When the officers expect to answer a referral (``REFERRED``), as the deadline is printed.
+    review_due: str | None = None
+
+    @property
+    def decided_by_officers(self) -> bool:
+        """A rejection two officers decided: the e-mail says so, and quotes their words."""
+        return any(reason.code == OFFICER_DECISION for reason in self.reasons)
 
 
 def email_content(status: str, language: str, context: dict[str, Any]) -> EmailContent:
@@ -64,7 +77,8 @@ def email_content(status: str, language: str, context: dict[str, Any]) -> EmailC
 
     ``context``: ``full_name``, ``application_id``, ``status_url``, ``offer`` (the published dict
     or None), ``reasons`` ([{code, message, params}]), ``requested_information`` ([{name,
-    description, type}]), ``deadline`` (ISO string or None), ``access_token`` (:data:`NEW_ACCESS`).
+    description, type}]), ``deadline`` (ISO string or None), ``access_token`` (:data:`NEW_ACCESS`),
+    ``review`` (``REFERRED``: ``{"due_at": ISO string}``, or None).
 
     Raises:
       ValueError: no e-mail for this status, or an approval without an offer.
@@ -88,7 +102,14 @@ def email_content(status: str, language: str, context: dict[str, Any]) -> EmailC
                                     for item in context.get("requested_information") or []),
         deadline=format_deadline(context.get("deadline"), language),
         access_token=str(context.get("access_token") or ""),
+        review_due=format_deadline(_due_at(context.get("review")), language),
     )
+
+
+def _due_at(review: Any) -> str | None:
+    """The review's due time from what the event carries (anything malformed: none)."""
+    due = review.get("due_at") if isinstance(review, dict) else None
+    return str(due) if due else None
 
 
 def as_reason(code: Any, params: Any, english: Any) -> Reason:

@@ -98,6 +98,8 @@ def event_of(row: Any) -> LiveEvent:
         "requested_information": payload.get("requested_information") or [],
         "deadline": payload.get("deadline"),
         "summary": payload.get("summary") or {},
+        # REFERRED only ({"due_at"}): the applicant's page says when to expect the officers' answer.
+        "review": payload.get("review"),
     })
 
 

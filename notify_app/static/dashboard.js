@@ -1,6 +1,6 @@
 /* The loan officers' live dashboard.
  *
- * Sign-in: a staff account with the officer or admin role (ui.js staffSignIn: POST /auth/token,
+ * Sign-in: a staff account with the officer, supervisor or admin role (ui.js staffSignIn: POST /auth/token,
  * a 15-minute token in sessionStorage, the form again when it runs out; the user's filters and
  * open panel are kept for when the same person signs in again).
  *
@@ -12,12 +12,15 @@
  * snapshot and live changes can arrive in any order. The timeline panel reads
  * GET /notify/applications/<id>/notifications and then follows the same WebSocket.
  *
+ * The referral queue (referrals.js: borderline applications two officers decide) is a panel of
+ * this page; the WebSocket tells it when an application enters or leaves REFERRED.
+ *
  * Every value from the server is written with textContent (no HTML is built from data).
  */
 (function () {
   "use strict";
 
-  var STATUSES = ["SUBMITTED", "EVALUATING", "DECIDING", "INFO_REQUESTED", "APPROVED", "REJECTED",
+  var STATUSES = ["SUBMITTED", "EVALUATING", "DECIDING", "INFO_REQUESTED", "REFERRED", "APPROVED", "REJECTED",
     "WITHDRAWN", "FAILED", "EXPIRED"];
   var EMPLOYMENT = {
     permanent: "Permanent", fixed_term: "Fixed-term", self_employed: "Self-employed",
@@ -39,6 +42,7 @@
   var selected = null;          // the application shown in the panel
   var timeline = new Map();     // seq -> event of the selected application
   var timelineLoaded = false;
+  var referrals = null;         // referrals.js: the referral queue panel
 
   // ---------------------------------------------------------------- helpers
 
@@ -81,7 +85,7 @@
     return new Date().toDateString() === d.toDateString() ? timeOnly.format(d) : dateTime.format(d);
   }
 
-  function api(path) { return staff.fetch(path); }
+  function api(path, init) { return staff.fetch(path, init); }
 
   // ---------------------------------------------------------------- session
 
@@ -98,6 +102,7 @@
     }
     connect();
     loadList();
+    referrals.start();
     if (resumeId) { openPanel(resumeId); }
     resumeId = null;
   }
@@ -106,6 +111,7 @@
   function stop(forgetAll) {
     token = null;
     stopSocket();
+    referrals.stop();
     if (selected) { resumeId = selected; }
     closePanel();
     $("app").hidden = true;
@@ -335,6 +341,9 @@
       if (data.type === "snapshot" || data.type === "status") {
         if (apply(data, true)) { scheduleRender(); }
         if (data.type === "status" && data.application_id === selected) { addEvent(data, true); }
+        if (data.type === "status" && (data.status === "REFERRED" || data.previous_status === "REFERRED")) {
+          referrals.changed();
+        }
       }
     };
     ws.onclose = function (event) {
@@ -408,7 +417,7 @@
         var p = n.payload || {};
         addEvent({ application_id: n.application_id, seq: n.seq, status: n.status, previous_status: n.previous_status,
           at: n.at, cause: p.cause, reasons: p.reasons || [], offer: p.offer,
-          requested_information: p.requested_information || [], deadline: p.deadline }, false, true);
+          requested_information: p.requested_information || [], deadline: p.deadline, review: p.review }, false, true);
       });
       timelineLoaded = true;
       renderTimeline(null);
@@ -477,6 +486,10 @@
     var answer = e.status === "INFO_REQUESTED";
     var deadline = e.deadline ? h("div", { class: "deadline" + (answer ? " answer" : ""),
       text: (answer ? "Answer due by " : "Step due by ") + dateTime.format(new Date(parseTime(e.deadline))) }) : null;
+    if (e.status === "REFERRED" && e.review && e.review.due_at) {
+      deadline = h("div", { class: "deadline answer", "data-testid": "event-review-due-" + e.seq,
+        text: "Officers' review due by " + dateTime.format(new Date(parseTime(e.review.due_at))) });
+    }
     if (!parts.length) { return deadline; }
     if (deadline) { parts.push(deadline); }
     return h("div", { class: "event-detail" }, parts);
@@ -495,6 +508,7 @@
     setInterval(tick, 1000);
     renderCounters("");
 
-    staff = ui.staffSignIn({ roles: ["officer"], start: start, stop: stop });
+    referrals = window.loanflowReferrals.create({ fetch: api, username: function () { return signedInAs; } });
+    staff = ui.staffSignIn({ roles: ["officer", "supervisor"], start: start, stop: stop });
   });
 })();

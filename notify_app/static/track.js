@@ -11,6 +11,8 @@
  * is said so, and the applicant can have a new one sent to their e-mail address
  * (POST /loan/applications/<id>/access-token).
  * Actions go to loan_app (information, withdraw); documents come from notify_app once approved.
+ * A referred application (REFERRED: two loan officers decide it) shows when their answer is due
+ * (the status event's review.due_at, in the reader's own time zone, named) and why it was referred.
  *
  * Every value from the server is written with textContent (no HTML is built from data).
  */
@@ -27,6 +29,9 @@
     EVALUATING: ["We are evaluating your application", "We are checking your credit record and valuing the property."],
     DECIDING: ["A decision is being made", "Your credit check and the valuation are done; our lending policy is deciding."],
     INFO_REQUESTED: ["We need a little more information", "Please answer the questions below so that we can decide."],
+    REFERRED: ["An officer is reviewing your application", "It is close to one of our lending limits, so a loan " +
+      "officer decides it rather than our rules alone, and a second officer checks the decision. " +
+      "There is nothing you need to do."],
     APPROVED: ["Your loan is approved", "Here is our offer."],
     REJECTED: ["We cannot offer you this loan", "We are sorry. The reasons are below."],
     WITHDRAWN: ["You withdrew this application", "Nothing more will happen with it."],
@@ -35,6 +40,15 @@
   };
   var dateTime = new Intl.DateTimeFormat("en-GB", { dateStyle: "medium", timeStyle: "short" });
   var timeOnly = new Intl.DateTimeFormat("en-GB", { timeStyle: "medium" });
+  // A due time days away, in the reader's time zone, which it names: "Mon 7 Dec 2026, 14:30 CET".
+  var dueTime = new Intl.DateTimeFormat("en-GB", { weekday: "short", day: "numeric", month: "short", year: "numeric",
+    hour: "2-digit", minute: "2-digit", timeZoneName: "short" });
+  // Words for a referral reason that came without its own sentence (decision_app sends one).
+  var REFERRAL_WORDS = {
+    DEBT_TO_INCOME_NEAR_LIMIT: "Your repayments would take up close to the largest share of your income we lend at.",
+    LOAN_TO_VALUE_NEAR_LIMIT: "The loan is close to the most we lend for the property's estimated value.",
+    CREDIT_SCORE_NEAR_MINIMUM: "Your credit score is close to our minimum."
+  };
 
   var applicationId = decodeURIComponent(location.pathname.replace(/\/+$/, "").split("/").pop());
   var storageKey = "loanflow.track." + applicationId;
@@ -68,6 +82,14 @@
     if (isNaN(d.getTime())) { return ""; }
     return new Date().toDateString() === d.toDateString() ? "Today, " + timeOnly.format(d) : dateTime.format(d);
   }
+
+  /** A due time as the reader's clock shows it ("" when unreadable). */
+  function due(text) {
+    var d = new Date(Date.parse(text));
+    return isNaN(d.getTime()) ? "" : dueTime.format(d);
+  }
+
+  function reviewDue(e) { return e && e.review && e.review.due_at ? due(e.review.due_at) : ""; }
 
   function size(bytes) {
     var n = Number(bytes) || 0;
@@ -134,7 +156,7 @@
           var p = n.payload || {};
           add({ seq: n.seq, status: n.status, previous_status: n.previous_status, at: n.at, cause: p.cause,
             reasons: p.reasons || [], offer: p.offer, requested_information: p.requested_information || [],
-            deadline: p.deadline, summary: p.summary || {} });
+            deadline: p.deadline, summary: p.summary || {}, review: p.review || null });
         });
         render(null);
         openStream();
@@ -236,6 +258,7 @@
     renderTimeline(freshSeq);
     renderOffer(current);
     renderReasons(current);
+    renderReferral(current);
     renderInfo(current);
     renderDocuments(current);
   }
@@ -260,9 +283,10 @@
 
   function renderSteps(status) {
     var labels = ["Submitted", "Credit & valuation", "Decision", "Result"];
-    var at = { SUBMITTED: 0, EVALUATING: 1, DECIDING: 2, INFO_REQUESTED: 2 }[status];
+    var at = { SUBMITTED: 0, EVALUATING: 1, DECIDING: 2, INFO_REQUESTED: 2, REFERRED: 2 }[status];
     var final = TERMINAL.indexOf(status) !== -1;
     if (status === "INFO_REQUESTED") { labels[2] = "Information needed"; }
+    if (status === "REFERRED") { labels[2] = "Officer review"; }
     if (final) { at = 3; labels[3] = capitalise(statusLabel(status).toLowerCase()); }
     var list = $("steps");
     list.textContent = "";
@@ -303,6 +327,8 @@
         }))]);
       } else if (e.status === "INFO_REQUESTED" && e.deadline) {
         extra = h("div", { class: "deadline", text: "Answer by " + when(e.deadline) });
+      } else if (e.status === "REFERRED" && reviewDue(e)) {
+        extra = h("div", { class: "deadline", text: "Answer expected by " + reviewDue(e) });
       }
       list.appendChild(h("li", { "data-testid": "event-" + e.seq, "data-status": e.status,
         class: e.seq === freshSeq ? "fresh" : "" }, [
@@ -345,10 +371,28 @@
     var status = current ? current.status : null;
     var reasons = current && (status === "REJECTED" || status === "FAILED") ? current.reasons || [] : [];
     $("reasons-box").hidden = !reasons.length;
-    $("reasons-title").textContent = status === "FAILED" ? "What went wrong" : "Why we cannot lend";
+    // OFFICER_DECISION: two loan officers' own sentence for the applicant, after a referral.
+    var officers = reasons.some(function (r) { return r.code === "OFFICER_DECISION"; });
+    $("reasons-title").textContent = status === "FAILED" ? "What went wrong"
+      : officers ? "What our loan officers decided" : "Why we cannot lend";
     var list = $("reasons");
     list.textContent = "";
     reasons.forEach(function (r) { list.appendChild(h("li", { "data-code": r.code, text: r.message || r.code })); });
+  }
+
+  /** Why an officer reviews it, and by when the answer is due (REFERRED only). */
+  function renderReferral(current) {
+    var referred = !!current && current.status === "REFERRED";
+    $("referral-box").hidden = !referred;
+    if (!referred) { return; }
+    var at = reviewDue(current);
+    $("review-due").textContent = at ? "We expect to answer by " + at + "." : "We will answer as soon as the review is done.";
+    var list = $("referral-reasons");
+    list.textContent = "";
+    (current.reasons || []).forEach(function (r) {
+      list.appendChild(h("li", { "data-code": r.code, text: r.message || REFERRAL_WORDS[r.code] || r.code }));
+    });
+    $("referral-why").hidden = !list.children.length;
   }
 
   function renderInfo(current) {

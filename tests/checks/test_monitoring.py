@@ -15,7 +15,8 @@ from common.kernel.settings import SERVICES
 from loanflow.gateway import DEFAULT_PORTS
 from tests.support.deployment import DEPLOY, ROOT, compose, container_name, loanflow_processes, need, run
 
-RUNBOOK_ANCHORS = {"dead-letters", "outbox-lag", "outbox-parked", "error-rate", "no-consumers", "target-down"}
+RUNBOOK_ANCHORS = {"dead-letters", "outbox-lag", "outbox-parked", "error-rate", "no-consumers", "target-down",
+                   "reviews-overdue"}
 
 
 def markdown_anchors(path: Path) -> set[str]:

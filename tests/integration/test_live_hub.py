@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator
+from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import select
@@ -13,7 +15,7 @@ from common.messaging.envelope import Envelope
 from common.messaging.outbox import new_id
 from common.service.runtime import Runtime
 from notify_app.adapters.orm import Notification, Recipient
-from notify_app.live.hub import Caps, Hub, Refusal
+from notify_app.live.hub import Caps, Hub, Refusal, as_json, event_of
 from notify_app.live.streams import application_events, ended, recipient_of, staff_events
 
 
@@ -194,3 +196,13 @@ def test_the_worker_logs_changes_once_and_in_order_whatever_their_arrival(rt: Ru
     assert recipient is not None
     assert (recipient.full_name, recipient.language, recipient.last_seq, recipient.status, recipient.summary) == (
         "Alice Propre", "fr", 3, "DECIDING", {"city": "Lyon"})
+
+
+def test_a_referral_event_carries_when_the_officers_answer_is_due() -> None:
+    """The applicant's page says by when the officers answer, from the live event itself."""
+    due = {"due_at": "2027-03-16T09:30:00+00:00"}
+    row = SimpleNamespace(id=9, event_id="e-9", application_id="app-r", seq=4, status="REFERRED",
+                          previous_status="DECIDING", at=utcnow(), payload={"review": due, "reasons": []})
+    assert event_of(row)["review"] == due
+    assert json.loads(as_json(event_of(row), "status"))["review"] == due
+    assert event_of(SimpleNamespace(**{**vars(row), "status": "APPROVED", "payload": {}}))["review"] is None

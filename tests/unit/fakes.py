@@ -28,6 +28,7 @@ class FakeUnitOfWork:
     """
 
     def __init__(self, **repositories: type[FakeRepository]) -> None:
+        self.session: Any = None  # no database: a handler reading through it gets nothing
         self.outbox: list[Outgoing] = []
         self.commits = 0
         #: Applications whose personal data is erased here (the tombstones :meth:`erased` reads).

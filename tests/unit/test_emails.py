@@ -1,4 +1,5 @@
-"""The applicant's e-mails: one per final or waiting status, in English and French, HTML escaped."""
+"""The applicant's e-mails: one per final or waiting status (a referral to officers included), in
+English and French, HTML escaped."""
 
 from __future__ import annotations
 
@@ -7,13 +8,22 @@ from typing import Any
 import pytest
 
 from notify_app.adapters.templates import TEMPLATES, compose, worded
-from notify_app.domain.emails import EMAIL_STATUSES, as_reason
+from notify_app.domain.emails import EMAIL_STATUSES, PERSONS_WORDS, as_reason
 from notify_app.domain.formatting import format_deadline
 
 LANGUAGES = ("en", "fr")
 OFFER = {"amount": "200000", "duration_months": 240, "annual_rate": "0.0355", "monthly_payment": "1165.06",
          "monthly_insurance": "50.00", "total_interest": "79616.01", "total_cost": "279616.01"}
 URL = "https://bank.example/loan/status/app-77?token=a&b=c"
+#: What a referral carries (decision_app's words; the figures as its rejections state them).
+REFERRAL_REASONS = [
+    {"code": "DEBT_TO_INCOME_NEAR_LIMIT", "message": "Your monthly repayments would be 34.1 % of your income, "
+     "close to our maximum of 35 %.", "params": {"debt_to_income": "0.3412", "max_debt_to_income": "0.35"}},
+    {"code": "CREDIT_SCORE_NEAR_MINIMUM", "message": "Your credit score (612) is close to our minimum of 600.",
+     "params": {"credit_score": "612", "min_credit_score": "600"}},
+]
+#: Two officers' sentence for the applicant, as loan_app publishes a confirmed rejection.
+OFFICERS_SENTENCE = "Your income has been irregular over the last year; please apply again with a co-borrower."
 
 
 def context(**overrides: Any) -> dict[str, Any]:
@@ -42,11 +52,14 @@ def full_context(status: str) -> dict[str, Any]:
             deadline="2027-03-15T14:30:00+00:00")
     if status == "FAILED":
         return context(reasons=[{"code": "BUREAU_DOWN", "message": "The credit bureau could not be reached."}])
+    if status == "REFERRED":
+        return context(reasons=REFERRAL_REASONS, review={"due_at": "2027-03-16T09:30:00+00:00"})
     return context()
 
 
 def test_the_statuses_with_an_e_mail() -> None:
-    assert frozenset({"APPROVED", "REJECTED", "INFO_REQUESTED", "FAILED", "EXPIRED", "WITHDRAWN"}) == EMAIL_STATUSES
+    assert frozenset({"APPROVED", "REJECTED", "INFO_REQUESTED", "REFERRED", "FAILED", "EXPIRED",
+                      "WITHDRAWN"}) == EMAIL_STATUSES
     assert isinstance(EMAIL_STATUSES, frozenset)
 
 
@@ -112,6 +125,54 @@ def test_information_request_lists_the_items_and_the_deadline(language: str, dea
 def test_information_request_without_a_deadline() -> None:
     mail = compose("INFO_REQUESTED", "en", {**full_context("INFO_REQUESTED"), "deadline": None})
     assert "expires" not in mail.text and "Please send it from your application page." in mail.text
+
+
+@pytest.mark.parametrize(("language", "words", "due"), [
+    ("en", ("An officer is reviewing", "a second officer checks", "We expect to answer by",
+            "Your monthly repayments would be 34.1 % of your income, close to our maximum of 35 %.",
+            "Your credit score (612) is close to our minimum of 600.", "nothing you need to do"),
+     "16 March 2027, 09:30 UTC"),
+    ("fr", ("Un chargé de crédit étudie", "un second chargé de crédit vérifie", "Nous prévoyons de vous répondre",
+            "Vos mensualités représenteraient 34,1 % de vos revenus, tout près de notre maximum de 35 %.",
+            "Votre score de crédit (612) est tout près de notre minimum de 600.", "Vous n'avez rien à faire"),
+     "16 mars 2027 à 09:30 UTC"),
+])
+def test_referral_says_an_officer_reviews_it_why_and_by_when(language: str, words: tuple[str, ...], due: str) -> None:
+    mail = compose("REFERRED", language, full_context("REFERRED"))
+    assert words[0] in mail.subject
+    for part in (flat(mail.text), flat(mail.html)):
+        for phrase in (*words[1:], due):
+            assert phrase in part, (phrase, part)
+    if language == "fr":  # French words the reasons itself, from their codes and figures
+        assert "Your" not in mail.text
+
+
+@pytest.mark.parametrize("review", [None, {}, {"due_at": None}, "garbage"])
+def test_referral_without_a_due_time_still_reads_well(review: Any) -> None:
+    mail = compose("REFERRED", "en", {**full_context("REFERRED"), "review": review})
+    assert "We will answer as soon as the review is done." in mail.text
+    assert "expect to answer" not in mail.text and "None" not in mail.text
+
+
+def test_french_referral_reasons_without_figures_are_whole_sentences() -> None:
+    reasons = [{"code": code, "message": "English.", "params": {}} for code in
+               ("DEBT_TO_INCOME_NEAR_LIMIT", "LOAN_TO_VALUE_NEAR_LIMIT", "CREDIT_SCORE_NEAR_MINIMUM")]
+    text = compose("REFERRED", "fr", context(reasons=reasons)).text
+    assert "English." not in text
+    assert "- Le montant du prêt est tout près du maximum que nous prêtons pour la valeur estimée du bien.\n" in text
+
+
+@pytest.mark.parametrize(("language", "intro", "usual"), [
+    ("en", "Two of our loan officers reviewed your application. Their conclusion:", "The reasons:"),
+    ("fr", "Deux de nos chargés de crédit ont étudié votre demande. Leur conclusion :", "Les raisons :"),
+])
+def test_rejection_by_the_officers_quotes_their_sentence_as_written(language: str, intro: str, usual: str) -> None:
+    mail = compose("REJECTED", language, context(reasons=[{"code": "OFFICER_DECISION", "message": OFFICERS_SENTENCE,
+                                                           "params": {}}]))
+    assert f"{intro}\n\n- {OFFICERS_SENTENCE}\n" in mail.text
+    assert f"<li>{OFFICERS_SENTENCE}</li>" in mail.html and intro in mail.html
+    assert usual not in mail.text and usual not in mail.html
+    assert usual in compose("REJECTED", language, full_context("REJECTED")).text  # a rule's rejection: as before
 
 
 @pytest.mark.parametrize(("language", "owed", "cancelled"), [("en", "You owe nothing", "has been cancelled"),
@@ -259,7 +320,8 @@ def test_every_published_code_has_french_words() -> None:
             "DEBT_TO_INCOME_TOO_HIGH", "CREDIT_CHECK_UNAVAILABLE", "CREDIT_CHECK_REJECTED",
             "VALUATION_UNAVAILABLE", "VALUATION_FAILED", "STEP_TIMEOUT", "declared_income_year_1"} <= codes
     figures = {name: value for reason in rejection_reasons() for name, value in reason["params"].items()}
-    missing = sorted(code for code in codes if worded(as_reason(code, figures, "ENGLISH"), "fr") == "ENGLISH")
+    missing = sorted(code for code in codes - PERSONS_WORDS
+                     if worded(as_reason(code, figures, "ENGLISH"), "fr") == "ENGLISH")
     assert not missing, f"no French words in notify_app/templates/email/fr/reasons.txt for {missing}"
 
 

@@ -143,6 +143,7 @@ def test_the_bootstrap_binds_a_handler_to_every_message_loan_consumes() -> None:
         assert set(bindings.handlers) == {spec.name for spec in consumed_by("loan")}
         assert bindings.dependencies.deadlines == Deadlines(timedelta(seconds=rt.settings.step_timeout_seconds),
                                                             timedelta(seconds=rt.settings.info_timeout_seconds))
-        assert [interval for interval, _job in bindings.periodic] == [1.0]
+        # The expiry job, and the escalation of reviews past their due time.
+        assert [interval for interval, _job in bindings.periodic] == [1.0, 5.0]
     finally:
         rt.dispose()

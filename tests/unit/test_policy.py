@@ -68,15 +68,20 @@ def test_all_failed_rules_are_reported_with_readable_sentences() -> None:
     assert decision.offer is None
 
 
-def test_boundaries_pass() -> None:
+def test_boundaries_pass_the_rules_and_are_referred() -> None:
+    """A case exactly at a limit passes its rule; it lies in that limit's referral band."""
     high_income = credit(monthly_income=Decimal("10000"))
     assert decide(request(duration_months=300), high_income, PROPERTY).outcome == "APPROVED"
     exact = PropertyFacts(estimated_value=Decimal("200000"), loan_to_value=Decimal("1.0000"))
-    assert decide(request(), credit(), exact).outcome == "APPROVED"
-    assert decide(request(), credit(score=600), PROPERTY).outcome == "APPROVED"
+    at_ltv = decide(request(), credit(), exact)
+    assert at_ltv.outcome == "REFERRED" and codes(at_ltv) == {"LOAN_TO_VALUE_NEAR_LIMIT"}
+    assert all(rule.passed for rule in at_ltv.rules)
+    at_score = decide(request(), credit(score=600), PROPERTY)
+    assert at_score.outcome == "REFERRED" and codes(at_score) == {"CREDIT_SCORE_NEAR_MINIMUM"}
     # Income at which repayments (1165.06 + 50.00 insurance) are exactly 35 %: 3471.60.
     at_limit = decide(request(), credit(monthly_income=Decimal("3471.60")), PROPERTY)
-    assert at_limit.inputs["debt_to_income"] == "0.3500" and at_limit.outcome == "APPROVED"
+    assert at_limit.inputs["debt_to_income"] == "0.3500" and codes(at_limit) == {"DEBT_TO_INCOME_NEAR_LIMIT"}
+    assert at_limit.outcome == "REFERRED"
     above = decide(request(), credit(monthly_income=Decimal("3470")), PROPERTY)
     assert codes(above) == {"DEBT_TO_INCOME_TOO_HIGH"}
 

@@ -57,7 +57,8 @@ def test_offer_round_trips_through_json() -> None:
 
 def test_decision_to_dict_is_json_simple() -> None:
     data = json.loads(json.dumps(decide(request(), credit(), PROPERTY).to_dict()))
-    assert data["outcome"] == "APPROVED" and data["policy_version"] == "2026.11"
+    assert data["outcome"] == "APPROVED" and data["policy_version"] == "2026.12"
+    assert (data["referral"], data["decided_by"], data["review"]) == ([], "rules", None)
     assert data["rules"][0] == {"rule": "duration", "passed": True, "value": "240", "threshold": "300"}
     assert set(data["inputs"]) == {
         "credit_score",
@@ -70,8 +71,10 @@ def test_decision_to_dict_is_json_simple() -> None:
 
 def test_dti_counts_existing_debts_and_insurance() -> None:
     decision = decide(request(), credit(debts="600"), PROPERTY)
-    # (600 + 1165.06 + 50.00) / 5200 = 0.34905 → 0.3491
-    assert decision.inputs["debt_to_income"] == "0.3491" and decision.outcome == "APPROVED"
+    # (600 + 1165.06 + 50.00) / 5200 = 0.34905 → 0.3491: within the limit, in its referral band
+    assert decision.inputs["debt_to_income"] == "0.3491" and decision.outcome == "REFERRED"
+    lower = decide(request(), credit(debts="400"), PROPERTY)  # 1615.06 / 5200 = 0.3106
+    assert lower.inputs["debt_to_income"] == "0.3106" and lower.outcome == "APPROVED"
 
 
 def test_dti_just_above_the_limit_fails_even_when_it_rounds_to_the_limit() -> None:
@@ -103,7 +106,7 @@ def test_reasons_publish_the_figures_they_state() -> None:
 
 def test_loan_to_value_boundary_is_to_the_cent() -> None:
     at = PropertyFacts(estimated_value=D("200000.00"), loan_to_value=D("1.0000"))
-    assert decide(request(amount="200000.00"), credit(), at).outcome == "APPROVED"
+    assert decide(request(amount="200000.00"), credit(), at).outcome == "REFERRED"  # passes, in the band
     assert codes(decide(request(amount="200000.01"), credit(), at)) == ["LOAN_TO_VALUE_TOO_HIGH"]
     stricter = PolicyConfig(max_loan_to_value=D("0.80"))
     decision = decide(request(), credit(), at, config=stricter)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -38,15 +39,33 @@ def info_requested() -> Application:
     return app
 
 
+def referred() -> Application:
+    app = deciding()
+    app.record_decision(1, {"outcome": "REFERRED", "reasons": []}, NOW, LIMITS)
+    return app
+
+
 REACH: dict[Status, Callable[[], Application]] = {
     Status.SUBMITTED: new, Status.EVALUATING: evaluating, Status.DECIDING: deciding,
     Status.INFO_REQUESTED: info_requested,
 }
+#: States that wait for people, not for a message: no deadline ends them; at their due time they
+#: are escalated to someone who decides (never decided automatically).
+ESCALATED: dict[Status, Callable[[], Application]] = {Status.REFERRED: referred}
 
 
 def test_the_documented_table_lists_every_non_terminal_state() -> None:
     assert documented_states() == {status.value for status in Status if not status.terminal}
-    assert set(REACH) == {status for status in Status if not status.terminal}
+    assert set(REACH) | set(ESCALATED) == {status for status in Status if not status.terminal}
+
+
+@pytest.mark.parametrize("state", list(ESCALATED))
+def test_a_state_waiting_for_people_is_escalated_at_its_due_time_never_ended(state: Status) -> None:
+    app = ESCALATED[state]()
+    assert app.state is state and app.deadline is None and app.review is not None
+    due = datetime.fromisoformat(app.review["due_at"])
+    assert not app.expire_if_overdue(due + timedelta(days=365))
+    assert app.escalate_if_overdue(due) and app.state is state
 
 
 @pytest.mark.parametrize("state", list(REACH))

@@ -1,4 +1,5 @@
-"""HTTP views of decision_app: an application's decisions, explained, and the policy in force."""
+"""HTTP views of decision_app: an application's decisions, explained, and the policy in force
+(its versions: decision_app.resources.policies)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ class DecisionRecordSchema(ma.Schema):
     round = fields.Integer()
     outcome = fields.String()
     policy_version = fields.String()
+    decided_by = fields.String(metadata={"enum": ["rules", "officers"]})
     explanation = fields.Dict()
     created_at = fields.DateTime()
 
@@ -48,6 +50,7 @@ class Policy(MethodView):
     def get(self) -> Any:
         """Read the lending policy in force
 
-        Thresholds, rate grid and version; public, as a bank's published criteria are.
+        Version, thresholds (referral bands included) and rate grid: the version an admin
+        published last, or the built-in one; public, as a bank's published criteria are.
         """
         return queries.policy(runtime())

@@ -118,6 +118,9 @@ class DecisionSchema(ma.Schema):
     policy_version = fields.String()
     inputs = fields.Dict()
     rules = fields.List(fields.Dict())
+    referral = fields.List(fields.Dict(), metadata={"description": "The referral bands hit (REFERRED only)."})
+    decided_by = fields.String(metadata={"description": "`rules`, or `officers` after a review (the "
+                                                        "officers' names and notes are in the audit, not here)."})
 
 
 class TransitionSchema(ma.Schema):
@@ -143,6 +146,8 @@ class ApplicationSchema(ma.Schema):
     requested_information = fields.Method("_requested")
     failure = fields.Nested(ReasonSchema, allow_none=True)
     compensations = fields.List(fields.Dict())
+    review = fields.Method("_review", metadata={"description": "While REFERRED: when the officers' review is "
+                                                               "due (working hours) and whether it was escalated."})
     history = fields.List(fields.Nested(TransitionSchema))
 
     def _loan(self, application: Any) -> dict[str, Any]:
@@ -150,6 +155,10 @@ class ApplicationSchema(ma.Schema):
 
     def _requested(self, application: Any) -> list[dict[str, Any]]:
         return list(application.requested_information or []) if application.status == "INFO_REQUESTED" else []
+
+    def _review(self, application: Any) -> dict[str, Any] | None:
+        review = application.review if application.status == "REFERRED" else None
+        return {"due_at": review["due_at"], "escalated": bool(review.get("escalated_at"))} if review else None
 
 
 class ApplicationSummarySchema(ma.Schema):
@@ -205,7 +214,7 @@ KEPT = (
 
 class ListQuerySchema(ma.Schema):
     status = fields.String(validate=validate.OneOf((
-        "SUBMITTED", "EVALUATING", "DECIDING", "INFO_REQUESTED", "APPROVED", "REJECTED", "WITHDRAWN",
+        "SUBMITTED", "EVALUATING", "DECIDING", "INFO_REQUESTED", "REFERRED", "APPROVED", "REJECTED", "WITHDRAWN",
         "FAILED", "EXPIRED",
     )))
 

@@ -38,7 +38,8 @@ _SSE_EVENT = {
         "id": {"type": "string", "description": "Resume from here with Last-Event-ID."},
         "event": {"type": "string", "enum": ["status"]},
         "data": {"type": "string", "description": "JSON: event_id, application_id, seq, status, previous_status, "
-                 "at, cause, reasons, offer, requested_information, deadline, summary."},
+                 "at, cause, reasons, offer, requested_information, deadline, summary, review "
+                 "(REFERRED: {due_at})."},
         "retry": {"type": "integer", "description": "Reconnection delay in milliseconds."},
     },
 }
@@ -123,8 +124,8 @@ class RecipientSchema(ma.Schema):
 
 class RecipientQuerySchema(ma.Schema):
     status = fields.String(validate=validate.OneOf((
-        "SUBMITTED", "EVALUATING", "DECIDING", "INFO_REQUESTED", "APPROVED", "REJECTED", "WITHDRAWN",
-        "FAILED", "EXPIRED")))
+        "SUBMITTED", "EVALUATING", "DECIDING", "INFO_REQUESTED", "REFERRED", "APPROVED", "REJECTED",
+        "WITHDRAWN", "FAILED", "EXPIRED")))
 
 
 @blp.route("/applications")

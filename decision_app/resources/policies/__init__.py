@@ -1,0 +1,1 @@
+"""The ``/decision/policies`` resources: policy versions, their shadow runs and publication."""
