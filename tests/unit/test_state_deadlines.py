@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from loan_app.domain.model import Application
-from loan_app.domain.status import Status
+from loan_app.domain.status import ALLOWED, Status
 from tests.conftest import ROOT
 from tests.unit.test_application_model import CREDIT, LIMITS, NOW, VALUE, new
 
@@ -75,3 +75,12 @@ def test_every_non_terminal_state_has_a_deadline_that_ends_it(state: Status) -> 
     assert app.deadline is not None, f"{state} waits forever"
     assert app.expire_if_overdue(app.deadline) is True
     assert app.terminal
+
+
+def test_the_state_diagram_in_the_architecture_document_is_the_state_machine() -> None:
+    """docs/architecture.md's Mermaid diagram draws exactly the transitions loan_app allows."""
+    text = (ROOT / "docs/architecture.md").read_text()
+    diagram = text.split("```mermaid\nstateDiagram-v2", 1)[1].split("```", 1)[0]
+    drawn = {(a, b) for a, b in re.findall(r"^\s*([A-Z_]+) --> ([A-Z_]+)", diagram, flags=re.MULTILINE)}
+    allowed = {(a.value, b.value) for a, targets in ALLOWED.items() for b in targets}
+    assert drawn == allowed
