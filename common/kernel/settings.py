@@ -119,6 +119,8 @@ class Settings:
     #: Outbox relay: rows per batch and idle polling interval in seconds.
     relay_batch_size: int = 500
     relay_poll_interval: float = 0.2
+    #: Dead letters one ``POST /<svc>/dead-letters/batch`` acts on at most (the oldest first).
+    batch_limit: int = 1000
     #: Seconds a saga step (credit check, valuation, decision) may take before the application FAILs.
     step_timeout_seconds: int = 120
     #: loan: the most applications in evaluation (SUBMITTED, EVALUATING, DECIDING) before
@@ -225,6 +227,7 @@ class Settings:
             max_body_bytes=env.integer("LOANFLOW_MAX_BODY_BYTES", 64 * 1024),
             relay_batch_size=env.integer("LOANFLOW_RELAY_BATCH", 500),
             relay_poll_interval=env.number("LOANFLOW_RELAY_POLL_SECONDS", 0.2),
+            batch_limit=env.integer("LOANFLOW_BATCH_LIMIT", 1000),
             step_timeout_seconds=env.integer("LOANFLOW_STEP_TIMEOUT_SECONDS", 120),
             max_in_evaluation=env.integer("LOANFLOW_MAX_IN_EVALUATION", 0),
             admission_rate=env.number("LOANFLOW_ADMISSION_RATE", 0.0),
@@ -267,6 +270,8 @@ class Settings:
         if self.processed_retention_days <= self.outbox_retention_days:
             raise ValueError("processed ids must be kept longer than sent outbox rows, or a late "
                              "duplicate could be applied twice")
+        if self.batch_limit < 1:
+            raise ValueError("LOANFLOW_BATCH_LIMIT must be at least 1")
         proxy_networks(self.trusted_proxies)  # a malformed entry stops the process here, named
         if self.personal_data_retention_days < 0:
             raise ValueError("LOANFLOW_PERSONAL_DATA_RETENTION_DAYS must be 0 (off) or a number of days")

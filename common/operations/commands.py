@@ -25,10 +25,13 @@ class Conflict(Exception):
     """The action does not fit the target's state; the message says why."""
 
 
-def settle_dead_letter(rt: Runtime, letter_id: str, action: str, operator: str) -> Any:
+def settle_dead_letter(rt: Runtime, letter_id: str, action: str, operator: str, *,
+                       batch: str | None = None) -> Any:
     """``action`` is ``"replay"`` (send it again with its original id, through the outbox) or
     ``"discard"``; returns the dead letter. Raises :class:`NotFound`, or :class:`Conflict` when
-    it is not parked any more."""
+    it is not parked any more: the row lock and this check are what keep two operators (or a
+    batch and an operator) from replaying one letter twice. ``batch``: the id of the batch
+    (:mod:`common.operations.batch`) this action belongs to, kept in its audit detail."""
     tables = rt.definition.tables
     with rt.uow() as uow:
         # The application's erasure lock before the letter's row lock (common.messaging.erasure):
@@ -41,11 +44,13 @@ def settle_dead_letter(rt: Runtime, letter_id: str, action: str, operator: str) 
         if letter.status != PARKED:
             raise Conflict(f"This dead letter was already {letter.status.lower()}.")
         detail: dict[str, Any] = {"message_id": letter.message_id, "actor": letter.actor}
+        if batch is not None:
+            detail["batch"] = batch
         if action == "replay":
             detail["outbox_id"] = replay(uow, letter, _replay_preparation(rt, letter.message_type))
         else:
             discard(letter)
-        _audit(rt, uow, operator, action, letter_id, **detail)
+        audit(rt, uow, operator, action, letter_id, **detail)
         uow.commit()
         return letter
 
@@ -57,7 +62,7 @@ def purge_dead_letters(rt: Runtime, operator: str) -> int:
         letters = uow.session.scalars(select(model).where(model.status == PARKED).with_for_update()).all()
         for letter in letters:
             discard(letter)
-        _audit(rt, uow, operator, "purge", f"{rt.name}.XQ", discarded=len(letters))
+        audit(rt, uow, operator, "purge", f"{rt.name}.XQ", discarded=len(letters))
         uow.commit()
     return len(letters)
 
@@ -73,7 +78,7 @@ def retry_outbox_row(rt: Runtime, row_id: str, operator: str) -> Any:
         if row.parked_at is None or row.sent_at is not None:
             raise Conflict("This outbox row is not parked.")
         row.parked_at, row.attempts = None, 0
-        _audit(rt, uow, operator, "outbox-retry", row.id, queue=row.queue, message_type=row.message_type)
+        audit(rt, uow, operator, "outbox-retry", row.id, queue=row.queue, message_type=row.message_type)
         uow.staged_rows += 1  # wake the relay at commit
         uow.commit()
         return row
@@ -85,5 +90,6 @@ def _replay_preparation(rt: Runtime, message_type: str | None) -> Any:
     return hooks.get(message_type or "")
 
 
-def _audit(rt: Runtime, uow: UnitOfWork, operator: str, action: str, target: str, **detail: Any) -> None:
+def audit(rt: Runtime, uow: UnitOfWork, operator: str, action: str, target: str, **detail: Any) -> None:
+    """Record an operator's action in ``operator_actions``, in ``uow``'s transaction."""
     uow.session.add(rt.definition.tables.audit(operator=operator, action=action, target=target, detail=detail))

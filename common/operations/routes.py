@@ -2,10 +2,11 @@
 
 ``/<svc>/dead-letters`` lists what this service failed to process for good; ``replay`` sends a
 message again with its original id (through the outbox), ``discard`` and ``purge`` give up on
-messages. ``/<svc>/outbox/parked`` lists the events its relay could not publish whatever the
-broker's state (``common.messaging.relay``; the alert ``LoanflowOutboxRowsParked`` points here)
-and ``retry`` hands one back to the relay once the cause is fixed. Every action is audited with
-the signed-in operator (the username in their token). ``/<svc>/tasks`` answers "what happened to this
+messages, ``batch`` does either to every parked letter a filter selects (:mod:`.batch`).
+``/<svc>/outbox/parked`` lists the events its relay could not publish whatever the broker's
+state (``common.messaging.relay``; the alert ``LoanflowOutboxRowsParked`` points here) and
+``retry`` hands one back to the relay once the cause is fixed. Every action is audited with the
+signed-in operator (the username in their token). ``/<svc>/tasks`` answers "what happened to this
 message / to this application's messages here". Message contents are shown masked.
 
 The views are module-level on two blueprints that every service mounts under its own prefix and
@@ -20,9 +21,11 @@ from flask.views import MethodView
 from flask_smorest import Api, abort
 
 from common.identity.roles import OPERATOR
-from common.operations import commands, queries, task_history
+from common.operations import batch, commands, queries, task_history
 from common.operations.schemas import (
     ActionSchema,
+    BatchResultSchema,
+    BatchSchema,
     DeadLetterDetailSchema,
     DeadLetterQuerySchema,
     DeadLetterSchema,
@@ -109,6 +112,23 @@ class Discard(MethodView):
     def post(self, letter_id: Any) -> Any:
         """Discard a dead letter (operator). Audited."""
         return _settle(letter_id, "discard")
+
+
+@blp.route("/dead-letters/batch")
+class Batch(MethodView):
+    @blp.staff_only(OPERATOR)
+    @blp.arguments(BatchSchema)
+    @blp.response(200, BatchResultSchema)
+    def post(self, args: dict[str, Any]) -> Any:
+        """Replay or discard dead letters by query (operator)
+
+        Acts on the **parked** letters the filter selects (``{}``: all of them), the oldest first
+        and at most ``LOANFLOW_BATCH_LIMIT`` (1000) per call: ``remaining`` says how many more
+        match. Each goes the way of the single-letter replay or discard, audited with the batch
+        id; the batch is audited too. ``dry_run: true`` only counts (and is audited).
+        """
+        return batch.run_batch(runtime(), args["action"], args["filter"], dry_run=args["dry_run"],
+                               operator=operator_name())
 
 
 @blp.route("/dead-letters/purge")

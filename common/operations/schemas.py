@@ -6,6 +6,7 @@ letter's message is dumped with personal data masked (:func:`common.kernel.priva
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any
 
 import marshmallow as ma
@@ -41,6 +42,48 @@ class DeadLetterDetailSchema(DeadLetterSchema):
 class DeadLetterQuerySchema(ma.Schema):
     status = fields.String(validate=validate.OneOf((PARKED, REPLAYED, DISCARDED)))
     application_id = fields.UUID()
+
+
+class BatchFilterSchema(ma.Schema):
+    """Which parked letters a batch selects; every field narrows, none selects them all."""
+
+    actor = fields.String(validate=validate.Length(min=1, max=128),
+                          metadata={"description": "The actor's name, exact (e.g. notify.send_email)."})
+    error_contains = fields.String(validate=validate.Length(min=1, max=500),
+                                   metadata={"description": "A case-insensitive substring of the error."})
+    since = fields.AwareDateTime(default_timezone=UTC,
+                                 metadata={"description": "Parked at or after (ISO 8601; UTC if no offset)."})
+    until = fields.AwareDateTime(default_timezone=UTC,
+                                 metadata={"description": "Parked before (exclusive)."})
+    application_id = fields.UUID()
+
+    #: The refusal of a window ending before it starts (JSON Schema cannot say it: the fuzzer
+    #: of tests/integration/test_openapi_fuzz.py drops such bodies by this message).
+    WINDOW_REFUSED = "Must not be before since."
+
+    @ma.validates_schema
+    def _window(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        if data.get("since") and data.get("until") and data["since"] > data["until"]:
+            raise ma.ValidationError(self.WINDOW_REFUSED, "until")
+
+
+class BatchSchema(ma.Schema):
+    """``POST /<svc>/dead-letters/batch``: all three fields are required, so that acting on
+    every parked letter (``"filter": {}``) or for real (``"dry_run": false``) is always said."""
+
+    action = fields.String(required=True, validate=validate.OneOf(("replay", "discard")))
+    filter = fields.Nested(BatchFilterSchema, required=True)
+    dry_run = fields.Boolean(required=True, truthy={True}, falsy={False},
+                             metadata={"description": "Only count; act on nothing."})
+
+
+class BatchResultSchema(ma.Schema):
+    batch = fields.String(metadata={"description": "The batch id, in the audit of the batch and of each letter."})
+    matched = fields.Integer(metadata={"description": "Parked letters the filter selects now."})
+    done = fields.Integer(metadata={"description": "Letters replayed or discarded (0 on a dry run)."})
+    remaining = fields.Integer(metadata={"description": "Matching letters beyond LOANFLOW_BATCH_LIMIT, not acted on."})
+    skipped = fields.Integer(metadata={"description": "Selected but settled meanwhile by someone else, or failed."})
+    dry_run = fields.Boolean()
 
 
 class ActionSchema(ma.Schema):

@@ -28,7 +28,8 @@ async function api(path, options = {}) {
   if (response.status === 403) throw new Error(`This account may not do this (${path}).`);
   if (!response.ok) {
     const body = await response.json().catch(() => ({}));
-    throw new Error(`${path}: ${response.status}${body.message ? ` ${body.message}` : ""}`);
+    const fields = body.errors ? ` ${JSON.stringify(body.errors.json || body.errors)}` : "";
+    throw new Error(`${path}: ${response.status}${body.message ? ` ${body.message}` : ""}${fields}`);
   }
   return response.json();
 }
@@ -124,8 +125,45 @@ function letterActions(service, letter) {
       el("button", { text: "Discard", "data-testid": `discard-${letter.id}`, onclick: act("discard") })] : []));
 }
 
+/** Replay or discard, on one service, every parked letter a filter selects (POST /<svc>/dead-letters/batch).
+ *  "Count" is a dry run; the card is kept across refreshes of the view so that its result stays. */
+function batchForm() {
+  const field = (name, placeholder, type = "text") => el("input", { name, placeholder, type, "data-testid": `batch-${name}` });
+  const form = el("form", { class: "tb-bar", "data-testid": "batch-form" },
+    el("select", { name: "service", "data-testid": "batch-service" }, ...SERVICES.map((s) => el("option", { value: s, text: s }))),
+    field("actor", "actor (exact)"), field("error_contains", "error contains"),
+    el("label", { text: "since " }, field("since", "", "datetime-local")),
+    el("label", { text: "until " }, field("until", "", "datetime-local")), field("application_id", "application id"));
+  const result = el("p", { "data-testid": "batch-result", role: "status" });
+  const send = (action, dryRun) => async () => {
+    const data = Object.fromEntries(new FormData(form));
+    const filter = {};
+    for (const key of ["actor", "error_contains", "application_id"]) if (data[key].trim()) filter[key] = data[key].trim();
+    for (const key of ["since", "until"]) if (data[key]) filter[key] = new Date(data[key]).toISOString();  // local time
+    const what = Object.keys(filter).length ? `the parked letters matching ${JSON.stringify(filter)}` : "EVERY parked letter";
+    if (!dryRun && !confirm(`${action} ${what} of ${data.service}?`)) return;
+    try {
+      const answer = await api(`/${data.service}/dead-letters/batch`, { method: "POST",
+        body: JSON.stringify({ action, filter, dry_run: dryRun }) });
+      const beyond = answer.remaining ? `, ${answer.remaining} beyond the limit of one run` : "";
+      result.textContent = dryRun ? `${data.service}: ${answer.matched} parked letter(s) match${beyond}`
+        : `${data.service}: ${action} done for ${answer.done} of ${answer.matched}${beyond}`
+          + (answer.skipped ? `, ${answer.skipped} skipped (settled meanwhile or failed)` : "");
+      if (!dryRun) render(deadLetters());
+    } catch (error) { if (!error.expired) result.textContent = error.message; }
+  };
+  form.addEventListener("submit", (event) => event.preventDefault());
+  form.append(el("button", { type: "button", text: "Count", "data-testid": "batch-count", onclick: send("replay", true) }),
+    el("button", { type: "button", text: "Replay all", "data-testid": "batch-replay", onclick: send("replay", false) }),
+    el("button", { type: "button", text: "Discard all", "data-testid": "batch-discard", onclick: send("discard", false) }));
+  return el("div", { class: "tb-card", "data-testid": "batch" }, el("h2", { text: "Batch" }), form, result);
+}
+
+let batchCard = null;  // batchForm(), kept while signed in
+
 async function deadLetters() {
-  const cards = [];
+  batchCard = batchCard || batchForm();
+  const cards = [batchCard];
   for (const service of SERVICES) {
     const [letters, actions] = await Promise.all([api(`/${service}/dead-letters?status=PARKED`), api(`/${service}/operator-actions`)]);
     const purge = el("button", { text: `Purge ${service}'s dead letters`, onclick: acting(async () => {
@@ -203,6 +241,7 @@ function start() {
 /** The session is over (expired, or signed out): hide everything read with it and stop refreshing. */
 function stop() {
   state.running = false;
+  batchCard = null;  // its filter and result belong to the session that ends
   renders += 1;  // a render still on its way fills nothing
   clearInterval(state.timer);
   document.querySelector("[data-testid=refresh]").textContent = "paused";

@@ -3,10 +3,13 @@
 - A replay that fails again is parked again, and the give-up runs again (an e-mail is FAILED
   again); once the cause is fixed, a replay of the e-mail sends it, exactly once.
 - A replayed credit check of an application that has ended leaves no active bureau inquiry.
+- A batch replay by query (``POST /<svc>/dead-letters/batch``): a dry run counts the letters an
+  outage parked, the replay after the fix sends each e-mail once, the audit names every letter.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -109,3 +112,43 @@ def test_replaying_the_credit_check_of_an_ended_application_leaves_no_active_inq
         assert inquiry["status"] != "active", (status, inquiry)
     assert status == "FAILED"
     assert client.get(accepted)["status"] == "FAILED"
+
+
+def batch(stack: Stack, service: str, body: dict[str, Any]) -> requests.Response:
+    return requests.post(f"{stack.gateway}/{service}/dead-letters/batch", json=body, headers=STAFF, timeout=60)
+
+
+def test_a_batch_replay_counts_then_sends_the_emails_an_outage_parked(client: Client, stack: Stack) -> None:
+    since = (datetime.now(UTC) - timedelta(seconds=1)).isoformat()
+    stack.stop("smtp")
+    try:
+        rejected = [client.submit(application(applicant={"full_name": "Paul Defaut", "birth_date": "1975-03-12"}))
+                    for _ in range(2)]
+        ids = [accepted["id"] for accepted in rejected]
+        for accepted in rejected:
+            assert client.wait_for(accepted, TERMINAL)["status"] == "REJECTED"
+        for application_id in ids:
+            eventually(lambda a=application_id: letters(stack, "notify", a), lambda found: len(found) == 1, ROUND)
+    finally:
+        stack.start("smtp")
+        eventually(lambda: smtp_listening(stack), bool, 30)
+    query = {"actor": "notify.send_email", "error_contains": "mailerunavailable", "since": since}
+
+    counted = batch(stack, "notify", {"action": "replay", "filter": query, "dry_run": True}).json()
+    assert (counted["matched"], counted["done"], counted["dry_run"]) == (2, 0, True), counted
+    assert [email_status(stack, a) for a in ids] == ["FAILED", "FAILED"]
+    replayed = batch(stack, "notify", {"action": "replay", "filter": query, "dry_run": False}).json()
+    assert (replayed["matched"], replayed["done"], replayed["skipped"]) == (2, 2, 0), replayed
+    for application_id in ids:
+        assert eventually(lambda a=application_id: email_status(stack, a), lambda s: s == "SENT", 60) == "SENT"
+        assert len(eventually(lambda a=application_id: mails_for(stack, a), bool, 30)) == 1
+    assert batch(stack, "notify", {"action": "replay", "filter": query, "dry_run": False}).json()["matched"] == 0
+
+    actions = requests.get(f"{stack.gateway}/notify/operator-actions", params={"page_size": 100}, headers=STAFF,
+                           timeout=10).json()
+    parked = {letters(stack, "notify", a)[0]["id"] for a in ids}
+    assert {a["target"] for a in actions if a["detail"].get("batch") == replayed["batch"]} == parked
+    assert all(a["operator"] == "rita" for a in actions if a["detail"].get("batch") == replayed["batch"])
+    [batch_row] = [a for a in actions if a["target"] == replayed["batch"]]
+    assert batch_row["action"] == "batch_replay" and batch_row["detail"]["done"] == 2
+    assert [a["detail"]["dry_run"] for a in actions if a["target"] == counted["batch"]] == [True]

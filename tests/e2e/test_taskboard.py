@@ -139,3 +139,28 @@ def test_task_dashboard_signs_in_again_where_it_was(page: Page, stack: Stack) ->
     expect(page.get_by_test_id("login-form")).to_be_visible()
     expect(page.get_by_test_id("username-input")).to_have_value("")
     assert page.evaluate("sessionStorage.length") == 0
+
+
+def test_task_dashboard_batch_counts_then_replays_by_query(page: Page, stack: Stack,  # noqa: F811
+                                                           client: Client) -> None:
+    accepted, letter = dead_lettered_check(client, stack)
+    sign_in(page, stack)
+    page.get_by_test_id("tab-dead").click()
+    result = page.get_by_test_id("batch-result")
+    page.get_by_test_id("batch-service").select_option("credit")
+    page.get_by_test_id("batch-application_id").fill("not-an-id")
+    page.get_by_test_id("batch-count").click()
+    expect(result).to_contain_text("422")  # the refusal, field by field
+    expect(result).to_contain_text("application_id")
+    page.get_by_test_id("batch-application_id").fill(accepted["id"])
+    page.get_by_test_id("batch-actor").fill("credit.check_credit")
+    page.get_by_test_id("batch-count").click()
+    expect(result).to_have_text("credit: 1 parked letter(s) match")
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.get_by_test_id("batch-replay").click()
+    expect(result).to_have_text("credit: replay done for 1 of 1")
+    audit = page.get_by_test_id("audit-credit")
+    expect(audit.locator("tbody tr", has_text=letter["id"])).to_contain_text("replay")
+    expect(audit.locator("tbody tr", has_text="batch_replay").first).to_contain_text(ADMIN_USERNAME)
+    replayed = requests.get(f"{stack.gateway}/credit/dead-letters/{letter['id']}", headers=STAFF, timeout=5).json()
+    assert replayed["status"] == "REPLAYED"
