@@ -150,3 +150,12 @@ def test_an_overdue_review_is_escalated_counted_and_left_to_supervisors(pg_urls:
         assert post(loan, application_id, "claim", SARA).json["review"]["claimed_by"] == "sara"
         metrics = loan.get("/loan/metrics", headers=bearer(OPERATOR, "olga")).get_data(as_text=True)
         assert 'loanflow_reviews{escalated="true",timing="overdue"} 1.0' in metrics
+
+
+def test_a_confirmation_note_may_be_empty_but_never_hides_characters(loan: FlaskClient) -> None:
+    application_id = referred(loan)
+    post(loan, application_id, "claim", ANNE)
+    post(loan, application_id, "", ANNE, {"decision": "APPROVE", "note": "fine"})
+    hidden = post(loan, application_id, "confirm", BRUNO, {"note": "ok\u202egnp.exe"})
+    assert hidden.status_code == 422 and "note" in hidden.json["errors"]["json"]
+    assert post(loan, application_id, "confirm", BRUNO).json["outcome"] == "done"  # no body: no note

@@ -116,6 +116,12 @@ def _not_blank(value: str) -> None:
         raise ma.ValidationError("Must not be blank.")
 
 
+def optional_visible_text(max_length: int) -> fields.String:
+    """An optional one-line text (empty by default) with no hidden or reordering characters."""
+    return fields.String(load_default="", validate=[validate.Length(max=max_length), _visible],
+                         metadata={"pattern": f"^[^{_HIDDEN}]*$"})
+
+
 def _visible(value: str) -> None:
     if _HIDDEN_CHARACTERS.search(value):
         raise ma.ValidationError("Must not contain control characters, direction overrides or invisible spaces.")

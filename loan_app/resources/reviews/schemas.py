@@ -11,7 +11,7 @@ import marshmallow as ma
 from marshmallow import fields, validate
 
 from loan_app.domain.review import Outcome, ReviewState, Timing
-from loan_app.resources.applications.fields import MAX_MONEY, TwoPlaces, one_line_text
+from loan_app.resources.applications.fields import MAX_MONEY, TwoPlaces, one_line_text, optional_visible_text
 
 DECISIONS = ("APPROVE", "REJECT")
 MAX_NOTE = 2000
@@ -31,7 +31,7 @@ class ProposalSchema(ma.Schema):
 
 
 class NoteSchema(ma.Schema):
-    note = fields.String(load_default="", validate=validate.Length(max=MAX_NOTE))
+    note = optional_visible_text(MAX_NOTE)
 
 
 class SendBackSchema(ma.Schema):
