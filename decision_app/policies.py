@@ -22,10 +22,9 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from common.kernel.clock import utcnow
-from common.kernel.jsonable import jsonable
+from common.operations.commands import audit
 from common.service.runtime import Runtime
 from decision_app.adapters.orm import DecisionRecord, PolicyVersionRecord
 from decision_app.adapters.policy_store import active_record, in_force
@@ -62,10 +61,6 @@ class InconsistentPolicy(ValueError):
 def _builtin(rt: Runtime) -> PolicyConfig:
     builtin: PolicyConfig = rt.bindings.dependencies.policy
     return builtin
-
-
-def _audit(rt: Runtime, session: Session, by: str, action: str, target: str, **detail: Any) -> None:
-    session.add(rt.definition.tables.audit(operator=by, action=action, target=target, detail=jsonable(detail)))
 
 
 def policy_in_force(rt: Runtime) -> dict[str, Any]:
@@ -138,7 +133,7 @@ def create(rt: Runtime, name: str, changes: Mapping[str, Any], note: str, by: st
             session.add(PolicyVersionRecord(version=name, thresholds=thresholds(candidate), note=note,
                                             created_by=by, created_at=utcnow()))
             session.flush()
-            _audit(rt, session, by, "policy.create", name, based_on=base.version, changes=dict(changes), note=note)
+            audit(rt, session, by, "policy.create", name, based_on=base.version, changes=dict(changes), note=note)
     except IntegrityError:  # created by someone else between the check and the insert
         raise VersionExists(name) from None
     return version(rt, name)
@@ -169,7 +164,7 @@ def publish(rt: Runtime, name: str, by: str) -> dict[str, Any]:
                                              created_by=by, created_at=now)
                 session.add(record)
             record.published_at, record.published_by = now, by
-            _audit(rt, session, by, "policy.publish", name, previous=in_force_now)
+            audit(rt, session, by, "policy.publish", name, previous=in_force_now)
     rt.bindings.dependencies.policies.forget()
     return version(rt, name)
 
@@ -226,6 +221,6 @@ def shadow(rt: Runtime, name: str, by: str, limit: int = SHADOW_DEFAULT, since: 
     report = {"version": name, "decisions": decided, "unchanged": decided - len(changed), "skipped": skipped,
               "changed": changed, "transitions": dict(transitions)}
     with rt.session_factory() as session, session.begin():
-        _audit(rt, session, by, "policy.shadow", name, limit=limit, since=since, decisions=decided,
+        audit(rt, session, by, "policy.shadow", name, limit=limit, since=since, decisions=decided,
                changed=len(changed), skipped=skipped, transitions=dict(transitions))
     return report

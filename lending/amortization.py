@@ -16,11 +16,20 @@ from typing import Any
 from common.kernel.jsonable import jsonable
 
 CENT = Decimal("0.01")
+#: The precision every service states a ratio to (loan-to-value, debt-to-income): 0.3512 is 35.12 %.
+RATIO = Decimal("0.0001")
 
 
 def to_cents(amount: Decimal) -> Decimal:
     """Round half-up to the cent (the rule at every edge where money is shown or stored)."""
     return amount.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def to_ratio(ratio: Decimal) -> Decimal:
+    """Round a ratio half-up to 4 decimals: how property_app states a loan-to-value, credit_app and
+    decision_app a debt-to-income, and the officers' round recomputes the loan-to-value, so that
+    the same figures give the same ratio in every service."""
+    return ratio.quantize(RATIO, rounding=ROUND_HALF_UP)
 
 
 def _check(principal: Decimal, annual_rate: Decimal, months: int) -> None:

@@ -31,6 +31,7 @@ from common.database.upsert import insert_or_lock
 from common.identity import passwords, staff_tokens
 from common.identity.roles import ADMIN, check_role
 from common.kernel.clock import utcnow
+from common.operations.commands import audit
 from common.service.runtime import Runtime
 from loan_app.adapters.orm import SignInFailures, StaffAccount
 
@@ -144,7 +145,7 @@ def create_account(rt: Runtime, username: str, password: str, role: str, by: str
             session.add(StaffAccount(username=username, role=role, password_hash=hashed, disabled=False,
                                      created_at=now, created_by=by, updated_at=now))
             session.flush()
-            _audit(rt, session, by, "account.create", username, role=role)
+            audit(rt, session, by, "account.create", username, role=role)
     except IntegrityError:
         raise AccountExists(username) from None
     return account(rt, username)
@@ -175,7 +176,7 @@ def update_account(rt: Runtime, username: str, changes: dict[str, Any], by: str)
         found.updated_at = utcnow()
         told = {k: v for k, v in changes.items() if k != "password"} | ({"password": "changed"} if "password" in changes
                                                                           else {})
-        _audit(rt, session, by, "account.update", username, **told)
+        audit(rt, session, by, "account.update", username, **told)
     return account(rt, username)
 
 
@@ -226,7 +227,3 @@ def _shown(found: StaffAccount) -> dict[str, Any]:
     return {"username": found.username, "role": found.role, "disabled": found.disabled,
             "created_at": found.created_at, "created_by": found.created_by, "updated_at": found.updated_at,
             "last_sign_in_at": found.last_sign_in_at}
-
-
-def _audit(rt: Runtime, session: Any, by: str, action: str, target: str, **detail: Any) -> None:
-    session.add(rt.definition.tables.audit(operator=by, action=action, target=target, detail=detail))

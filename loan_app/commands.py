@@ -17,6 +17,7 @@ from common.kernel.clock import utcnow
 from common.kernel.settings import Settings
 from common.messaging.erasure import REQUEST, ErasureRequest, erase_application, lock_application
 from common.messaging.outbox import new_id
+from common.operations.commands import audit
 from common.service.runtime import Runtime
 from loan_app.adapters.repository import LoanUnitOfWork
 from loan_app.domain.access import ReissuePolicy
@@ -59,8 +60,8 @@ def submit(rt: Runtime, data: dict[str, Any]) -> Application:
     and announced in ``seq`` order. The application id doubles as the correlation id that every
     service logs and records.
     """
-    application_id, loan, now, limits = new_id(), data["loan"], utcnow(), deadlines(rt.settings)
-    with _uow(rt) as uow:
+    application_id, loan, now, limits = new_id(), data["loan"], utcnow(), bound_deadlines(rt)
+    with unit_of_work(rt) as uow:
         application = Application(
             id=application_id,
             applicant=data["applicant"],
@@ -83,23 +84,23 @@ def supply_information(rt: Runtime, application_id: str, answers: dict[str, Any]
     The answers are checked against what the application asks for in the same transaction that
     applies them. Raises :class:`NotFound`, :class:`NotWaiting`, :class:`InvalidAnswers`.
     """
-    with _uow(rt) as uow:
-        application = _load(uow, application_id)
+    with unit_of_work(rt) as uow:
+        application = load_locked(uow, application_id)
         requested = application.requested_information if application.status == "INFO_REQUESTED" else None
         if not requested:
             raise NotWaiting(application_id)
         clean, errors = check_answers(requested, answers)
         if errors:
             raise InvalidAnswers(errors)
-        application.supply_information(clean, utcnow(), deadlines(rt.settings))
+        application.supply_information(clean, utcnow(), bound_deadlines(rt))
         uow.commit()
     return application
 
 
 def withdraw(rt: Runtime, application_id: str) -> Application:
     """The applicant withdraws (raises InvalidTransition once the application has ended)."""
-    with _uow(rt) as uow:
-        application = _load(uow, application_id)
+    with unit_of_work(rt) as uow:
+        application = load_locked(uow, application_id)
         application.withdraw(utcnow())
         uow.commit()
     return application
@@ -113,14 +114,13 @@ def request_erasure(rt: Runtime, application_id: str, operator: str) -> None:
     restored from a backup older than the erasure erases its copy once more.
     Raises :class:`NotFound`, or ``NotEnded`` while the evaluation runs.
     """
-    with _uow(rt) as uow:
+    with unit_of_work(rt) as uow:
         lock_application(uow.session, application_id, exclusive=True)  # before the row lock
         if uow.applications.get(application_id, for_update=True) is None:
             raise NotFound(application_id)
         request = ErasureRequest(REQUEST, utcnow(), operator)
         erase_application(uow, rt.definition.tables, application_id, request, rt.bindings.personal_data)
-        uow.session.add(rt.definition.tables.audit(operator=operator, action="erasure", target=application_id,
-                                                   detail={"reason": REQUEST}))
+        audit(rt, uow.session, operator, "erasure", application_id, reason=REQUEST)
         uow.commit()
 
 
@@ -134,7 +134,7 @@ def reissue_access(rt: Runtime, application_id: str, email: str) -> None:
     settings = rt.settings
     policy = ReissuePolicy(interval=timedelta(seconds=settings.applicant_token_reissue_seconds),
                            after_end=timedelta(days=settings.applicant_token_days_after_end))
-    with _uow(rt) as uow:
+    with unit_of_work(rt) as uow:
         application = uow.applications.get(application_id, for_update=True)
         if application is not None and application.reissue_access(email, utcnow(), policy):
             uow.commit()
@@ -142,7 +142,7 @@ def reissue_access(rt: Runtime, application_id: str, email: str) -> None:
 
 def revoke_access(rt: Runtime, application_id: str, by: str) -> None:
     """Retire every applicant token of the application issued so far (raises :class:`NotFound`)."""
-    with _uow(rt) as uow:
+    with unit_of_work(rt) as uow:
         application = uow.applications.get(application_id, for_update=True)
         if application is None:
             raise NotFound(application_id)
@@ -150,12 +150,24 @@ def revoke_access(rt: Runtime, application_id: str, by: str) -> None:
         uow.commit()
 
 
-def _uow(rt: Runtime) -> LoanUnitOfWork:
+def unit_of_work(rt: Runtime) -> LoanUnitOfWork:
+    """loan's unit of work (typed)."""
     return cast(LoanUnitOfWork, rt.uow())
 
 
-def _load(uow: LoanUnitOfWork, application_id: str) -> Application:
-    # With its history: the views answer the application in full.
+def bound_deadlines(rt: Runtime) -> Deadlines:
+    """The deadlines loan's bootstrap built once from the settings (the review's working calendar
+    parsed then), rather than built again on every request."""
+    limits: Deadlines = rt.bindings.dependencies.deadlines
+    return limits
+
+
+def load_locked(uow: LoanUnitOfWork, application_id: str) -> Application:
+    """The application with its row locked and its history (the views answer it in full).
+
+    Raises:
+      NotFound.
+    """
     application = uow.applications.get(application_id, for_update=True, with_history=True)
     if application is None:
         raise NotFound(application_id)

@@ -13,15 +13,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import select
 
 from common.kernel.clock import utcnow
+from common.operations.commands import audit
 from common.service.runtime import Runtime
 from loan_app.adapters.orm import applications
-from loan_app.adapters.repository import LoanUnitOfWork
-from loan_app.commands import NotFound, deadlines
+from loan_app.commands import bound_deadlines, load_locked, unit_of_work
 from loan_app.domain.model import Application
 from loan_app.domain.review import Officer, Proposal, ReviewTerms, Timing, due_at
 from loan_app.domain.status import Status
@@ -57,7 +57,7 @@ def propose(rt: Runtime, application_id: str, officer: Officer, proposal: Propos
 
 def confirm(rt: Runtime, application_id: str, officer: Officer, note: str) -> Application:
     """A second officer confirms: the decision goes on (raises ``NotFound``, ``ReviewRefused``)."""
-    limits = deadlines(rt.settings)
+    limits = bound_deadlines(rt)
     return _act(rt, application_id, officer, "review_confirm", {"note": note},
                 lambda application, now: application.confirm_review(officer, note, now, limits))
 
@@ -80,12 +80,10 @@ def escalate_overdue(rt: Runtime) -> int:
     for application_id, review in rows:
         if not review or review.get("escalated_at") or now < due_at(review):
             continue
-        with _uow(rt) as uow:
+        with unit_of_work(rt) as uow:
             application = uow.applications.get(application_id, for_update=True)
             if application is not None and application.escalate_if_overdue(now):
-                uow.session.add(rt.definition.tables.audit(operator="system", action="review_escalate",
-                                                           target=application_id,
-                                                           detail={"due_at": review["due_at"]}))
+                audit(rt, uow.session, "system", "review_escalate", application_id, due_at=review["due_at"])
                 uow.commit()
                 escalated += 1
                 log.warning("review of %s overdue since %s: escalated to the supervisors",
@@ -95,7 +93,7 @@ def escalate_overdue(rt: Runtime) -> int:
 
 def referrals(rt: Runtime, now: datetime | None = None) -> list[dict[str, Any]]:
     """The officers' queue: every referred application, the soonest due first, with its timing."""
-    now, terms = now or utcnow(), deadlines(rt.settings).review
+    now, terms = now or utcnow(), bound_deadlines(rt).review
     columns = (applications.c.id, applications.c.status, applications.c.amount, applications.c.duration_months,
                applications.c.property, applications.c.applicant, applications.c.decision, applications.c.review,
                applications.c.updated_at)
@@ -124,25 +122,28 @@ def _referral(row: Any, terms: ReviewTerms, now: datetime) -> dict[str, Any]:
 
 
 def timing_counts(rt: Runtime, now: datetime | None = None) -> dict[tuple[str, bool], int]:
-    """Referrals by (timing, escalated), for the metrics."""
+    """Referrals by (timing, escalated), for the metrics: from the reviews alone (a scrape reads
+    no applicant, property or decision of the queue's rows)."""
+    now, terms = now or utcnow(), bound_deadlines(rt).review
     counts = {(timing.value, escalated): 0 for timing in Timing for escalated in (False, True)}
-    for item in referrals(rt, now):
-        counts[(item["timing"], item["escalated"])] += 1
+    for review in _waiting_reviews(rt):
+        counts[(terms.timing(due_at(review), now).value, bool(review.get("escalated_at")))] += 1
     return counts
+
+
+def _waiting_reviews(rt: Runtime) -> list[dict[str, Any]]:
+    """The reviews of the applications waiting for officers (status REFERRED)."""
+    with rt.session_factory() as session:
+        reviews = session.scalars(select(applications.c.review)
+                                  .where(applications.c.status == Status.REFERRED.value)).all()
+    return [review for review in reviews if review]
 
 
 def _act(rt: Runtime, application_id: str, officer: Officer, action: str, detail: dict[str, Any],
          change: Callable[[Application, datetime], None]) -> Application:
-    with _uow(rt) as uow:
-        application = uow.applications.get(application_id, for_update=True, with_history=True)
-        if application is None:
-            raise NotFound(application_id)
+    with unit_of_work(rt) as uow:
+        application = load_locked(uow, application_id)
         change(application, utcnow())
-        uow.session.add(rt.definition.tables.audit(operator=officer.username, action=action, target=application_id,
-                                                   detail=detail))
+        audit(rt, uow.session, officer.username, action, application_id, **detail)
         uow.commit()
     return application
-
-
-def _uow(rt: Runtime) -> LoanUnitOfWork:
-    return cast(LoanUnitOfWork, rt.uow())

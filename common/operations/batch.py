@@ -20,9 +20,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import asdict, dataclass
-from datetime import datetime
 from typing import Any
-from uuid import UUID
 
 from sqlalchemy import Select, func, select
 
@@ -66,7 +64,7 @@ def run_batch(rt: Runtime, action: str, filters: dict[str, Any], *, dry_run: boo
                            skipped=0 if dry_run else len(selected) - done, dry_run=dry_run)
     counts = {key: value for key, value in asdict(outcome).items() if key != "batch"}
     with rt.uow() as uow:
-        audit(rt, uow, operator, f"batch_{action}", batch, filter=_jsonable(filters), **counts)
+        audit(rt, uow.session, operator, f"batch_{action}", batch, filter=filters, **counts)
         uow.commit()
     return outcome
 
@@ -110,9 +108,3 @@ def _settle(rt: Runtime, letter_id: str, action: str, operator: str, batch: str)
         log.exception("batch %s: %s of dead letter %s failed", batch, action, letter_id)
         return False
     return True
-
-
-def _jsonable(filters: dict[str, Any]) -> dict[str, Any]:
-    """The filter as the audit's JSON column keeps it: times in ISO 8601, ids as text."""
-    return {key: value.isoformat() if isinstance(value, datetime) else str(value) if isinstance(value, UUID)
-            else value for key, value in filters.items()}

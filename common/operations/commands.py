@@ -11,9 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from common.kernel.jsonable import jsonable
 from common.messaging.deadletters import PARKED, discard, replay
-from common.messaging.uow import UnitOfWork
 from common.service.runtime import Runtime
 
 
@@ -50,7 +51,7 @@ def settle_dead_letter(rt: Runtime, letter_id: str, action: str, operator: str, 
             detail["outbox_id"] = replay(uow, letter, _replay_preparation(rt, letter.message_type))
         else:
             discard(letter)
-        audit(rt, uow, operator, action, letter_id, **detail)
+        audit(rt, uow.session, operator, action, letter_id, **detail)
         uow.commit()
         return letter
 
@@ -62,7 +63,7 @@ def purge_dead_letters(rt: Runtime, operator: str) -> int:
         letters = uow.session.scalars(select(model).where(model.status == PARKED).with_for_update()).all()
         for letter in letters:
             discard(letter)
-        audit(rt, uow, operator, "purge", f"{rt.name}.XQ", discarded=len(letters))
+        audit(rt, uow.session, operator, "purge", f"{rt.name}.XQ", discarded=len(letters))
         uow.commit()
     return len(letters)
 
@@ -78,7 +79,7 @@ def retry_outbox_row(rt: Runtime, row_id: str, operator: str) -> Any:
         if row.parked_at is None or row.sent_at is not None:
             raise Conflict("This outbox row is not parked.")
         row.parked_at, row.attempts = None, 0
-        audit(rt, uow, operator, "outbox-retry", row.id, queue=row.queue, message_type=row.message_type)
+        audit(rt, uow.session, operator, "outbox-retry", row.id, queue=row.queue, message_type=row.message_type)
         uow.staged_rows += 1  # wake the relay at commit
         uow.commit()
         return row
@@ -90,6 +91,9 @@ def _replay_preparation(rt: Runtime, message_type: str | None) -> Any:
     return hooks.get(message_type or "")
 
 
-def audit(rt: Runtime, uow: UnitOfWork, operator: str, action: str, target: str, **detail: Any) -> None:
-    """Record an operator's action in ``operator_actions``, in ``uow``'s transaction."""
-    uow.session.add(rt.definition.tables.audit(operator=operator, action=action, target=target, detail=detail))
+def audit(rt: Runtime, session: Session, operator: str, action: str, target: str, **detail: Any) -> None:
+    """Record a staff member's action in ``operator_actions``, in ``session``'s transaction (so
+    the record commits with the action's effect or not at all). ``detail`` is stored JSON-simple
+    (times in ISO 8601, ids and Decimals as text). Every service's audited actions go through here:
+    operators' replays, admins' accounts, erasures and policy versions, officers' reviews."""
+    session.add(rt.definition.tables.audit(operator=operator, action=action, target=target, detail=jsonable(detail)))

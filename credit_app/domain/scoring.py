@@ -8,7 +8,9 @@ employment. Every weight lives in :class:`ScoringConfig`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
+
+from lending.amortization import to_ratio
 
 #: Debt-to-income reported when the applicant declares no income (instead of a division by zero).
 NO_INCOME_DTI = Decimal("9.9999")
@@ -73,7 +75,7 @@ def debt_to_income(monthly_debts: Decimal, monthly_income: Decimal) -> Decimal:
     """Debts over income, to 4 decimals; :data:`NO_INCOME_DTI` without income."""
     if monthly_income <= 0:
         return NO_INCOME_DTI
-    return min(NO_INCOME_DTI, (monthly_debts / monthly_income).quantize(Decimal("0.0001"), ROUND_HALF_UP))
+    return min(NO_INCOME_DTI, to_ratio(monthly_debts / monthly_income))
 
 
 def _check(income: Decimal, debts: Decimal, employment_status: str, config: ScoringConfig) -> None:

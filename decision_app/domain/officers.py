@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
 from decision_app.domain.explained import OFFICERS, Decision, Reason, json_simple
 from decision_app.domain.facts import CreditFacts, LoanRequest, PolicyConfig, PropertyFacts
 from decision_app.domain.policy import decide, decimal_or_none
+from lending.amortization import to_ratio
 
 #: What the officers may decide on a referred case.
 APPROVE, REJECT = "APPROVE", "REJECT"
@@ -57,8 +58,8 @@ class OfficersReview:
 
 
 def loan_to_value(amount: Decimal, estimated_value: Decimal) -> Decimal:
-    """The loan-to-value as property_app computes it: the ratio half-up to 4 decimals."""
-    return (amount / estimated_value).quantize(Decimal("0.0001"), ROUND_HALF_UP)
+    """The loan-to-value as property_app computes it (:func:`lending.amortization.to_ratio`)."""
+    return to_ratio(amount / estimated_value)
 
 
 def decide_by_officers(

@@ -17,7 +17,7 @@ The thresholds and facts (:mod:`decision_app.domain.facts`) and the explained de
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from decision_app.domain.explained import (
@@ -31,7 +31,7 @@ from decision_app.domain.explained import (
 )
 from decision_app.domain.facts import CreditFacts, LoanRequest, PolicyConfig, PropertyFacts
 from decision_app.domain.referral import referral_bands
-from lending.amortization import Offer, loan_cost, to_cents
+from lending.amortization import Offer, loan_cost, to_cents, to_ratio
 
 __all__ = ["OFFICERS", "RULES", "SELF_EMPLOYED_ITEMS", "CreditFacts", "Decision", "InformationRequest", "LoanRequest",
            "Offer", "PolicyConfig", "PropertyFacts", "Reason", "RuleResult", "decide", "validate_information"]
@@ -94,7 +94,7 @@ def _debt_to_income(monthly: Decimal, income: Decimal) -> tuple[Decimal, Decimal
     if income <= 0:
         return NO_INCOME_DTI, NO_INCOME_DTI
     ratio = monthly / income
-    return ratio, min(NO_INCOME_DTI, ratio.quantize(Decimal("0.0001"), ROUND_HALF_UP))
+    return ratio, min(NO_INCOME_DTI, to_ratio(ratio))
 
 
 def _hard_rules(request: LoanRequest, credit: CreditFacts, estate: PropertyFacts, config: PolicyConfig

@@ -10,11 +10,11 @@ import csv
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 
-from lending.amortization import to_cents
+from lending.amortization import to_cents, to_ratio
 
 PRICES_FILE = Path(__file__).with_name("reference_prices.csv")
 
@@ -146,5 +146,5 @@ def value_property(
         price_per_m2=to_cents(price * factor),
         reference=reference,
         adjustments=adjustments,
-        loan_to_value=(loan_amount / value).quantize(Decimal("0.0001"), ROUND_HALF_UP),
+        loan_to_value=to_ratio(loan_amount / value),
     )

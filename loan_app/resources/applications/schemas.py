@@ -16,6 +16,7 @@ from marshmallow import fields, validate
 
 from common.web.openapi import NO_NUL
 from loan_app.domain.information import MAX_ANSWER_LENGTH
+from loan_app.domain.status import Status
 from loan_app.resources.applications.fields import (
     MAX_MONEY,
     TwoPlaces,
@@ -213,10 +214,7 @@ KEPT = (
 
 
 class ListQuerySchema(ma.Schema):
-    status = fields.String(validate=validate.OneOf((
-        "SUBMITTED", "EVALUATING", "DECIDING", "INFO_REQUESTED", "REFERRED", "APPROVED", "REJECTED", "WITHDRAWN",
-        "FAILED", "EXPIRED",
-    )))
+    status = fields.String(validate=validate.OneOf([status.value for status in Status]))
 
 
 #: The items decision_app's policy can ask for today (``requested_information[].name``).
