@@ -22,7 +22,7 @@ import requests
 
 from tests.faults.conftest import System
 from tests.support import invariants
-from tests.support.databases import sql_value
+from tests.support.databases import OBSERVER, sql_value
 from tests.support.payloads import application
 from tests.support.polling import eventually
 from tests.support.servers import ROOT, Servers
@@ -220,10 +220,12 @@ def test_postgres_crash_mid_request_no_202_without_a_commit(system: System, serv
 
 
 def terminate_backends(url: str) -> int:
-    """``pg_terminate_backend`` every other session on the database of ``url``; how many died."""
+    """``pg_terminate_backend`` every session of the service on the database of ``url`` (the
+    test's own observers spared); how many died."""
     database = url.rsplit("/", 1)[1]
     return int(sql_value(url, "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity "
-                              "WHERE datname = :d AND pid <> pg_backend_pid()", d=database))
+                              "WHERE datname = :d AND pid <> pg_backend_pid() AND application_name <> :o",
+                         d=database, o=OBSERVER))
 
 
 def test_credit_connections_killed_inside_consumer_transactions(system: System) -> None:

@@ -11,6 +11,11 @@ from common.database.migrations import upgrade
 from common.service.entrypoints import load_definition
 from tests.support import servers
 
+#: The ``application_name`` of every connection :func:`sql` opens, so that a fault test cutting a
+#: service's connections can spare the test's own observer (``pg_terminate_backend`` of a query the
+#: test is waiting on would fail the test, not the system under it).
+OBSERVER = "loanflow-test-observer"
+
 
 def admin_url() -> str:
     """The PostgreSQL server of this session (its own cluster under pytest), as the superuser."""
@@ -65,7 +70,8 @@ def sql(url: str, statement: str, **params: object) -> list[Row[Any]]:
     How tests look into a service's database, or change it, from the outside while its processes
     run: nothing is kept open between two calls (a fault test may be about to kill connections).
     """
-    engine = create_engine(url)
+    options = {"connect_args": {"application_name": OBSERVER}} if url.startswith("postgresql") else {}
+    engine = create_engine(url, **options)
     try:
         with engine.begin() as connection:
             result = connection.execute(text(statement), params)
